@@ -1,0 +1,44 @@
+// Test tiers (DESIGN.md "The machine, and how tests cope"): unit (no KVM), e2e (KVM with
+// test guests), linux (Debian's kernel; skipped on nested PVM unless forced).
+import { defineConfig } from 'vitest/config';
+
+const exclude = ['**/node_modules/**', '**/dist/**'];
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['native/lib/**/*.test.ts', 'packages/*/src/**/*.test.ts'],
+          exclude,
+          pool: 'forks',
+          testTimeout: 20_000,
+        },
+      },
+      {
+        test: {
+          name: 'e2e',
+          include: ['e2e/tests/**/*.test.ts'],
+          exclude: [...exclude, 'e2e/tests/linux/**'],
+          pool: 'forks',
+          fileParallelism: false,
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+          globalSetup: ['e2e/framework/global-setup.ts'],
+        },
+      },
+      {
+        test: {
+          name: 'linux',
+          include: ['e2e/tests/linux/**/*.test.ts'],
+          exclude,
+          pool: 'forks',
+          fileParallelism: false,
+          testTimeout: 900_000,
+          hookTimeout: 900_000,
+        },
+      },
+    ],
+  },
+});
