@@ -4,3 +4,38 @@ export { Bus, BusError, type BusMetrics } from './bus.js';
 export { VmmError, RemoteError, toErrorData, fromErrorData, type ErrorData } from './errors.js';
 export { createLogger, configureLogging, logLevel, RateLimitedLog, type Logger, type LogLevel } from './log.js';
 export * as le from './le.js';
+export { BytePortBusDevice, type ByteRegisterDevice } from './legacy/byte-port-bus.js';
+export {
+  Serial,
+  SerialError,
+  SERIAL_PORT_COUNT,
+  SERIAL_RX_CAPACITY,
+  type SerialOutput,
+  type SerialOptions,
+  type SerialMetrics,
+  type SerialState,
+} from './legacy/serial.js';
+export {
+  I8042,
+  I8042Error,
+  I8042_PORT_SPAN,
+  I8042_DATA_OFFSET,
+  I8042_COMMAND_OFFSET,
+  I8042_BUFFER_SIZE,
+  CTRL_ALT_DEL_SET2,
+  type I8042Options,
+  type I8042Metrics,
+  type I8042State,
+} from './legacy/i8042.js';
+export { AcpiShutdown, ACPI_SHUTDOWN_PORT_COUNT, type AcpiShutdownOptions, type AcpiShutdownMetrics } from './legacy/acpi-shutdown.js';
+export {
+  DebugPort,
+  DebugPortError,
+  DEBUG_PORT_COUNT,
+  DEBUG_PORT_HISTORY,
+  type DebugCode,
+  type DebugPortOptions,
+  type DebugPortMetrics,
+  type DebugPortState,
+} from './legacy/debug-port.js';
+export { BootTimer, BOOT_COMPLETE_MAGIC, instantNow, type Instant, type BootTime, type BootTimerMetrics } from './legacy/boot-timer.js';

@@ -1,0 +1,14 @@
+// The e2e test framework: a Microvm fixture around the workervisor CLI, KVM checks, paths.
+export { repoRoot, cliPath, guestsOutDir, guestPath } from './paths.js';
+export { kvmStatus, isNestedPvm, type Readiness } from './kvm.js';
+export {
+  Microvm,
+  microvmArgs,
+  DEFAULT_EXPECT_TIMEOUT_MS,
+  DEFAULT_EXIT_TIMEOUT_MS,
+  type MicrovmOptions,
+  type ExitStatus,
+  type ExpectOptions,
+} from './microvm.js';
+export { linuxGuest, linuxOutDir, linuxTierStatus, LINUX_CMDLINE, GUEST_READY, GUEST_PROMPT } from './linux.js';
+export { describeWhen, describeKvm, itKvm } from './vitest.js';

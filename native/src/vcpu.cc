@@ -1,0 +1,589 @@
+// vCPU fd: creation in the thread that runs it, the kvm_run page exposed to JS, KVM_RUN, register
+// state ioctls, and the kick: immediate_exit + a real-time signal (no SA_RESTART) sent with
+// pthread_kill, plus a sticky stop, so no thread can stay inside KVM_RUN once asked to leave.
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <signal.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <set>
+#include <vector>
+
+#include "common.h"
+#include "kvm-flex.h"
+
+namespace wv {
+
+Napi::Array CpuidToJs(Napi::Env env, const kvm_cpuid_entry2* entries, uint32_t n);
+
+/** run() results that are not KVM_EXIT_* reasons. */
+constexpr int32_t RUN_KICKED = -1;
+constexpr int32_t RUN_STOPPED = -2;
+
+/** The mmap of a vCPU's struct kvm_run; unmapped when the last owner (vCPU, slot, ArrayBuffer) drops it. */
+struct RunMapping {
+  kvm_run* run;
+  size_t size;
+  RunMapping(kvm_run* r, size_t s) : run(r), size(s) {}
+  ~RunMapping() {
+    // SAFETY: run/size come from the mmap in Vcpu's constructor; no owner is left.
+    ::munmap(run, size);
+  }
+};
+
+/** What other threads may touch of a vCPU: kick/stop target and statistics. */
+struct VcpuSlot {
+  std::mutex mutex;  // guards mapping, thread, has_thread
+  std::shared_ptr<RunMapping> mapping;
+  pthread_t thread{};
+  bool has_thread = false;
+  std::atomic<bool> stopped{false};
+  std::atomic<int32_t> tid{0};
+  std::atomic<uint64_t> runs{0};
+};
+
+static std::mutex g_slots_mutex;
+static std::map<std::pair<int, uint32_t>, std::shared_ptr<VcpuSlot>> g_slots;
+static int g_kick_signal = 0;
+static std::once_flag g_signal_once;
+
+static void KickHandler(int) {}  // its only job is to make KVM_RUN return EINTR
+
+static void InstallKickSignal() {
+  std::call_once(g_signal_once, [] {
+    g_kick_signal = SIGRTMIN + 2;
+    struct sigaction sa {};
+    sa.sa_handler = KickHandler;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0;  // no SA_RESTART: the interrupted KVM_RUN must fail with EINTR
+    ::sigaction(g_kick_signal, &sa, nullptr);
+  });
+}
+
+static std::shared_ptr<VcpuSlot> Slot(int vm, uint32_t id) {
+  std::lock_guard<std::mutex> lock(g_slots_mutex);
+  auto& s = g_slots[{vm, id}];
+  if (!s) s = std::make_shared<VcpuSlot>();
+  return s;
+}
+
+static void Kick(VcpuSlot& slot) {
+  std::lock_guard<std::mutex> lock(slot.mutex);
+  if (slot.mapping) {
+    // SAFETY: the mapping is alive while we hold a reference; immediate_exit is a byte KVM
+    // reads on entry to KVM_RUN, written with a release fence before the signal.
+    __atomic_store_n(&slot.mapping->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+  }
+  if (slot.has_thread) ::pthread_kill(slot.thread, g_kick_signal);
+}
+
+class Vcpu : public Napi::ObjectWrap<Vcpu> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "Vcpu",
+                       {
+                           InstanceMethod<&Vcpu::Run>("run"),
+                           InstanceMethod<&Vcpu::GetRegs>("getRegs"),
+                           InstanceMethod<&Vcpu::SetRegs>("setRegs"),
+                           InstanceMethod<&Vcpu::GetSregs>("getSregs"),
+                           InstanceMethod<&Vcpu::SetSregs>("setSregs"),
+                           InstanceMethod<&Vcpu::GetFpu>("getFpu"),
+                           InstanceMethod<&Vcpu::SetFpu>("setFpu"),
+                           InstanceMethod<&Vcpu::GetMsrs>("getMsrs"),
+                           InstanceMethod<&Vcpu::SetMsrs>("setMsrs"),
+                           InstanceMethod<&Vcpu::GetLapic>("getLapic"),
+                           InstanceMethod<&Vcpu::SetLapic>("setLapic"),
+                           InstanceMethod<&Vcpu::SetCpuid2>("setCpuid2"),
+                           InstanceMethod<&Vcpu::GetMpState>("getMpState"),
+                           InstanceMethod<&Vcpu::SetMpState>("setMpState"),
+                           InstanceMethod<&Vcpu::SetCountedPort>("setCountedPort"),
+                           InstanceMethod<&Vcpu::Stats>("stats"),
+                           InstanceMethod<&Vcpu::Close>("close"),
+                           InstanceAccessor<&Vcpu::RunBuffer>("runBuffer"),
+                           InstanceAccessor<&Vcpu::Fd>("fd"),
+                       });
+  }
+
+  /** new Vcpu(vmFd, id, mmapSize): KVM_CREATE_VCPU + mmap of kvm_run, in the calling thread. */
+  Vcpu(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Vcpu>(info) {
+    Napi::Env env = info.Env();
+    vm_ = ArgInt32(info, 0, "vmFd");
+    id_ = ArgUint32(info, 1, "id");
+    size_t mmap_size = ArgUint32(info, 2, "mmapSize");
+    // SAFETY: KVM_CREATE_VCPU takes the vCPU id as an integer argument.
+    fd_ = ::ioctl(vm_, KVM_CREATE_VCPU, static_cast<unsigned long>(id_));
+    if (fd_ < 0) ThrowErrno(env, errno, "ioctl", "KVM_CREATE_VCPU");
+    ::fcntl(fd_, F_SETFD, FD_CLOEXEC);
+    // SAFETY: maps the vCPU's kvm_run area (size from KVM_GET_VCPU_MMAP_SIZE); owned by RunMapping.
+    void* p = ::mmap(nullptr, mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, 0);
+    if (p == MAP_FAILED) {
+      int err = errno;
+      ::close(fd_);
+      ThrowErrno(env, err, "mmap");
+    }
+    mapping_ = std::make_shared<RunMapping>(static_cast<kvm_run*>(p), mmap_size);
+    slot_ = Slot(vm_, id_);
+    InstallKickSignal();
+    {
+      std::lock_guard<std::mutex> lock(slot_->mutex);
+      slot_->mapping = mapping_;
+      slot_->thread = ::pthread_self();
+      slot_->has_thread = true;
+    }
+    // The kick signal must be deliverable to this thread.
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, g_kick_signal);
+    ::pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+    // If this thread's environment goes away, nobody may pthread_kill it any more.
+    std::shared_ptr<VcpuSlot> slot = slot_;
+    env.AddCleanupHook([slot] {
+      std::lock_guard<std::mutex> lock(slot->mutex);
+      slot->has_thread = false;
+    });
+  }
+
+  ~Vcpu() override { Release(); }
+
+ private:
+  void Release() {
+    if (slot_) {
+      std::lock_guard<std::mutex> lock(slot_->mutex);
+      slot_->has_thread = false;
+    }
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+  void CheckOpen(Napi::Env env) {
+    if (fd_ < 0) ThrowErrno(env, EBADF, "ioctl");
+  }
+
+  /** KVM_RUN until an exit JS must see. Returns a KVM_EXIT_* reason, RUN_KICKED or RUN_STOPPED. */
+  Napi::Value Run(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    CheckOpen(env);
+    kvm_run* run = mapping_->run;
+    slot_->tid.store(static_cast<int32_t>(::syscall(SYS_gettid)), std::memory_order_relaxed);
+    for (;;) {
+      if (slot_->stopped.load()) return Napi::Number::New(env, RUN_STOPPED);
+      int r = IoctlNoRetry(fd_, KVM_RUN, nullptr);
+      slot_->runs.fetch_add(1, std::memory_order_relaxed);
+      if (r < 0) {
+        int err = errno;
+        if (err == EINTR || err == EAGAIN) {
+          // A kick: clear the request before JS looks at its mailbox, so a kick that lands after
+          // this store makes the next KVM_RUN return at once instead of being lost.
+          __atomic_store_n(&run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+          return Napi::Number::New(env, slot_->stopped.load() ? RUN_STOPPED : RUN_KICKED);
+        }
+        ThrowErrno(env, err, "ioctl", "KVM_RUN");
+      }
+      if (run->exit_reason == KVM_EXIT_INTR) {
+        __atomic_store_n(&run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+        return Napi::Number::New(env, slot_->stopped.load() ? RUN_STOPPED : RUN_KICKED);
+      }
+      if (run->exit_reason == KVM_EXIT_IO && counted_port_ >= 0 && run->io.port == counted_port_) {
+        // A port handled entirely in C (benchmark baseline): OUT is counted, IN reads zeros.
+        counted_exits_++;
+        if (run->io.direction == KVM_EXIT_IO_IN) {
+          // SAFETY: data_offset/size/count describe a buffer inside the kvm_run mapping.
+          uint64_t len = static_cast<uint64_t>(run->io.size) * run->io.count;
+          if (run->io.data_offset + len <= mapping_->size)
+            std::memset(reinterpret_cast<uint8_t*>(run) + run->io.data_offset, 0, len);
+        }
+        continue;
+      }
+      return Napi::Number::New(env, static_cast<int32_t>(run->exit_reason));
+    }
+  }
+
+  template <typename T>
+  void Get(Napi::Env env, unsigned long req, T* out, const char* name) {
+    CheckOpen(env);
+    if (Ioctl(fd_, req, out) < 0) ThrowErrno(env, errno, "ioctl", name);
+  }
+
+  static Napi::Object SegToJs(Napi::Env env, const kvm_segment& s) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("base", U64(env, s.base));
+    o.Set("limit", s.limit);
+    o.Set("selector", s.selector);
+    o.Set("type", s.type);
+    o.Set("present", s.present);
+    o.Set("dpl", s.dpl);
+    o.Set("db", s.db);
+    o.Set("s", s.s);
+    o.Set("l", s.l);
+    o.Set("g", s.g);
+    o.Set("avl", s.avl);
+    o.Set("unusable", s.unusable);
+    return o;
+  }
+
+  static uint32_t Num(Napi::Object o, const char* key) {
+    Napi::Value v = o.Get(key);
+    if (!v.IsNumber()) ThrowArg(o.Env(), std::string(key) + " must be a number");
+    return v.As<Napi::Number>().Uint32Value();
+  }
+
+  static Napi::Object Obj(Napi::Object o, const char* key) {
+    Napi::Value v = o.Get(key);
+    if (!v.IsObject()) ThrowArg(o.Env(), std::string(key) + " must be an object");
+    return v.As<Napi::Object>();
+  }
+
+  static kvm_segment SegFromJs(Napi::Object o) {
+    kvm_segment s{};
+    s.base = ValueToUint64(o.Env(), o.Get("base"), "base");
+    s.limit = Num(o, "limit");
+    s.selector = static_cast<uint16_t>(Num(o, "selector"));
+    s.type = static_cast<uint8_t>(Num(o, "type"));
+    s.present = static_cast<uint8_t>(Num(o, "present"));
+    s.dpl = static_cast<uint8_t>(Num(o, "dpl"));
+    s.db = static_cast<uint8_t>(Num(o, "db"));
+    s.s = static_cast<uint8_t>(Num(o, "s"));
+    s.l = static_cast<uint8_t>(Num(o, "l"));
+    s.g = static_cast<uint8_t>(Num(o, "g"));
+    s.avl = static_cast<uint8_t>(Num(o, "avl"));
+    s.unusable = static_cast<uint8_t>(Num(o, "unusable"));
+    return s;
+  }
+
+  Napi::Value GetRegs(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    kvm_regs r{};
+    Get(env, KVM_GET_REGS, &r, "KVM_GET_REGS");
+    Napi::Object o = Napi::Object::New(env);
+#define WV_REG(name) o.Set(#name, U64(env, r.name));
+    WV_REG(rax) WV_REG(rbx) WV_REG(rcx) WV_REG(rdx) WV_REG(rsi) WV_REG(rdi) WV_REG(rsp) WV_REG(rbp)
+    WV_REG(r8) WV_REG(r9) WV_REG(r10) WV_REG(r11) WV_REG(r12) WV_REG(r13) WV_REG(r14) WV_REG(r15)
+    WV_REG(rip) WV_REG(rflags)
+#undef WV_REG
+    return o;
+  }
+
+  Napi::Value SetRegs(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsObject()) ThrowArg(env, "regs must be an object");
+    Napi::Object o = info[0].As<Napi::Object>();
+    kvm_regs r{};
+#define WV_REG(name) r.name = ValueToUint64(env, o.Get(#name), #name);
+    WV_REG(rax) WV_REG(rbx) WV_REG(rcx) WV_REG(rdx) WV_REG(rsi) WV_REG(rdi) WV_REG(rsp) WV_REG(rbp)
+    WV_REG(r8) WV_REG(r9) WV_REG(r10) WV_REG(r11) WV_REG(r12) WV_REG(r13) WV_REG(r14) WV_REG(r15)
+    WV_REG(rip) WV_REG(rflags)
+#undef WV_REG
+    Get(env, KVM_SET_REGS, &r, "KVM_SET_REGS");
+    return env.Undefined();
+  }
+
+  Napi::Value GetSregs(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    kvm_sregs s{};
+    Get(env, KVM_GET_SREGS, &s, "KVM_GET_SREGS");
+    Napi::Object o = Napi::Object::New(env);
+#define WV_SEG(name) o.Set(#name, SegToJs(env, s.name));
+    WV_SEG(cs) WV_SEG(ds) WV_SEG(es) WV_SEG(fs) WV_SEG(gs) WV_SEG(ss) WV_SEG(tr) WV_SEG(ldt)
+#undef WV_SEG
+    for (auto [name, dt] : {std::pair{"gdt", &s.gdt}, std::pair{"idt", &s.idt}}) {
+      Napi::Object d = Napi::Object::New(env);
+      d.Set("base", U64(env, dt->base));
+      d.Set("limit", dt->limit);
+      o.Set(name, d);
+    }
+    o.Set("cr0", U64(env, s.cr0));
+    o.Set("cr2", U64(env, s.cr2));
+    o.Set("cr3", U64(env, s.cr3));
+    o.Set("cr4", U64(env, s.cr4));
+    o.Set("cr8", U64(env, s.cr8));
+    o.Set("efer", U64(env, s.efer));
+    o.Set("apicBase", U64(env, s.apic_base));
+    Napi::Array bm = Napi::Array::New(env, 4);
+    for (uint32_t i = 0; i < 4; i++) bm.Set(i, U64(env, s.interrupt_bitmap[i]));
+    o.Set("interruptBitmap", bm);
+    return o;
+  }
+
+  Napi::Value SetSregs(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsObject()) ThrowArg(env, "sregs must be an object");
+    Napi::Object o = info[0].As<Napi::Object>();
+    kvm_sregs s{};
+#define WV_SEG(name) s.name = SegFromJs(Obj(o, #name));
+    WV_SEG(cs) WV_SEG(ds) WV_SEG(es) WV_SEG(fs) WV_SEG(gs) WV_SEG(ss) WV_SEG(tr) WV_SEG(ldt)
+#undef WV_SEG
+    for (auto [name, dt] : {std::pair{"gdt", &s.gdt}, std::pair{"idt", &s.idt}}) {
+      Napi::Object d = Obj(o, name);
+      dt->base = ValueToUint64(env, d.Get("base"), "base");
+      dt->limit = static_cast<uint16_t>(Num(d, "limit"));
+    }
+    s.cr0 = ValueToUint64(env, o.Get("cr0"), "cr0");
+    s.cr2 = ValueToUint64(env, o.Get("cr2"), "cr2");
+    s.cr3 = ValueToUint64(env, o.Get("cr3"), "cr3");
+    s.cr4 = ValueToUint64(env, o.Get("cr4"), "cr4");
+    s.cr8 = ValueToUint64(env, o.Get("cr8"), "cr8");
+    s.efer = ValueToUint64(env, o.Get("efer"), "efer");
+    s.apic_base = ValueToUint64(env, o.Get("apicBase"), "apicBase");
+    Napi::Value bmv = o.Get("interruptBitmap");
+    if (bmv.IsArray()) {
+      Napi::Array bm = bmv.As<Napi::Array>();
+      for (uint32_t i = 0; i < 4 && i < bm.Length(); i++) s.interrupt_bitmap[i] = ValueToUint64(env, bm.Get(i), "interruptBitmap");
+    }
+    Get(env, KVM_SET_SREGS, &s, "KVM_SET_SREGS");
+    return env.Undefined();
+  }
+
+  Napi::Value GetFpu(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    kvm_fpu f{};
+    Get(env, KVM_GET_FPU, &f, "KVM_GET_FPU");
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("fpr", Napi::Uint8Array::New(env, sizeof(f.fpr)));
+    std::memcpy(o.Get("fpr").As<Napi::Uint8Array>().Data(), f.fpr, sizeof(f.fpr));
+    o.Set("xmm", Napi::Uint8Array::New(env, sizeof(f.xmm)));
+    std::memcpy(o.Get("xmm").As<Napi::Uint8Array>().Data(), f.xmm, sizeof(f.xmm));
+    o.Set("fcw", f.fcw);
+    o.Set("fsw", f.fsw);
+    o.Set("ftwx", f.ftwx);
+    o.Set("lastOpcode", f.last_opcode);
+    o.Set("lastIp", U64(env, f.last_ip));
+    o.Set("lastDp", U64(env, f.last_dp));
+    o.Set("mxcsr", f.mxcsr);
+    return o;
+  }
+
+  Napi::Value SetFpu(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsObject()) ThrowArg(env, "fpu must be an object");
+    Napi::Object o = info[0].As<Napi::Object>();
+    kvm_fpu f{};
+    for (auto [key, dst, len] : {std::tuple{"fpr", static_cast<void*>(f.fpr), sizeof(f.fpr)},
+                                 std::tuple{"xmm", static_cast<void*>(f.xmm), sizeof(f.xmm)}}) {
+      Napi::Value v = o.Get(key);
+      if (!v.IsTypedArray()) ThrowArg(env, std::string(key) + " must be a Uint8Array");
+      Napi::Uint8Array a = v.As<Napi::Uint8Array>();
+      if (a.ByteLength() != len) ThrowArg(env, std::string(key) + " has the wrong length");
+      std::memcpy(dst, a.Data(), len);
+    }
+    f.fcw = static_cast<uint16_t>(Num(o, "fcw"));
+    f.fsw = static_cast<uint16_t>(Num(o, "fsw"));
+    f.ftwx = static_cast<uint8_t>(Num(o, "ftwx"));
+    f.last_opcode = static_cast<uint16_t>(Num(o, "lastOpcode"));
+    f.last_ip = ValueToUint64(env, o.Get("lastIp"), "lastIp");
+    f.last_dp = ValueToUint64(env, o.Get("lastDp"), "lastDp");
+    f.mxcsr = Num(o, "mxcsr");
+    Get(env, KVM_SET_FPU, &f, "KVM_SET_FPU");
+    return env.Undefined();
+  }
+
+  /** getMsrs([index...]) -> [{ index, data }] for the MSRs KVM returned. */
+  Napi::Value GetMsrs(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    CheckOpen(env);
+    if (info.Length() < 1 || !info[0].IsArray()) ThrowArg(env, "indices must be an array");
+    Napi::Array idx = info[0].As<Napi::Array>();
+    uint32_t n = idx.Length();
+    FlexBuffer<kvm_msr_entry> buf(n);
+    kvm_msr_entry* entries = buf.entries();
+    for (uint32_t i = 0; i < n; i++) entries[i].index = idx.Get(i).As<Napi::Number>().Uint32Value();
+    // SAFETY: buf holds the header and n entries; KVM returns how many it filled.
+    int r = Ioctl(fd_, IOCTL_GET_MSRS, buf.data());
+    if (r < 0) ThrowErrno(env, errno, "ioctl", "KVM_GET_MSRS");
+    Napi::Array out = Napi::Array::New(env, r);
+    for (int i = 0; i < r; i++) {
+      Napi::Object e = Napi::Object::New(env);
+      e.Set("index", entries[i].index);
+      e.Set("data", U64(env, entries[i].data));
+      out.Set(static_cast<uint32_t>(i), e);
+    }
+    return out;
+  }
+
+  /** setMsrs([{ index, data }]) -> number of MSRs KVM accepted (stops at the first it refuses). */
+  Napi::Value SetMsrs(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    CheckOpen(env);
+    if (info.Length() < 1 || !info[0].IsArray()) ThrowArg(env, "entries must be an array");
+    Napi::Array arr = info[0].As<Napi::Array>();
+    uint32_t n = arr.Length();
+    FlexBuffer<kvm_msr_entry> buf(n);
+    for (uint32_t i = 0; i < n; i++) {
+      Napi::Object e = arr.Get(i).As<Napi::Object>();
+      buf.entries()[i].index = Num(e, "index");
+      buf.entries()[i].data = ValueToUint64(env, e.Get("data"), "data");
+    }
+    // SAFETY: buf holds the header and n entries.
+    int r = Ioctl(fd_, IOCTL_SET_MSRS, buf.data());
+    if (r < 0) ThrowErrno(env, errno, "ioctl", "KVM_SET_MSRS");
+    return Napi::Number::New(env, r);
+  }
+
+  Napi::Value GetLapic(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    kvm_lapic_state l{};
+    Get(env, KVM_GET_LAPIC, &l, "KVM_GET_LAPIC");
+    Napi::Uint8Array out = Napi::Uint8Array::New(env, sizeof(l.regs));
+    std::memcpy(out.Data(), l.regs, sizeof(l.regs));
+    return out;
+  }
+
+  Napi::Value SetLapic(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsTypedArray()) ThrowArg(env, "lapic must be a Uint8Array");
+    Napi::Uint8Array a = info[0].As<Napi::Uint8Array>();
+    kvm_lapic_state l{};
+    if (a.ByteLength() != sizeof(l.regs)) ThrowArg(env, "lapic must be 1024 bytes");
+    std::memcpy(l.regs, a.Data(), sizeof(l.regs));
+    Get(env, KVM_SET_LAPIC, &l, "KVM_SET_LAPIC");
+    return env.Undefined();
+  }
+
+  Napi::Value SetCpuid2(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    CheckOpen(env);
+    if (info.Length() < 1 || !info[0].IsArray()) ThrowArg(env, "entries must be an array");
+    Napi::Array arr = info[0].As<Napi::Array>();
+    uint32_t n = arr.Length();
+    FlexBuffer<kvm_cpuid_entry2> buf(n);
+    for (uint32_t i = 0; i < n; i++) {
+      Napi::Object e = arr.Get(i).As<Napi::Object>();
+      kvm_cpuid_entry2& c = buf.entries()[i];
+      c.function = Num(e, "function");
+      c.index = Num(e, "index");
+      c.flags = Num(e, "flags");
+      c.eax = Num(e, "eax");
+      c.ebx = Num(e, "ebx");
+      c.ecx = Num(e, "ecx");
+      c.edx = Num(e, "edx");
+    }
+    // SAFETY: buf holds the header and n entries.
+    if (Ioctl(fd_, IOCTL_SET_CPUID2, buf.data()) < 0) ThrowErrno(env, errno, "ioctl", "KVM_SET_CPUID2");
+    return env.Undefined();
+  }
+
+  Napi::Value GetMpState(const Napi::CallbackInfo& info) {
+    kvm_mp_state s{};
+    Get(info.Env(), KVM_GET_MP_STATE, &s, "KVM_GET_MP_STATE");
+    return Napi::Number::New(info.Env(), s.mp_state);
+  }
+
+  Napi::Value SetMpState(const Napi::CallbackInfo& info) {
+    kvm_mp_state s{};
+    s.mp_state = ArgUint32(info, 0, "mpState");
+    Get(info.Env(), KVM_SET_MP_STATE, &s, "KVM_SET_MP_STATE");
+    return info.Env().Undefined();
+  }
+
+  /** setCountedPort(port | -1): OUTs to this port are counted in C and never reach JS (benchmark). */
+  Napi::Value SetCountedPort(const Napi::CallbackInfo& info) {
+    counted_port_ = ArgInt32(info, 0, "port");
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Stats(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("tid", slot_->tid.load());
+    o.Set("runs", static_cast<double>(slot_->runs.load()));
+    o.Set("countedPortExits", static_cast<double>(counted_exits_));
+    return o;
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    Release();
+    return info.Env().Undefined();
+  }
+
+  Napi::Value RunBuffer(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (run_buffer_.IsEmpty()) {
+      auto* hold = new std::shared_ptr<RunMapping>(mapping_);
+      // SAFETY: the ArrayBuffer covers exactly the kvm_run mapping and keeps it alive through
+      // `hold` until V8 finalizes the buffer.
+      Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(
+          env, mapping_->run, mapping_->size, [](Napi::Env, void*, std::shared_ptr<RunMapping>* h) { delete h; }, hold);
+      run_buffer_ = Napi::Persistent(ab);
+    }
+    return run_buffer_.Value();
+  }
+
+  Napi::Value Fd(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), fd_); }
+
+  int vm_ = -1;
+  uint32_t id_ = 0;
+  int fd_ = -1;
+  int32_t counted_port_ = -1;
+  uint64_t counted_exits_ = 0;
+  std::shared_ptr<RunMapping> mapping_;
+  std::shared_ptr<VcpuSlot> slot_;
+  Napi::Reference<Napi::ArrayBuffer> run_buffer_;
+};
+
+/** kickVcpu(vmFd, id): make the vCPU leave KVM_RUN once (it re-enters after JS handles its mailbox). */
+static Napi::Value KickVcpu(const Napi::CallbackInfo& info) {
+  InstallKickSignal();
+  Kick(*Slot(ArgInt32(info, 0, "vmFd"), ArgUint32(info, 1, "id")));
+  return info.Env().Undefined();
+}
+
+/** stopVcpu(vmFd, id): sticky; run() returns RUN_STOPPED from now on, even before the vCPU exists. */
+static Napi::Value StopVcpu(const Napi::CallbackInfo& info) {
+  InstallKickSignal();
+  auto slot = Slot(ArgInt32(info, 0, "vmFd"), ArgUint32(info, 1, "id"));
+  slot->stopped.store(true);
+  Kick(*slot);
+  return info.Env().Undefined();
+}
+
+static void StopAll() {
+  std::vector<std::shared_ptr<VcpuSlot>> slots;
+  {
+    std::lock_guard<std::mutex> lock(g_slots_mutex);
+    for (auto& [key, s] : g_slots) slots.push_back(s);
+  }
+  for (auto& s : slots) {
+    s->stopped.store(true);
+    Kick(*s);
+  }
+}
+
+/** stopAllVcpus(): stop every vCPU of the process (process exit path). */
+static Napi::Value StopAllVcpus(const Napi::CallbackInfo& info) {
+  InstallKickSignal();
+  StopAll();
+  return info.Env().Undefined();
+}
+
+/** releaseVcpuSlots(vmFd): forget the VM's kick targets (after its workers are gone). */
+static Napi::Value ReleaseVcpuSlots(const Napi::CallbackInfo& info) {
+  int vm = ArgInt32(info, 0, "vmFd");
+  std::lock_guard<std::mutex> lock(g_slots_mutex);
+  for (auto it = g_slots.begin(); it != g_slots.end();) {
+    if (it->first.first == vm) it = g_slots.erase(it);
+    else ++it;
+  }
+  return info.Env().Undefined();
+}
+
+static Napi::Value CurrentTid(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(::syscall(SYS_gettid)));
+}
+
+void InitVcpu(Napi::Env env, Napi::Object exports) {
+  exports.Set("Vcpu", Vcpu::Define(env));
+  exports.Set("kickVcpu", Napi::Function::New(env, KickVcpu));
+  exports.Set("stopVcpu", Napi::Function::New(env, StopVcpu));
+  exports.Set("stopAllVcpus", Napi::Function::New(env, StopAllVcpus));
+  exports.Set("releaseVcpuSlots", Napi::Function::New(env, ReleaseVcpuSlots));
+  exports.Set("currentTid", Napi::Function::New(env, CurrentTid));
+  exports.Set("RUN_KICKED", RUN_KICKED);
+  exports.Set("RUN_STOPPED", RUN_STOPPED);
+}
+
+}  // namespace wv

@@ -1,0 +1,182 @@
+// The HTTP side of the API worker: reads a size-capped body, routes the request, hands the
+// resulting ApiRequest to `dispatch`, and writes the JSON answer. Malformed HTTP gets a JSON 400.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { toErrorData, type ErrorData } from '@workervisor/devices';
+import { ApiError, apiErrorCode, errorBody, statusForCode } from '../errors.js';
+import type { ApiRequest, ApiResponse } from '../protocol.js';
+import type { Router } from '../router.js';
+
+/** The default request body cap: 1 MiB, far above any VmConfig. */
+export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+
+export interface HttpHandlerOptions {
+  router: Router<ApiRequest>;
+  /** Sends one request to the core; must resolve (errors travel as `{ ok: false }`). */
+  dispatch(request: ApiRequest): Promise<ApiResponse>;
+  maxBodyBytes?: number;
+  /** Called once per finished request (logging hook). */
+  onResponse?(method: string, path: string, status: number): void;
+}
+
+function sendJson(res: ServerResponse, status: number, payload: unknown, headers: Record<string, string> = {}): void {
+  if (res.headersSent || res.destroyed) return;
+  const text = JSON.stringify(payload);
+  res.writeHead(status, {
+    'Content-Type': 'application/json',
+    'Content-Length': Buffer.byteLength(text),
+    ...headers,
+  });
+  res.end(text);
+}
+
+/** Writes an error; `close` ends the connection (the request body was not fully read). */
+export function sendError(res: ServerResponse, data: ErrorData, close = false): number {
+  const status = statusForCode(data.code);
+  const headers: Record<string, string> = {};
+  const allow = data.details?.['allow'];
+  if (status === 405 && typeof allow === 'string') headers['Allow'] = allow;
+  if (close) headers['Connection'] = 'close';
+  sendJson(res, status, errorBody(data), headers);
+  return status;
+}
+
+function sendResponse(res: ServerResponse, response: ApiResponse): number {
+  if (!response.ok) return sendError(res, response.error);
+  if (response.status === 204 || response.body === undefined) {
+    res.writeHead(204);
+    res.end();
+    return 204;
+  }
+  let text: string;
+  try {
+    text = JSON.stringify(response.body);
+  } catch (err) {
+    return sendError(res, toErrorData(new ApiError('internal', 'The response body is not serializable', { cause: err })));
+  }
+  res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+  res.end(text);
+  return 200;
+}
+
+/** Reads the whole body, or rejects with `body-too-large` as soon as it passes `limit`. */
+function readBody(req: IncomingMessage, limit: number): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.byteLength;
+      if (size > limit) {
+        cleanup();
+        reject(new ApiError('body-too-large', `Request body exceeds ${limit} bytes`));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      cleanup();
+      resolve(Buffer.concat(chunks, size));
+    };
+    const onError = (err: Error) => {
+      cleanup();
+      reject(err);
+    };
+    const cleanup = () => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+  });
+}
+
+/** How much of an oversized body is read and discarded so the client sees the 413 (lingering close). */
+const DRAIN_MAX_BYTES = 16 * 1024 * 1024;
+const DRAIN_MAX_MS = 5_000;
+
+/**
+ * Discards the rest of a request body, up to a bound. A client still writing when the connection
+ * closes gets EPIPE and never reads the answer; draining first lets it read the 413.
+ */
+function drain(req: IncomingMessage): Promise<void> {
+  if (req.complete) return Promise.resolve();
+  return new Promise((resolve) => {
+    let seen = 0;
+    const done = () => {
+      clearTimeout(timer);
+      req.off('data', onData);
+      resolve();
+    };
+    const onData = (chunk: Buffer) => {
+      seen += chunk.byteLength;
+      if (seen > DRAIN_MAX_BYTES) done();
+    };
+    const timer = setTimeout(done, DRAIN_MAX_MS);
+    req.on('data', onData);
+    req.once('end', done);
+    req.once('error', done);
+    req.once('close', done);
+    req.resume();
+  });
+}
+
+/** A node:http 'request' listener serving the API. */
+export function createRequestHandler(options: HttpHandlerOptions): (req: IncomingMessage, res: ServerResponse) => void {
+  const limit = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const { router, dispatch } = options;
+
+  return (req, res) => {
+    const method = req.method ?? '';
+    let path = '';
+    const finish = (status: number) => options.onResponse?.(method, path, status);
+    const hasBody = req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0';
+    const fail = (err: unknown, close = hasBody && !req.complete) => {
+      if (res.headersSent || res.destroyed) return;
+      finish(sendError(res, toErrorData(err), close));
+    };
+
+    void (async () => {
+      let url: URL;
+      try {
+        url = new URL(req.url ?? '', 'http://localhost');
+      } catch {
+        throw new ApiError('bad-request', 'Malformed request target');
+      }
+      path = url.pathname;
+      const { route, params } = router.match(method, path);
+
+      const declared = Number(req.headers['content-length'] ?? '0');
+      if (declared > limit) throw new ApiError('body-too-large', `Request body of ${declared} bytes exceeds ${limit} bytes`);
+      const body = hasBody ? await readBody(req, limit) : new Uint8Array(0);
+
+      const request = route.invoke({ method, path, query: url.searchParams, headers: req.headers, body, params });
+      const response = await dispatch(request);
+      finish(sendResponse(res, response));
+    })().catch(async (err: unknown) => {
+      if (err instanceof ApiError && err.kind === 'body-too-large') await drain(req);
+      fail(err);
+    });
+  };
+}
+
+/**
+ * node:http 'clientError' listener: answers unparseable HTTP with a JSON 400 (431 for oversized
+ * headers) and closes the connection, which is all HTTP allows once the framing is lost.
+ */
+export function handleClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+  const timedOut = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+  const [status, reason] = tooLarge ? [431, 'Request Header Fields Too Large'] : timedOut ? [408, 'Request Timeout'] : [400, 'Bad Request'];
+  const message = tooLarge ? 'Request headers are too large' : timedOut ? 'Request timed out' : `Malformed HTTP request (${err.code ?? 'parse error'})`;
+  const code = apiErrorCode(tooLarge ? 'headers-too-large' : timedOut ? 'request-timeout' : 'bad-request');
+  const text = JSON.stringify({ message, code });
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`,
+  );
+}

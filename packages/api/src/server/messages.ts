@@ -1,0 +1,23 @@
+// Messages between the main thread and the API worker. Requests travel as
+// `{ request, reply: MessagePort }` (a fresh channel per request, the port transferred).
+import type { MessagePort } from 'node:worker_threads';
+import type { ErrorData, LogLevel } from '@workervisor/devices';
+import type { ApiRequest } from '../protocol.js';
+
+export interface ApiWorkerData {
+  socketPath: string;
+  logLevel: LogLevel;
+  maxBodyBytes: number;
+  /** How long close() waits for in-flight requests before dropping connections, ms. */
+  closeGraceMs: number;
+}
+
+/** Worker -> main. */
+export type WorkerToMain =
+  | { kind: 'listening'; socketPath: string }
+  | { kind: 'start-failed'; error: ErrorData }
+  | { kind: 'request'; request: ApiRequest; reply: MessagePort }
+  | { kind: 'closed' };
+
+/** Main -> worker. */
+export type MainToWorker = { kind: 'close' };

@@ -1,0 +1,155 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { Agent } from 'node:http';
+import { createServer, connect, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ok } from '../protocol.js';
+import { API_ROUTES } from '../routes/index.js';
+import { EXAMPLE_BODIES } from '../testing/example-bodies.js';
+import { startApiServer, type ApiServerHandle } from './server.js';
+import { call, FakeBackend, raw } from '../testing/http.js';
+
+const WORKER = new URL('../../dist/server/worker.js', import.meta.url);
+beforeAll(() => {
+  if (!existsSync(fileURLToPath(WORKER))) throw new Error('packages/api is not built: run `npx tsc -b packages/api` first');
+});
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'wv-api-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('API server', () => {
+  let server: ApiServerHandle;
+  let socketPath: string;
+  const backend = new FakeBackend();
+  beforeAll(async () => {
+    socketPath = join(mkdtempSync(join(tmpdir(), 'wv-api-')), 'api.sock');
+    server = await startApiServer({ socketPath, backend, workerUrl: WORKER });
+  });
+  afterAll(() => server.close());
+
+  it('creates the socket with mode 0600', () => {
+    expect(statSync(socketPath).mode & 0o777).toBe(0o600);
+    expect(statSync(socketPath).isSocket()).toBe(true);
+  });
+
+  it('answers every route with the status the backend chose', async () => {
+    const expected: Record<string, number> = {
+      '/vmm.ping': 200,
+      '/vm.info': 200,
+      '/vm.counters': 200,
+      '/vm.add-disk': 200,
+      '/vm.pause': 405,
+      '/vm.add-vdpa': 501,
+      '/vm.nmi': 500,
+    };
+    for (const r of API_ROUTES) {
+      const res = await call(socketPath, r.method, `/api/v1${r.path}`, EXAMPLE_BODIES[r.path]);
+      expect(res.status, `${r.method} ${r.path}: ${res.body}`).toBe(expected[r.path] ?? 204);
+      if (res.status !== 204) expect(res.headers['content-type']).toBe('application/json');
+    }
+    expect(backend.seen.map((r) => r.type)).toContain('VmAddGenericVhostUser');
+    expect(backend.seen.find((r) => r.type === 'VmCreate')).toEqual({ type: 'VmCreate', body: EXAMPLE_BODIES['/vm.create'] });
+  });
+
+  it('returns JSON bodies for info and ping and names the route in not-supported errors', async () => {
+    expect(JSON.parse((await call(socketPath, 'GET', '/api/v1/vmm.ping')).body)).toMatchObject({ version: '0.1.0' });
+    expect(JSON.parse((await call(socketPath, 'GET', '/api/v1/vm.info')).body)).toMatchObject({ state: 'Created' });
+    const ns = JSON.parse((await call(socketPath, 'PUT', '/api/v1/vm.add-vdpa', EXAMPLE_BODIES['/vm.add-vdpa'])).body) as { message: string; code: string };
+    expect(ns.code).toBe('ERR_VMM_API_NOT_SUPPORTED');
+    expect(ns.message).toContain('/api/v1/vm.add-vdpa');
+  });
+
+  it('answers routing, validation, media-type and size errors with JSON 4xx', async () => {
+    const cases: [string, string, unknown, Record<string, string>, number][] = [
+      ['GET', '/api/v1/vm.nope', undefined, {}, 404],
+      ['GET', '/', undefined, {}, 404],
+      ['GET', '/api/v1/vm.boot', undefined, {}, 405],
+      ['PUT', '/api/v1/vm.create', '{"payload":', {}, 400],
+      ['PUT', '/api/v1/vm.create', { payload: {}, cpus: { boot_vcpus: 'x', max_vcpus: 1 } }, {}, 400],
+      ['PUT', '/api/v1/vm.create', { payload: {} }, { 'Content-Type': 'text/plain' }, 415],
+    ];
+    for (const [method, path, body, headers, status] of cases) {
+      const res = await call(socketPath, method, path, body, headers);
+      expect(res.status, `${method} ${path}`).toBe(status);
+      expect(JSON.parse(res.body)).toHaveProperty('message');
+    }
+    // Over the 1 MiB cap: a 413, then the connection is closed without reading the rest.
+    const big = JSON.stringify({ payload: { cmdline: 'x'.repeat(2 * 1024 * 1024) } });
+    const out = await raw(socketPath, `PUT /api/v1/vm.create HTTP/1.1\r\nHost: x\r\nContent-Length: ${big.length}\r\n\r\n${big}`);
+    expect(out).toMatch(/^HTTP\/1\.1 413 /);
+    expect(out).toMatch(/"code":"ERR_VMM_API_BODY_TOO_LARGE"/);
+    const r405 = await call(socketPath, 'GET', '/api/v1/vm.create');
+    expect(r405.headers['allow']).toBe('PUT');
+    const field = JSON.parse((await call(socketPath, 'PUT', '/api/v1/vm.create', { payload: {}, disks: [{ pth: '/x' }] })).body) as { field: string };
+    expect(field.field).toBe('disks[0].pth');
+  });
+
+  it('keeps connections alive across requests', async () => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const sockets = new Set<unknown>();
+    agent.on('free', (s) => sockets.add(s));
+    for (let i = 0; i < 5; i++) expect((await call(socketPath, 'GET', '/api/v1/vmm.ping', undefined, {}, agent)).status).toBe(200);
+    expect(sockets.size).toBe(1);
+    agent.destroy();
+  });
+});
+
+describe('API socket file', () => {
+  const backend = new FakeBackend();
+
+  it('replaces a stale socket and removes its own on close', async () => {
+    const path = join(dir, 'stale.sock');
+    // A process that binds and dies without unlinking leaves a socket nobody listens on.
+    try {
+      execFileSync(process.execPath, ['-e', "require('net').createServer().listen(process.argv[1], () => process.kill(process.pid, 'SIGKILL'))", path]);
+    } catch {
+      // killed by design
+    }
+    expect(statSync(path).isSocket()).toBe(true);
+    const server = await startApiServer({ socketPath: path, backend, workerUrl: WORKER });
+    expect((await call(path, 'GET', '/api/v1/vmm.ping')).status).toBe(200);
+    await server.close();
+    expect(existsSync(path)).toBe(false);
+  });
+
+  it('refuses to replace a regular file', async () => {
+    const path = join(dir, 'file');
+    writeFileSync(path, 'keep me');
+    await expect(startApiServer({ socketPath: path, backend, workerUrl: WORKER })).rejects.toMatchObject({ code: 'ERR_VMM_API_SERVER_PATH_EXISTS' });
+    expect(statSync(path).isFile()).toBe(true);
+  });
+
+  it('refuses a socket someone is listening on', async () => {
+    const path = join(dir, 'live.sock');
+    const live: Server = createServer((s) => s.end());
+    await new Promise<void>((r) => live.listen(path, r));
+    await expect(startApiServer({ socketPath: path, backend, workerUrl: WORKER })).rejects.toMatchObject({ code: 'ERR_VMM_API_SERVER_SOCKET_IN_USE' });
+    await new Promise<void>((r) => live.close(() => r()));
+  });
+
+  it('finishes an in-flight request when closed from the backend (vmm.shutdown)', async () => {
+    const path = join(dir, 'shutdown.sock');
+    let handle: ApiServerHandle | undefined;
+    const server = await startApiServer({
+      socketPath: path,
+      workerUrl: WORKER,
+      backend: {
+        handle: async (r) => {
+          if (r.type === 'VmmShutdown') setImmediate(() => void handle?.close());
+          return ok();
+        },
+      },
+    });
+    handle = server;
+    expect((await call(path, 'PUT', '/api/v1/vmm.shutdown')).status).toBe(204);
+    await server.close();
+    expect(existsSync(path)).toBe(false);
+    await expect(new Promise((resolve, reject) => connect(path).on('connect', resolve).on('error', reject))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+});

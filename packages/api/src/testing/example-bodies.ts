@@ -1,0 +1,22 @@
+// A valid request body for every route that takes one; used by the route, server and fuzz tests.
+export const EXAMPLE_BODIES: Readonly<Record<string, unknown>> = {
+  '/vm.create': { payload: { kernel: '/k', cmdline: 'console=ttyS0' }, cpus: { boot_vcpus: 1, max_vcpus: 1 }, memory: { size: 1 << 28 } },
+  '/vm.add-device': { path: '/sys/bus/pci/devices/0000:01:00.0' },
+  '/vm.add-user-device': { socket: '/s' },
+  '/vm.add-disk': { path: '/d', readonly: true },
+  '/vm.add-fs': { tag: 't', socket: '/s', num_queues: 1, queue_size: 1024 },
+  '/vm.add-generic-vhost-user': { socket: '/s', queue_sizes: [256], device_type: 2 },
+  '/vm.add-pmem': { file: '/p' },
+  '/vm.add-net': { tap: 'tap0', mac: '12:34:56:78:90:ab' },
+  '/vm.add-vsock': { cid: 3, socket: '/v' },
+  '/vm.add-vdpa': { path: '/dev/vhost-vdpa-0', num_queues: 1 },
+  '/vm.remove-device': { id: 'disk0' },
+  '/vm.resize': { desired_vcpus: 2 },
+  '/vm.resize-disk': { id: 'disk0', desired_size: 1 << 20 },
+  '/vm.resize-zone': { id: 'z', desired_ram: 1 << 30 },
+  '/vm.snapshot': { destination_url: 'file:///tmp/s' },
+  '/vm.coredump': { destination_url: 'file:///tmp/c' },
+  '/vm.restore': { source_url: 'file:///tmp/s' },
+  '/vm.receive-migration': { receiver_url: 'unix:/tmp/m' },
+  '/vm.send-migration': { destination_url: 'unix:/tmp/m' },
+};

@@ -1,0 +1,490 @@
+// Command-line parsing in Cloud Hypervisor's style (`--cpus boot=2`, `--memory size=512M`,
+// `--serial file=PATH`), plus `remote` (ch-remote). Pure: argv in, a ParsedCli or a CliError out.
+import { VmmError, type LogLevel } from '@workervisor/devices';
+import type { CpusConfig, MemoryConfig, PayloadConfig } from '@workervisor/sdk';
+
+export type CliErrorKind =
+  | 'unknown-flag'
+  | 'missing-value'
+  | 'invalid-value'
+  | 'duplicate-flag'
+  | 'conflict'
+  | 'requires'
+  | 'nothing-to-do'
+  | 'unexpected-argument'
+  | 'unknown-command'
+  | 'missing-argument';
+
+/** A usage mistake; the message names the flag and the fix. Exit status 2 by convention. */
+export class CliError extends VmmError<CliErrorKind> {
+  constructor(kind: CliErrorKind, message: string) {
+    super('CLI', kind, message);
+  }
+}
+
+/** CH's ConsoleMode, less `Pty` (not supported). `Tty` is the VMM's stdin/stdout. */
+export type SerialMode = 'Tty' | 'Off' | 'Null' | 'File' | 'Socket';
+
+/** Cloud Hypervisor's SerialConfig/ConsoleConfig shape. */
+export interface CliConsoleConfig {
+  mode: SerialMode;
+  /** With mode `File`: output file (created or truncated). */
+  file?: string;
+  /** With mode `Socket`: Unix socket path the VMM listens on for the console. */
+  socket?: string;
+}
+
+/** The part of a VmConfig the flags describe; only the flags given are present. */
+export interface CliVmConfig {
+  payload?: PayloadConfig;
+  cpus?: CpusConfig;
+  memory?: MemoryConfig;
+  serial?: CliConsoleConfig;
+  /** Only `{ mode: 'Off' | 'Null' }`: Workervisor has no virtio-console. */
+  console?: CliConsoleConfig;
+}
+
+export interface RunOptions {
+  /** VM settings from flags (empty when booting from --config-file or waiting for vm.create). */
+  config: CliVmConfig;
+  apiSocket?: string;
+  /** Firecracker JSON config (`FullVmConfiguration`) to boot from. */
+  configFile?: string;
+  /** No API server (Firecracker's --no-api); then a VM comes from --kernel or --config-file. */
+  noApi: boolean;
+  /** `warn` by default, `info` with -v, `debug` with -vv. */
+  logLevel: LogLevel;
+  logFile?: string;
+  /** What a guest reset does: end the VMM (`exit`, default) or reboot the VM (`restart`). */
+  reboot: 'exit' | 'restart';
+  /** Write the ACPI tables (`<SIG>.dat`) to this directory when the VM is built. */
+  dumpAcpiDir?: string;
+}
+
+/** A `workervisor remote` action (ch-remote's commands). */
+export type RemoteCommand =
+  | { name: 'ping' | 'boot' | 'info' | 'pause' | 'resume' | 'reboot' | 'power-button' | 'shutdown' | 'delete' | 'counters' | 'shutdown-vmm' | 'nmi' }
+  | { name: 'create'; /** VmConfig JSON file, `-` for stdin. */ file: string }
+  | { name: 'snapshot'; destinationUrl: string }
+  | { name: 'restore'; sourceUrl: string }
+  | { name: 'remove-device'; id: string };
+
+export type ParsedCli =
+  | { kind: 'help'; text: string }
+  | { kind: 'version' }
+  | { kind: 'run'; options: RunOptions }
+  | { kind: 'remote'; socket: string; command: RemoteCommand };
+
+export const MIN_VCPUS = 1;
+/** x86 xAPIC ids are 8 bits and 255 is the broadcast id (CH's limit too). */
+export const MAX_VCPUS = 254;
+export const MIN_MEMORY_BYTES = 16 * 1024 * 1024;
+const PAGE_SIZE = 4096;
+
+interface FlagSpec {
+  /** Placeholder of the value in messages, or undefined for a switch. */
+  value?: string;
+}
+
+const FLAGS: Record<string, FlagSpec> = {
+  kernel: { value: 'PATH' },
+  initramfs: { value: 'PATH' },
+  cmdline: { value: 'STRING' },
+  cpus: { value: 'boot=N[,max=M]' },
+  memory: { value: 'size=SIZE' },
+  serial: { value: 'tty|off|null|file=PATH|socket=PATH' },
+  console: { value: 'off' },
+  'api-socket': { value: 'PATH' },
+  'config-file': { value: 'FILE' },
+  'no-api': {},
+  reboot: { value: 'exit|restart' },
+  'log-file': { value: 'FILE' },
+  'dump-acpi': { value: 'DIR' },
+  help: {},
+  version: {},
+};
+
+/** Flags that shape the VM; they need --kernel (or, for serial/console, --config-file). */
+const VM_FLAGS = ['initramfs', 'cmdline', 'cpus', 'memory', 'serial', 'console'] as const;
+/** Flags the Firecracker config file already covers (boot-source, machine-config). */
+const CONFIG_FILE_COVERS: Record<string, string> = {
+  kernel: 'boot-source.kernel_image_path',
+  initramfs: 'boot-source.initrd_path',
+  cmdline: 'boot-source.boot_args',
+  cpus: 'machine-config.vcpu_count',
+  memory: 'machine-config.mem_size_mib',
+};
+
+/** Parses `workervisor` arguments (without node and the script path). Throws CliError. */
+export function parseArgs(argv: readonly string[]): ParsedCli {
+  if (argv[0] === 'remote') return parseRemote(argv.slice(1));
+  if (argv.includes('--help') || argv.includes('-h')) return { kind: 'help', text: HELP };
+  if (argv.includes('--version') || argv.includes('-V')) return { kind: 'version' };
+
+  const values = new Map<string, string>();
+  const switches = new Set<string>();
+  let verbosity = 0;
+
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (/^-v+$/.test(arg)) {
+      verbosity += arg.length - 1;
+      continue;
+    }
+    if (!arg.startsWith('-') || arg === '-' || arg === '--') {
+      const hint = arg === 'remote' ? " ('remote' must come first: workervisor remote --api-socket PATH <command>)" : ' (see workervisor --help)';
+      throw new CliError('unexpected-argument', `unexpected argument '${arg}'${hint}`);
+    }
+    if (!arg.startsWith('--')) throw unknownFlag(arg);
+    const eq = arg.indexOf('=');
+    const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
+    const spec = FLAGS[name];
+    if (spec === undefined) throw unknownFlag(eq < 0 ? arg : arg.slice(0, eq));
+    if (spec.value === undefined) {
+      if (eq >= 0) throw new CliError('invalid-value', `--${name} takes no value (got '${arg}')`);
+      if (switches.has(name)) throw duplicate(name);
+      switches.add(name);
+      continue;
+    }
+    let value: string;
+    if (eq >= 0) {
+      value = arg.slice(eq + 1);
+    } else {
+      const next = argv[i + 1];
+      // A value that looks like a flag is most likely a forgotten value; --flag=VALUE forces it.
+      if (next === undefined || (next.startsWith('-') && next !== '-')) {
+        throw new CliError('missing-value', `--${name}: missing value (expected --${name} ${spec.value}${next === undefined ? '' : `; write --${name}=${next} if that is the value`})`);
+      }
+      value = next;
+      i++;
+    }
+    if (value === '') throw new CliError('missing-value', `--${name}: empty value (expected --${name} ${spec.value})`);
+    if (values.has(name)) throw duplicate(name);
+    values.set(name, value);
+  }
+
+  const options: RunOptions = {
+    config: {},
+    noApi: switches.has('no-api'),
+    logLevel: verbosity === 0 ? 'warn' : verbosity === 1 ? 'info' : 'debug',
+    reboot: 'exit',
+  };
+  const kernel = values.get('kernel');
+  if (kernel !== undefined) {
+    const payload: PayloadConfig = { kernel };
+    const initramfs = values.get('initramfs');
+    const cmdline = values.get('cmdline');
+    if (initramfs !== undefined) payload.initramfs = initramfs;
+    if (cmdline !== undefined) payload.cmdline = cmdline;
+    options.config.payload = payload;
+  }
+  const cpus = values.get('cpus');
+  if (cpus !== undefined) options.config.cpus = parseCpus(cpus);
+  const memory = values.get('memory');
+  if (memory !== undefined) options.config.memory = { size: parseMemory(memory) };
+  const serial = values.get('serial');
+  if (serial !== undefined) options.config.serial = parseSerial(serial);
+  const consoleFlag = values.get('console');
+  if (consoleFlag !== undefined) options.config.console = parseConsole(consoleFlag);
+  const apiSocket = values.get('api-socket');
+  if (apiSocket !== undefined) options.apiSocket = parseApiSocket('--api-socket', apiSocket);
+  const configFile = values.get('config-file');
+  if (configFile !== undefined) options.configFile = configFile;
+  const logFile = values.get('log-file');
+  if (logFile !== undefined) options.logFile = logFile;
+  const dumpAcpi = values.get('dump-acpi');
+  if (dumpAcpi !== undefined) options.dumpAcpiDir = dumpAcpi;
+  const reboot = values.get('reboot');
+  if (reboot !== undefined) {
+    if (reboot !== 'exit' && reboot !== 'restart') throw new CliError('invalid-value', `--reboot ${reboot}: expected exit (a guest reset ends the VMM) or restart (it reboots the VM)`);
+    options.reboot = reboot;
+  }
+
+  checkCombinations(options, values);
+  return { kind: 'run', options };
+}
+
+function checkCombinations(options: RunOptions, values: ReadonlyMap<string, string>): void {
+  if (options.noApi && options.apiSocket !== undefined) {
+    throw new CliError('conflict', '--no-api conflicts with --api-socket: drop --api-socket to run without an API server, or --no-api to serve one');
+  }
+  if (options.configFile !== undefined) {
+    for (const [flag, field] of Object.entries(CONFIG_FILE_COVERS)) {
+      if (values.has(flag)) throw new CliError('conflict', `--${flag} conflicts with --config-file: the config file sets ${field}; drop --${flag} or edit the file`);
+    }
+    return;
+  }
+  if (!values.has('kernel')) {
+    for (const flag of VM_FLAGS) {
+      if (values.has(flag)) {
+        throw new CliError('requires', `--${flag} needs --kernel PATH (or --config-file FILE): without one no VM is booted at start, and a VM created through the API takes its settings from vm.create`);
+      }
+    }
+    if (options.noApi) throw new CliError('nothing-to-do', '--no-api needs --kernel PATH or --config-file FILE: without an API nothing could create the VM');
+    if (options.apiSocket === undefined) {
+      throw new CliError('nothing-to-do', 'nothing to do: pass --kernel PATH to boot a VM, --config-file FILE to boot from a Firecracker config, or --api-socket PATH to wait for API requests (see --help)');
+    }
+  }
+}
+
+/** `N` or `boot=N[,max=M]`; max defaults to boot. */
+function parseCpus(value: string): CpusConfig {
+  const kv = parseKeyValues('--cpus', value, ['boot', 'max'], 'boot');
+  const boot = kv.get('boot');
+  if (boot === undefined) throw new CliError('invalid-value', `--cpus ${value}: boot is required (e.g. --cpus boot=2,max=4)`);
+  const bootVcpus = parseVcpuCount(value, boot);
+  const max = kv.get('max');
+  const maxVcpus = max === undefined ? bootVcpus : parseVcpuCount(value, max);
+  if (maxVcpus < bootVcpus) throw new CliError('invalid-value', `--cpus ${value}: max (${maxVcpus}) must be at least boot (${bootVcpus})`);
+  return { boot_vcpus: bootVcpus, max_vcpus: maxVcpus };
+}
+
+function parseVcpuCount(whole: string, text: string): number {
+  if (!/^\d+$/.test(text)) throw new CliError('invalid-value', `--cpus ${whole}: '${text}' is not a whole number (e.g. --cpus 2 or --cpus boot=2,max=4)`);
+  const n = Number(text);
+  if (n < MIN_VCPUS || n > MAX_VCPUS) throw new CliError('invalid-value', `--cpus ${whole}: must be between ${MIN_VCPUS} and ${MAX_VCPUS}`);
+  return n;
+}
+
+/** `SIZE` or `size=SIZE`, SIZE = digits with an optional K, M or G suffix (powers of 1024); bytes. */
+function parseMemory(value: string): number {
+  const kv = parseKeyValues('--memory', value, ['size'], 'size');
+  const size = kv.get('size');
+  if (size === undefined) throw new CliError('invalid-value', `--memory ${value}: size is required (e.g. --memory size=512M)`);
+  const bytes = parseSize(size);
+  if (bytes === undefined) throw new CliError('invalid-value', `--memory ${value}: '${size}' is not a size; use bytes or a K, M or G suffix (e.g. --memory 512M)`);
+  if (!Number.isSafeInteger(bytes)) throw new CliError('invalid-value', `--memory ${value}: too large`);
+  if (bytes < MIN_MEMORY_BYTES) throw new CliError('invalid-value', `--memory ${value}: must be at least 16M`);
+  if (bytes % PAGE_SIZE !== 0) throw new CliError('invalid-value', `--memory ${value}: must be a multiple of 4K`);
+  return bytes;
+}
+
+/** Bytes of `128M`-style sizes, or undefined when malformed. Exported for the other size flags. */
+export function parseSize(text: string): number | undefined {
+  const m = /^(\d+)([KMG]?)$/i.exec(text);
+  if (m === null) return undefined;
+  const shift = { '': 0, K: 10, M: 20, G: 30 }[m[2]!.toUpperCase() as '' | 'K' | 'M' | 'G'];
+  return Number(m[1]) * 2 ** shift;
+}
+
+/** `a=1,b=2` into a map of known keys; a value with no `=` is the `bare` key's. */
+function parseKeyValues(flag: string, value: string, keys: readonly string[], bare: string): Map<string, string> {
+  const out = new Map<string, string>();
+  if (!value.includes('=')) {
+    out.set(bare, value);
+    return out;
+  }
+  for (const part of value.split(',')) {
+    const eq = part.indexOf('=');
+    const key = eq < 0 ? part : part.slice(0, eq);
+    if (!keys.includes(key)) {
+      throw new CliError('invalid-value', `${flag} ${value}: unknown option '${key}' (accepted: ${keys.map((k) => `${k}=`).join(', ')})`);
+    }
+    if (eq < 0 || eq === part.length - 1) throw new CliError('invalid-value', `${flag} ${value}: option '${key}' has no value (write ${key}=VALUE)`);
+    if (out.has(key)) throw new CliError('invalid-value', `${flag} ${value}: option '${key}' is given twice`);
+    out.set(key, part.slice(eq + 1));
+  }
+  return out;
+}
+
+function parseSerial(value: string): CliConsoleConfig {
+  switch (value) {
+    case 'tty':
+    case 'stdout':
+      return { mode: 'Tty' };
+    case 'off':
+      return { mode: 'Off' };
+    case 'null':
+      return { mode: 'Null' };
+    case 'pty':
+      throw new CliError('invalid-value', '--serial pty: not supported; use tty (this terminal), file=PATH or socket=PATH');
+  }
+  const file = pathAfter('--serial', value, 'file=');
+  if (file !== undefined) return { mode: 'File', file };
+  const socket = pathAfter('--serial', value, 'socket=');
+  if (socket !== undefined) return { mode: 'Socket', socket };
+  throw new CliError('invalid-value', `--serial ${value}: expected one of tty (or stdout), off, null, file=PATH, socket=PATH`);
+}
+
+function parseConsole(value: string): CliConsoleConfig {
+  if (value === 'off') return { mode: 'Off' };
+  if (value === 'null') return { mode: 'Null' };
+  throw new CliError('invalid-value', `--console ${value}: Workervisor has no virtio-console, so only --console off is accepted; the guest console is --serial (e.g. --serial tty)`);
+}
+
+function parseApiSocket(flag: string, value: string): string {
+  if (value.startsWith('fd=')) throw new CliError('invalid-value', `${flag} ${value}: passing the socket as fd= is not supported; use ${flag} PATH`);
+  return pathAfter(flag, value, 'path=') ?? value;
+}
+
+/** The path after `prefix` (`file=`), undefined when value lacks the prefix. Paths may hold `,` and `=`. */
+function pathAfter(flag: string, value: string, prefix: string): string | undefined {
+  if (!value.startsWith(prefix)) return undefined;
+  const path = value.slice(prefix.length);
+  if (path === '') throw new CliError('missing-value', `${flag} ${value}: empty path (write ${flag} ${prefix}PATH)`);
+  return path;
+}
+
+function duplicate(name: string): CliError {
+  return new CliError('duplicate-flag', `--${name} is given more than once; keep one`);
+}
+
+function unknownFlag(arg: string, names: readonly string[] = Object.keys(FLAGS)): CliError {
+  const bare = arg.replace(/^-+/, '');
+  const guess = closest(bare, names);
+  return new CliError('unknown-flag', `unknown flag ${arg}${guess === undefined ? ' (see workervisor --help)' : ` (did you mean --${guess}?)`}`);
+}
+
+/** The candidate within edit distance 2 (or extending a prefix of at least 3 characters), if any. */
+function closest(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const c of candidates) {
+    const d = c.startsWith(word) && word.length >= 3 ? 1 : editDistance(word, c);
+    if (d < bestDistance) {
+      best = c;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = row;
+  }
+  return prev[b.length]!;
+}
+
+// --- remote ---
+
+const REMOTE_SIMPLE = ['ping', 'boot', 'info', 'pause', 'resume', 'reboot', 'power-button', 'shutdown', 'delete', 'counters', 'shutdown-vmm', 'nmi'] as const;
+const REMOTE_WITH_ARG = { create: 'FILE', snapshot: 'DESTINATION_URL', restore: 'SOURCE_URL', 'remove-device': 'ID' } as const;
+const REMOTE_COMMANDS: readonly string[] = [...REMOTE_SIMPLE, ...Object.keys(REMOTE_WITH_ARG)];
+
+function parseRemote(argv: readonly string[]): ParsedCli {
+  if (argv.includes('--help') || argv.includes('-h')) return { kind: 'help', text: REMOTE_HELP };
+  let socket: string | undefined;
+  const positional: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--api-socket' || arg.startsWith('--api-socket=')) {
+      let value: string | undefined;
+      if (arg.includes('=')) {
+        value = arg.slice('--api-socket='.length);
+      } else {
+        value = argv[i + 1];
+        if (value !== undefined && value.startsWith('-')) value = undefined;
+        else i++;
+      }
+      if (value === undefined || value === '') throw new CliError('missing-value', '--api-socket: missing value (expected --api-socket PATH)');
+      if (socket !== undefined) throw duplicate('api-socket');
+      socket = parseApiSocket('--api-socket', value);
+    } else if (arg.startsWith('-') && arg !== '-') {
+      throw unknownFlag(arg.includes('=') ? arg.slice(0, arg.indexOf('=')) : arg, ['api-socket', 'help']);
+    } else {
+      positional.push(arg);
+    }
+  }
+  const [name, ...rest] = positional;
+  if (socket === undefined) throw new CliError('missing-argument', 'remote: --api-socket PATH is required (workervisor remote --api-socket PATH <command>)');
+  if (name === undefined) throw new CliError('missing-argument', `remote: missing command (one of ${REMOTE_COMMANDS.join(', ')})`);
+  const command = parseRemoteCommand(name, rest);
+  return { kind: 'remote', socket, command };
+}
+
+function parseRemoteCommand(name: string, rest: readonly string[]): RemoteCommand {
+  const simple = REMOTE_SIMPLE.find((c) => c === name);
+  const argName = (REMOTE_WITH_ARG as Record<string, string>)[name];
+  if (simple === undefined && argName === undefined) {
+    const guess = closest(name, REMOTE_COMMANDS);
+    throw new CliError('unknown-command', `remote: unknown command '${name}'${guess === undefined ? ` (one of ${REMOTE_COMMANDS.join(', ')})` : ` (did you mean ${guess}?)`}`);
+  }
+  const expected = simple !== undefined ? 0 : 1;
+  if (rest.length > expected) throw new CliError('unexpected-argument', `remote ${name}: unexpected argument '${rest[expected]!}'`);
+  if (simple !== undefined) return { name: simple };
+  const arg = rest[0];
+  if (arg === undefined || arg === '') throw new CliError('missing-argument', `remote ${name}: missing ${argName!} (workervisor remote --api-socket PATH ${name} ${argName!})`);
+  switch (name) {
+    case 'create':
+      return { name, file: arg };
+    case 'snapshot':
+      return { name, destinationUrl: arg.startsWith('destination_url=') ? arg.slice('destination_url='.length) : arg };
+    case 'restore':
+      return { name, sourceUrl: arg.startsWith('source_url=') ? arg.slice('source_url='.length) : arg };
+    default:
+      return { name: 'remove-device', id: arg.startsWith('id=') ? arg.slice('id='.length) : arg };
+  }
+}
+
+export const HELP = `workervisor: a virtual machine monitor in TypeScript over Linux KVM
+
+Usage:
+  workervisor --kernel PATH [OPTIONS]          boot a VM from flags
+  workervisor --config-file FILE [OPTIONS]     boot a VM from a Firecracker JSON config
+  workervisor --api-socket PATH [OPTIONS]      start with no VM; create it through the API
+  workervisor remote --api-socket PATH <command>   drive a running VMM (see remote --help)
+
+VM (with --kernel):
+  --kernel PATH          Guest kernel: ELF vmlinux (PVH or 64-bit entry) or bzImage
+  --initramfs PATH       Initial ramdisk loaded next to the kernel
+  --cmdline STRING       Kernel command line (e.g. "console=ttyS0 reboot=k panic=1")
+  --cpus boot=N[,max=M]  vCPUs at boot, 1-254 (default 1); "--cpus N" is short for boot=N
+  --memory size=SIZE     Guest RAM in bytes or with a K, M or G suffix, at least 16M
+                         (default 512M); "--memory 512M" is short for size=512M
+  --serial MODE          COM1 (ttyS0): tty (or stdout; the default), off, null,
+                         file=PATH (write output to PATH) or socket=PATH (a Unix socket)
+  --console off          Accepted for Cloud Hypervisor compatibility (no virtio-console)
+
+VMM:
+  --api-socket PATH      Serve the Cloud Hypervisor REST API (/api/v1) on this Unix socket
+                         ("path=PATH" is accepted too)
+  --config-file FILE     Firecracker JSON config (boot-source, drives, machine-config,
+                         network-interfaces, vsock, logger, metrics, ...)
+  --no-api               No API server (with --kernel or --config-file)
+  --reboot exit|restart  What a guest reset does: end the VMM (exit, default) or reboot the VM
+  --dump-acpi DIR        Write the generated ACPI tables to DIR (one .dat file per table)
+  -v, -vv                Log lifecycle events (info), or everything (debug); default warn
+  --log-file FILE        Write the log to FILE instead of stderr
+  -h, --help             Show this help
+  -V, --version          Show the version
+
+Values can be given as "--flag VALUE" or "--flag=VALUE" (use the second form when the value
+starts with "-").
+
+Examples:
+  workervisor --kernel vmlinux --initramfs initrd.cpio --cmdline "console=ttyS0" --cpus 2 --memory 256M
+  workervisor --api-socket /tmp/wv.sock &
+  workervisor remote --api-socket /tmp/wv.sock create vm.json
+  workervisor remote --api-socket /tmp/wv.sock boot
+`;
+
+export const REMOTE_HELP = `workervisor remote: drive a running VMM over its API socket (like ch-remote)
+
+Usage:
+  workervisor remote --api-socket PATH <command> [ARG]
+
+Commands:
+  ping                 VMM version and pid
+  create FILE          Create the VM from a Cloud Hypervisor VmConfig JSON file ("-" reads stdin)
+  boot                 Boot the created VM
+  info                 VM config and state
+  pause | resume       Pause or resume the vCPUs
+  reboot               Reboot the VM
+  power-button         Press the ACPI power button
+  shutdown             Shut the VM down (the VMM keeps running)
+  delete               Delete the VM
+  counters             Device counters
+  nmi                  Inject an NMI
+  snapshot URL         Snapshot the paused VM to URL (e.g. file:///var/snap)
+  restore URL          Restore a VM from the snapshot at URL
+  remove-device ID     Unplug a device
+  shutdown-vmm         Stop the VM and end the VMM process
+
+Results are printed as JSON on stdout; errors print the VMM's message on stderr and exit 1.
+`;

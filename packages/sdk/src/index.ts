@@ -1,0 +1,17 @@
+// Workervisor SDK: a typed client of a VMM's REST API, and launch() to run a VMM child process.
+export { connect, VmmClient, API_PREFIX, type ConnectOptions, type HttpMethod } from './client.js';
+export { launch, Vm, bootFlags, resolveCliBinary, type LaunchOptions, type VmExit } from './launch.js';
+export {
+  ApiError,
+  ConnectionError,
+  LaunchError,
+  SerialError,
+  parseErrorBody,
+  type ApiErrorKind,
+  type ConnectionErrorKind,
+  type LaunchErrorKind,
+  type SerialErrorKind,
+  type ServerErrorBody,
+} from './errors.js';
+// The API body types, from @workervisor/api.
+export type * from './api-types.js';

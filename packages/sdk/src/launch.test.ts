@@ -1,0 +1,179 @@
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { LaunchError, SerialError } from './errors.js';
+import { bootFlags, launch, resolveCliBinary, type Vm } from './launch.js';
+import { startFakeVmm } from './testing/fake-vmm.js';
+
+// A stand-in for the workervisor CLI: serves the API on --api-socket (after a delay, so launch
+// has to poll), prints its argv and a login prompt on the "serial console" (stdout), echoes stdin.
+const FAKE_VMM = `
+import http from 'node:http';
+const argv = process.argv.slice(2);
+const flag = (name) => argv.find((a) => a.startsWith('--' + name + '='))?.slice(name.length + 3);
+if (argv.includes('--fail')) { console.error('fatal: cannot open /nope/vmlinux'); process.exit(3); }
+if (argv.includes('--hang')) { setInterval(() => {}, 1000); }
+else {
+  const stubborn = argv.includes('--stubborn');
+  if (stubborn) process.on('SIGTERM', () => {});
+  const server = http.createServer((req, res) => {
+    if (req.url === '/api/v1/vmm.ping') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ version: 'fake', pid: process.pid }));
+    } else if (req.url === '/api/v1/vmm.shutdown') {
+      res.writeHead(204).end(() => { if (!stubborn) process.exit(0); });
+    } else if (req.url === '/api/v1/vm.boot') {
+      res.writeHead(204).end();
+      process.stdout.write('Linux version fake\\nlogin: ');
+    } else {
+      res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ message: 'no VM' }));
+    }
+  });
+  setTimeout(() => server.listen(flag('api-socket'), () => {
+    process.stdout.write('argv ' + JSON.stringify(argv) + '\\n');
+    if (flag('kernel') !== undefined) process.stdout.write('Linux version fake\\nlogin: ');
+  }), 150);
+  process.stdin.on('data', (d) => process.stdout.write('echo:' + d));
+}
+`;
+
+let dir: string;
+let binary: string;
+const vms: Vm[] = [];
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'wv-launch-'));
+  binary = join(dir, 'fake-vmm.mjs');
+  writeFileSync(binary, FAKE_VMM);
+});
+
+afterEach(async () => {
+  await Promise.all(vms.splice(0).map((vm) => vm.kill()));
+});
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function start(options: Parameters<typeof launch>[0] = {}): Promise<Vm> {
+  const vm = await launch({ binary, ...options });
+  vms.push(vm);
+  return vm;
+}
+
+describe('launch', () => {
+  it('starts a VMM with no VM and answers ping once the socket is up', async () => {
+    const vm = await start();
+    expect(await vm.ping()).toEqual({ version: 'fake', pid: vm.process.pid });
+    const line = await vm.waitForSerial(/argv (.*)\n/);
+    expect(JSON.parse(line[1]!)).toEqual([`--api-socket=${vm.socketPath}`]);
+    expect(vm.socketPath.startsWith(tmpdir())).toBe(true);
+  });
+
+  it('passes boot flags and extra args in CLI form', async () => {
+    const vm = await start({ kernel: '/k/vmlinux', initramfs: '/k/initrd', cmdline: '-- console=ttyS0', cpus: 2, memory: '256M', args: ['-vv'] });
+    const line = await vm.waitForSerial(/argv (.*)\n/);
+    expect(JSON.parse(line[1]!)).toEqual([
+      `--api-socket=${vm.socketPath}`,
+      '--kernel=/k/vmlinux',
+      '--initramfs=/k/initrd',
+      '--cmdline=-- console=ttyS0',
+      '--cpus=boot=2',
+      '--memory=size=256M',
+      '--serial=tty',
+      '-vv',
+    ]);
+  });
+
+  it('waits for console output expect-style, consuming each match', async () => {
+    const vm = await start({ kernel: '/k' });
+    await vm.waitForSerial('login: ');
+    await vm.boot();
+    // The second prompt comes from the boot; the first one was consumed.
+    const again = await vm.waitForSerial(/login: /);
+    expect(again[0]).toBe('login: ');
+    expect(vm.serialText().match(/login: /g)).toHaveLength(2);
+  });
+
+  it('writes to the guest console through the VMM stdin', async () => {
+    const vm = await start();
+    vm.writeSerial('root\n');
+    await vm.waitForSerial('echo:root');
+  });
+
+  it('times out waiting for the console with the tail of the output', async () => {
+    const vm = await start();
+    const err = await vm.waitForSerial('never printed', 100).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SerialError);
+    expect(err).toMatchObject({ kind: 'timeout' });
+    expect((err as Error).message).toContain('argv');
+  });
+
+  it('close() shuts the VMM down through the API, removes the socket directory, and is idempotent', async () => {
+    const vm = await start();
+    const socketDir = dirname(vm.socketPath);
+    await Promise.all([vm.close(), vm.close()]);
+    expect(await vm.exited).toEqual({ code: 0, signal: null });
+    expect(vm.running).toBe(false);
+    expect(existsSync(socketDir)).toBe(false);
+    await vm.close();
+  });
+
+  it('close() kills a VMM that does not exit after vmm.shutdown', async () => {
+    const vm = await start({ args: ['--stubborn'], closeTimeoutMs: 200 });
+    await vm.close();
+    expect(await vm.exited).toEqual({ code: null, signal: 'SIGKILL' });
+  });
+
+  it('rejects with the VMM stderr when it exits before answering', async () => {
+    const err = await start({ args: ['--fail'] }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(LaunchError);
+    expect(err).toMatchObject({ kind: 'exited', code: 'ERR_VMM_LAUNCH_EXITED' });
+    expect((err as LaunchError).message).toContain('code 3');
+    expect((err as LaunchError).message).toContain('fatal: cannot open /nope/vmlinux');
+    expect((err as LaunchError).stderr).toContain('fatal: cannot open');
+  });
+
+  it('rejects when the API does not come up in time, and kills the child', async () => {
+    const t0 = Date.now();
+    const err = await start({ args: ['--hang'], startTimeoutMs: 300 }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ kind: 'timeout' });
+    expect(Date.now() - t0).toBeLessThan(3_000);
+  });
+
+  it('refuses a socket another VMM already answers on', async () => {
+    const other = await startFakeVmm();
+    other.reply('vmm.ping', { status: 200, body: { version: 'x', pid: 1 } });
+    try {
+      const err = await start({ apiSocket: other.socketPath, args: ['--hang'] }).catch((e: unknown) => e);
+      expect(err).toMatchObject({ kind: 'socket-taken' });
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('rejects VM flags without a kernel before spawning anything', async () => {
+    await expect(launch({ binary, cpus: 2 })).rejects.toMatchObject({ kind: 'invalid-options' });
+    expect(() => bootFlags({ kernel: '/k', cpus: 0 })).toThrow(/positive integer/);
+    expect(() => bootFlags({ kernel: '/k', memory: -1 })).toThrow(/positive number of bytes/);
+  });
+
+  it('rejects a binary that does not exist', async () => {
+    await expect(launch({ binary: join(dir, 'missing.js') })).rejects.toMatchObject({ kind: 'no-binary' });
+  });
+
+  it('turns serial off with --serial=off and no console helpers', async () => {
+    expect(bootFlags({ kernel: '/k', serial: 'off' })).toEqual(['--kernel=/k', '--serial=off']);
+    expect(bootFlags({ kernel: '/k', args: ['--serial', 'file=/tmp/s'] })).toEqual(['--kernel=/k']);
+    const vm = await start({ serial: 'off' });
+    expect(vm.serial).toBeNull();
+    await expect(vm.waitForSerial('x')).rejects.toMatchObject({ kind: 'not-piped' });
+    expect(() => vm.writeSerial('x')).toThrow(SerialError);
+  });
+});
+
+describe('resolveCliBinary', () => {
+  it("finds @workervisor/cli's bin script", () => {
+    const bin = resolveCliBinary();
+    expect(bin.endsWith(join('cli', 'bin', 'workervisor.js'))).toBe(true);
+    expect(existsSync(bin)).toBe(true);
+  });
+});

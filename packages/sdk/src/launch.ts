@@ -1,0 +1,379 @@
+// Launches a VMM child process (`node <workervisor bin> --api-socket S [boot flags]`), waits for
+// its API to answer, and hands back a Vm: the typed client plus the process and its serial console.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
+import { VmmClient, type ConnectOptions } from './client.js';
+import { ConnectionError, LaunchError, SerialError } from './errors.js';
+
+export interface LaunchOptions {
+  /** Guest kernel (vmlinux ELF or bzImage). Without it the VMM starts with no VM: call create + boot. */
+  kernel?: string;
+  initramfs?: string;
+  cmdline?: string;
+  /** Boot vCPUs. */
+  cpus?: number;
+  /** Guest RAM: bytes as a number, or a CLI size such as `'512M'`. */
+  memory?: number | string;
+  /**
+   * Where the guest console (the VMM's stdout) goes. `pipe` (default): `vm.serial`, `serialText()`,
+   * `waitForSerial()`, and `writeSerial()` into the VMM's stdin. `inherit`: this process's stdout.
+   * `off`: discarded (with boot flags the VMM is told `--serial off`).
+   */
+  serial?: 'pipe' | 'inherit' | 'off';
+  /** API socket path. Default: `api.sock` in a fresh private directory under os.tmpdir(), removed on close. */
+  apiSocket?: string;
+  /** The CLI script to run with `node`. Default: `@workervisor/cli`'s `bin.workervisor`, or `$WORKERVISOR_BIN`. */
+  binary?: string;
+  /** Extra CLI arguments, appended after the generated ones (e.g. `['-vv', '--reboot', 'restart']`). */
+  args?: string[];
+  /** Variables added to (or, when undefined, removed from) this process's environment for the child. */
+  env?: Record<string, string | undefined>;
+  cwd?: string;
+  /** Milliseconds until the API must answer ping. Default 15 000. */
+  startTimeoutMs?: number;
+  /** Milliseconds close() waits for a graceful exit before SIGKILL. Default 5 000. */
+  closeTimeoutMs?: number;
+  /** Options of the API client. */
+  connect?: ConnectOptions;
+}
+
+export interface VmExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+const DEFAULT_START_TIMEOUT_MS = 15_000;
+const DEFAULT_CLOSE_TIMEOUT_MS = 5_000;
+/** Console text kept for serialText()/waitForSerial(); older output is dropped. */
+const MAX_SERIAL_CHARS = 16 * 1024 * 1024;
+const MAX_STDERR_CHARS = 64 * 1024;
+
+// Children still running when this process exits are killed, so a crashed test run leaves no VMMs.
+const liveChildren = new Set<ChildProcess>();
+let exitHookInstalled = false;
+function trackChild(child: ChildProcess): void {
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.on('exit', () => {
+      for (const c of liveChildren) c.kill('SIGKILL');
+    });
+  }
+  liveChildren.add(child);
+}
+
+/**
+ * A launched VMM: the API client (every VmmClient method) plus the child process and its console.
+ * Always `close()` it (idempotent): vmm.shutdown, then SIGKILL after `closeTimeoutMs`.
+ */
+export class Vm extends VmmClient {
+  readonly process: ChildProcess;
+  /**
+   * The guest console (the VMM's stdout) when `serial: 'pipe'`, else null. Already flowing: output
+   * before your listener attaches is in serialText().
+   */
+  readonly serial: Readable | null;
+  /** Resolves when the process has exited and its output is fully read. Never rejects. */
+  readonly exited: Promise<VmExit>;
+  readonly #serialInput: Writable | null;
+  readonly #tempDir: string | undefined;
+  readonly #closeTimeoutMs: number;
+  #serialText = '';
+  /** waitForSerial() matches from here: each match consumes the console up to its end. */
+  #cursor = 0;
+  #stderr = '';
+  #exit: VmExit | undefined;
+  readonly #listeners = new Set<() => void>();
+  #closing: Promise<VmExit> | undefined;
+
+  /** @internal Use launch(). */
+  constructor(child: ChildProcess, socketPath: string, options: { tempDir?: string; closeTimeoutMs?: number; connect?: ConnectOptions }) {
+    super(socketPath, options.connect);
+    this.process = child;
+    this.serial = child.stdout;
+    this.#serialInput = child.stdin;
+    this.#tempDir = options.tempDir;
+    this.#closeTimeoutMs = options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
+    trackChild(child);
+
+    // Both pipes are always drained: a VMM blocked on a full pipe would look hung.
+    if (child.stdout !== null) {
+      const decoder = new StringDecoder('utf8');
+      child.stdout.on('data', (chunk: Buffer) => this.#appendSerial(decoder.write(chunk)));
+      child.stdout.on('end', () => this.#appendSerial(decoder.end()));
+    }
+    if (child.stderr !== null) {
+      const decoder = new StringDecoder('utf8');
+      child.stderr.on('data', (chunk: Buffer) => {
+        this.#stderr = (this.#stderr + decoder.write(chunk)).slice(-MAX_STDERR_CHARS);
+      });
+    }
+    // The VMM dying makes writes to its stdin fail with EPIPE; that is reported through `exited`.
+    child.stdin?.on('error', () => {});
+
+    this.exited = new Promise<VmExit>((resolveExit) => {
+      const done = (exit: VmExit): void => {
+        if (this.#exit !== undefined) return;
+        this.#exit = exit;
+        liveChildren.delete(child);
+        for (const wake of [...this.#listeners]) wake();
+        resolveExit(exit);
+      };
+      child.on('close', (code, signal) => done({ code, signal }));
+      // A spawn failure emits 'error' and no 'close'.
+      child.on('error', () => {
+        if (child.pid === undefined) done({ code: null, signal: null });
+      });
+    });
+  }
+
+  /** True until the process has exited. */
+  get running(): boolean {
+    return this.process.exitCode === null && this.process.signalCode === null && this.#exit === undefined;
+  }
+
+  /** Everything the guest printed so far (up to the last 16 Mi characters). */
+  serialText(): string {
+    return this.#serialText;
+  }
+
+  /** The VMM's stderr so far (last 64 KiB): its log lines and fatal errors. */
+  stderrText(): string {
+    return this.#stderr;
+  }
+
+  /** Sends text to the guest console (the VMM's stdin). Only with `serial: 'pipe'`. */
+  writeSerial(data: string | Uint8Array): void {
+    if (this.#serialInput === null) throw new SerialError('not-piped', "writeSerial needs launch({ serial: 'pipe' })");
+    this.#serialInput.write(data);
+  }
+
+  /**
+   * Waits until console output not yet consumed matches `pattern`, like expect: the match and
+   * everything before it are consumed, so the next wait only sees later output. Rejects with a
+   * SerialError on timeout or when the VMM exits first, quoting the console's tail.
+   */
+  waitForSerial(pattern: RegExp | string, timeoutMs = 30_000): Promise<RegExpExecArray> {
+    if (this.serial === null) return Promise.reject(new SerialError('not-piped', "waitForSerial needs launch({ serial: 'pipe' })"));
+    // A private copy without g/y so lastIndex state never leaks between calls.
+    const re = typeof pattern === 'string' ? new RegExp(escapeRegExp(pattern)) : new RegExp(pattern.source, pattern.flags.replace(/[gy]/g, ''));
+    return new Promise<RegExpExecArray>((resolveWait, rejectWait) => {
+      const finish = (): void => {
+        clearTimeout(timer);
+        this.#listeners.delete(check);
+      };
+      const check = (): void => {
+        const match = re.exec(this.#serialText.slice(this.#cursor));
+        if (match !== null) {
+          this.#cursor += match.index + match[0].length;
+          finish();
+          resolveWait(match);
+        } else if (this.#exit !== undefined) {
+          finish();
+          rejectWait(new SerialError('exited', `the VMM exited (${describeExit(this.#exit)}) before the console matched ${String(re)}; console tail: ${tail(this.#serialText)}; stderr tail: ${tail(this.#stderr)}`));
+        }
+      };
+      const timer = setTimeout(() => {
+        finish();
+        rejectWait(new SerialError('timeout', `the console did not match ${String(re)} within ${timeoutMs} ms; console tail: ${tail(this.#serialText)}`));
+      }, timeoutMs);
+      this.#listeners.add(check);
+      check();
+    });
+  }
+
+  #appendSerial(text: string): void {
+    if (text === '') return;
+    this.#serialText += text;
+    if (this.#serialText.length > MAX_SERIAL_CHARS) {
+      const drop = this.#serialText.length - MAX_SERIAL_CHARS;
+      this.#serialText = this.#serialText.slice(drop);
+      this.#cursor = Math.max(0, this.#cursor - drop);
+    }
+    for (const wake of [...this.#listeners]) wake();
+  }
+
+  /**
+   * Stops the VMM: `vmm.shutdown` if it is running, then waits up to `closeTimeoutMs` for it to
+   * exit, then SIGKILL. Closes the API client and removes the temporary socket directory.
+   * Idempotent; how the process ended is in `exited`.
+   */
+  override async close(): Promise<void> {
+    this.#closing ??= this.#stop(true);
+    await this.#closing;
+  }
+
+  /** SIGKILLs the VMM without asking, then cleans up as close() does. */
+  kill(): Promise<VmExit> {
+    this.#closing ??= this.#stop(false);
+    return this.#closing;
+  }
+
+  async #stop(graceful: boolean): Promise<VmExit> {
+    if (this.running && graceful) {
+      // The VMM may drop the connection instead of answering while it exits: that is fine.
+      const asked = this.shutdownVmm().catch(() => {});
+      await withTimeout(Promise.race([asked, this.exited]), this.#closeTimeoutMs);
+      await withTimeout(this.exited, this.#closeTimeoutMs);
+    }
+    if (this.running) this.process.kill('SIGKILL');
+    const exit = await this.exited;
+    await super.destroy();
+    if (this.#tempDir !== undefined) rmSync(this.#tempDir, { recursive: true, force: true });
+    return exit;
+  }
+}
+
+/**
+ * Starts a VMM and resolves once its API answers ping. With `kernel` the VM boots from flags;
+ * without it the VMM waits for `create()` + `boot()`. Rejects with a LaunchError (quoting the
+ * child's stderr) if the VMM exits or does not answer within `startTimeoutMs`.
+ */
+export async function launch(options: LaunchOptions = {}): Promise<Vm> {
+  const bootArgs = bootFlags(options);
+  const binary = options.binary ?? resolveCliBinary();
+  if (!existsSync(binary)) throw new LaunchError('no-binary', `the VMM binary ${binary} does not exist; build the CLI (npm run build) or pass launch({ binary })`);
+
+  let tempDir: string | undefined;
+  let socketPath = options.apiSocket;
+  if (socketPath === undefined) {
+    tempDir = mkdtempSync(join(tmpdir(), 'workervisor-'));
+    socketPath = join(tempDir, 'api.sock');
+  }
+
+  const serial = options.serial ?? 'pipe';
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const [key, value] of Object.entries(options.env ?? {})) {
+    if (value === undefined) delete env[key];
+    else env[key] = value;
+  }
+  const argv = [binary, `--api-socket=${socketPath}`, ...bootArgs, ...(options.args ?? [])];
+  const child = spawn(process.execPath, argv, {
+    stdio: [serial === 'pipe' ? 'pipe' : 'ignore', serial === 'pipe' ? 'pipe' : serial === 'inherit' ? 'inherit' : 'ignore', 'pipe'],
+    env,
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+  });
+
+  const vm = new Vm(child, socketPath, {
+    ...(tempDir === undefined ? {} : { tempDir }),
+    ...(options.closeTimeoutMs === undefined ? {} : { closeTimeoutMs: options.closeTimeoutMs }),
+    ...(options.connect === undefined ? {} : { connect: options.connect }),
+  });
+  try {
+    await waitUntilReady(vm, options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS);
+  } catch (err) {
+    await vm.kill();
+    throw err;
+  }
+  return vm;
+}
+
+/** Polls ping with backoff (10 ms doubling to 250 ms) until it answers, the child exits, or time runs out. */
+async function waitUntilReady(vm: Vm, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let delay = 10;
+  let lastError: unknown;
+  for (;;) {
+    if (!vm.running) {
+      const exit = await vm.exited;
+      throw new LaunchError('exited', `the VMM exited (${describeExit(exit)}) before its API answered at ${vm.socketPath}; stderr: ${vm.stderrText().trim() || '(empty)'}`, { stderr: vm.stderrText() });
+    }
+    try {
+      const pong = await vm.ping();
+      if (pong.pid !== undefined && pong.pid !== vm.process.pid) {
+        throw new LaunchError('socket-taken', `another VMM (pid ${pong.pid}) already answers on ${vm.socketPath}; pass a fresh apiSocket`);
+      }
+      return;
+    } catch (err) {
+      // Not listening yet (no socket file, or bound but not accepting): keep polling.
+      if (!(err instanceof ConnectionError)) throw err;
+      lastError = err;
+    }
+    const left = deadline - Date.now();
+    if (left <= 0) {
+      throw new LaunchError('timeout', `the VMM's API did not answer at ${vm.socketPath} within ${timeoutMs} ms; stderr: ${vm.stderrText().trim() || '(empty)'}`, { cause: lastError, stderr: vm.stderrText() });
+    }
+    await withTimeout(vm.exited, Math.min(delay, left));
+    delay = Math.min(delay * 2, 250);
+  }
+}
+
+/** The CLI flags that make the VMM boot a VM at start; none without a kernel. */
+export function bootFlags(options: LaunchOptions): string[] {
+  if (options.kernel === undefined) {
+    for (const key of ['initramfs', 'cmdline', 'cpus', 'memory'] as const) {
+      if (options[key] !== undefined) {
+        throw new LaunchError('invalid-options', `launch({ ${key} }) needs kernel: without a kernel the VMM starts with no VM; pass these in create() instead`);
+      }
+    }
+    return [];
+  }
+  const args = [`--kernel=${options.kernel}`];
+  if (options.initramfs !== undefined) args.push(`--initramfs=${options.initramfs}`);
+  if (options.cmdline !== undefined) args.push(`--cmdline=${options.cmdline}`);
+  if (options.cpus !== undefined) {
+    if (!Number.isInteger(options.cpus) || options.cpus < 1) throw new LaunchError('invalid-options', `launch({ cpus: ${options.cpus} }): must be a positive integer`);
+    args.push(`--cpus=boot=${options.cpus}`);
+  }
+  if (options.memory !== undefined) {
+    if (typeof options.memory === 'number' && (!Number.isSafeInteger(options.memory) || options.memory <= 0)) {
+      throw new LaunchError('invalid-options', `launch({ memory: ${options.memory} }): must be a positive number of bytes or a size such as '512M'`);
+    }
+    args.push(`--memory=size=${options.memory}`);
+  }
+  // A --serial in the extra args (file=..., socket=...) wins; the CLI rejects a flag given twice.
+  const userSerial = (options.args ?? []).some((a) => a === '--serial' || a.startsWith('--serial='));
+  if (!userSerial) args.push(options.serial === 'off' ? '--serial=off' : '--serial=tty');
+  return args;
+}
+
+/**
+ * Path of the `workervisor` CLI script: `$WORKERVISOR_BIN`, else `bin.workervisor` of the
+ * `@workervisor/cli` package found the way Node looks packages up from this module. (The package's
+ * `exports` hides package.json from require.resolve, so the node_modules directories are searched.)
+ */
+export function resolveCliBinary(): string {
+  const fromEnv = process.env['WORKERVISOR_BIN'];
+  if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
+  const require = createRequire(import.meta.url);
+  const searched = require.resolve.paths('@workervisor/cli') ?? [];
+  for (const dir of searched) {
+    const pkgPath = join(dir, '@workervisor', 'cli', 'package.json');
+    if (!existsSync(pkgPath)) continue;
+    const pkg = JSON.parse(readFileSync(pkgPath, 'utf8')) as { bin?: string | Record<string, string> };
+    const bin = typeof pkg.bin === 'string' ? pkg.bin : pkg.bin?.['workervisor'];
+    if (bin === undefined) break;
+    return resolve(dirname(pkgPath), bin);
+  }
+  throw new LaunchError('no-binary', `cannot find the @workervisor/cli package (searched ${searched.length} node_modules directories from ${dirname(new URL(import.meta.url).pathname)}); pass launch({ binary }) or set WORKERVISOR_BIN`);
+}
+
+/** Waits for `promise` or `ms`, whichever is first; the timer never outlives the wait. */
+async function withTimeout(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<void>((res) => {
+    timer = setTimeout(res, ms);
+  });
+  try {
+    await Promise.race([promise, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function describeExit(exit: VmExit): string {
+  return exit.signal !== null ? `signal ${exit.signal}` : `code ${exit.code ?? 'unknown'}`;
+}
+
+function tail(text: string, chars = 500): string {
+  const t = text.length > chars ? `...${text.slice(-chars)}` : text;
+  return JSON.stringify(t);
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
