@@ -16,7 +16,7 @@ export function kvmStatus(): Readiness {
     return { usable: false, reason: `${KVM_DEVICE} does not exist (no KVM on this machine)` };
   }
   try {
-    closeSync(openSync(KVM_DEVICE, constants.O_RDWR | constants.O_CLOEXEC));
+    closeSync(openSync(KVM_DEVICE, constants.O_RDWR));
     return { usable: true };
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? String(err);

@@ -160,6 +160,8 @@ export class Microvm {
    * Waits until serial output after the previous match matches `pattern`. Resolves with the
    * match (its `index` counts from the start of all output); rejects on timeout or when the
    * process exits first, with the tails of serial output and stderr in the message.
+   * Output arrives in pieces and `$` matches at the end of what has arrived so far: end a
+   * whole-line pattern with `\r?\n`, not `$`.
    */
   expectSerial(pattern: RegExp, options: ExpectOptions = {}): Promise<RegExpExecArray> {
     const timeoutMs = options.timeoutMs ?? DEFAULT_EXPECT_TIMEOUT_MS;

@@ -3,7 +3,6 @@
 # is rebuilt only when it is missing or older than one of its inputs (sources, headers, linker
 # script, this script, the build flags).
 #   ./build.sh clean     remove out/
-#   RING3=0 ./build.sh   run the counter and pio-bench loops in ring 0 instead of ring 3
 #   CC=... LD=... OBJCOPY=... AR=...   override the tools
 set -euo pipefail
 
@@ -14,7 +13,6 @@ CC="${CC:-gcc}"
 LD="${LD:-ld}"
 OBJCOPY="${OBJCOPY:-objcopy}"
 AR="${AR:-ar}"
-RING3="${RING3:-1}"
 
 for tool in "$CC" "$LD" "$OBJCOPY" "$AR"; do
 	if ! command -v "$tool" >/dev/null 2>&1; then
@@ -31,7 +29,7 @@ CFLAGS=(-m64 -std=gnu11 -O2 -g0 -Wall -Wextra -Werror
 	-ffreestanding -nostdlib -fno-pic -fno-pie -fno-stack-protector -fno-builtin
 	-fno-tree-loop-distribute-patterns -fno-asynchronous-unwind-tables -fno-unwind-tables
 	-fcf-protection=none -mno-red-zone -mgeneral-regs-only -mcmodel=small --param=min-pagesize=0
-	-I"$here/include" -DUSE_RING3="$RING3")
+	-I"$here/include")
 LDFLAGS=(-nostdlib -static --no-warn-rwx-segments -z noexecstack --build-id=none)
 
 if [[ "${1:-}" == clean ]]; then

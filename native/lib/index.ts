@@ -1,1 +1,7 @@
 export * from './types.js';
+export { binding, AddonLoadError, type NativeBinding } from './binding.js';
+export { KvmError, type KvmErrorKind } from './errors.js';
+export { Kvm, VmFd, KVM_CAP, KVM_API_VERSION } from './kvm.js';
+export { VcpuFd, RUN_KICKED, RUN_STOPPED, currentTid } from './vcpu.js';
+export { EventFd, FdWatcher, eventfdWrite } from './eventfd.js';
+export { allocateGuestRam, pageSize, stopAllVcpus } from './memory.js';

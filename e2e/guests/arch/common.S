@@ -49,6 +49,10 @@ pd:
 	.macro exc_stub vec
 	.balign 16
 exc_stub_\vec:
+	.if \vec == 6
+	jmp ud_check                     /* ring0_call() from ring 3? */
+exc_stub_6_fail:
+	.endif
 	.if (\vec == 8) || (\vec >= 10 && \vec <= 14) || (\vec == 17) || (\vec == 21) || (\vec == 29) || (\vec == 30)
 	.else
 	pushq $0
@@ -67,6 +71,26 @@ exc_common:
 	movq 16(%rsp), %rdx              /* rip */
 	andq $-16, %rsp
 	call exception_handler           /* noreturn */
+1:	cli
+	hlt
+	jmp 1b
+
+/* ring0_call(arg) (include/cpu.h): a ud2 at a known address, rdi = arg. */
+	.globl ring0_call, ring0_call_ud2
+ring0_call:
+ring0_call_ud2:
+	ud2
+
+/* #UD: frame = rip, cs, rflags, rsp, ss (no error code). The ud2 of ring0_call executed in ring 3
+ * goes to ring0_call_dispatch(rdi, cs) on this (TSS rsp0) stack; anything else is a real #UD. */
+ud_check:
+	cmpq $ring0_call_ud2, 0(%rsp)
+	jne exc_stub_6_fail
+	testb $3, 8(%rsp)
+	jz exc_stub_6_fail
+	movq 8(%rsp), %rsi               /* caller's CS */
+	andq $-16, %rsp
+	call ring0_call_dispatch         /* noreturn */
 1:	cli
 	hlt
 	jmp 1b

@@ -1,4 +1,5 @@
-// GDT/IDT/TSS setup and the drop to ring 3 (Intel SDM vol. 3, 7.7 64-bit TSS, 6.14 64-bit IDT).
+// GDT/IDT/TSS setup, the drop to ring 3 and the way back (Intel SDM vol. 3, 7.7 64-bit TSS,
+// 6.14 64-bit IDT).
 #include "cpu.h"
 #include "lib.h"
 
@@ -37,6 +38,7 @@ uint64_t boot_info_paddr;
 static struct idt_gate idt[32];
 static struct desc_ptr idtr;
 static struct tss64 tss;
+static ring0_call_fn ring0_call_target;
 
 static void load_gdt(void)
 {
@@ -93,13 +95,23 @@ void __attribute__((noreturn)) exception_handler(uint64_t vector, uint64_t error
 	reset_i8042();
 }
 
-void enter_ring3(void (*fn)(uint64_t), uint64_t arg, void *stack_top)
+/* Ring 0, on the TSS rsp0 stack: the #UD stub (arch/common.S) saw the ud2 of ring0_call() executed
+ * in ring 3. caller_cs is the CS the CPU saved. */
+void __attribute__((noreturn)) ring0_call_dispatch(uint64_t arg, uint64_t caller_cs)
+{
+	if (!ring0_call_target)
+		fail("ring0_call without enter_ring3");
+	ring0_call_target(arg, (unsigned)(caller_cs & 3));
+}
+
+void enter_ring3(void (*fn)(uint64_t), uint64_t arg, void *stack_top, ring0_call_fn on_call)
 {
 	uint64_t base = (uint64_t)&tss;
 	uint64_t limit = sizeof(tss) - 1;
 
+	ring0_call_target = on_call;
 	tss.rsp[0] = (uint64_t)boot_stack_top;
-	tss.iomap_base = sizeof(tss); /* no I/O bitmap: IOPL=3 grants port access */
+	tss.iomap_base = sizeof(tss); /* no I/O bitmap, and IOPL=0 below: no port I/O from ring 3 */
 	gdt[SEL_TSS / 8] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (0x89ull << 40) |
 			   ((limit >> 16 & 0xf) << 48) | ((base >> 24 & 0xff) << 56);
 	gdt[SEL_TSS / 8 + 1] = base >> 32;
@@ -108,7 +120,7 @@ void enter_ring3(void (*fn)(uint64_t), uint64_t arg, void *stack_top)
 	__asm__ volatile(
 		"pushq %[ss]\n\t"
 		"pushq %[rsp]\n\t"
-		"pushq $0x3002\n\t"          /* IOPL=3, IF=0 */
+		"pushq $0x0002\n\t"          /* IOPL=0, IF=0 */
 		"pushq %[cs]\n\t"
 		"pushq %[rip]\n\t"
 		"iretq"

@@ -44,8 +44,8 @@ describeWhen(linuxTierStatus(), 'Debian cloud kernel', () => {
       await vm.expectSerial(GUEST_PROMPT, { timeoutMs: COMMAND_TIMEOUT_MS });
 
       vm.writeSerial('echo $((6*7))\n');
-      // Anchored so the echo of the typed command line cannot match.
-      await vm.expectSerial(/^42\r?$/m, { timeoutMs: COMMAND_TIMEOUT_MS });
+      // A whole line, so neither the echo of the typed command nor a partial read matches.
+      await vm.expectSerial(/^42\r?\n/m, { timeoutMs: COMMAND_TIMEOUT_MS });
 
       vm.writeSerial('poweroff -f\n');
       // The kernel's pr_emerg on power-off; a panic (panic=-1 reboots) would also exit 0.

@@ -11,13 +11,14 @@ export const DEFAULT_MEMORY_SIZE = 512 * 1024 * 1024;
 /**
  * A copy of `config` with defaults applied: nested `default`s from the spec (disk queue_size 128,
  * net ip/mask, cpus.nested true, ...) and, when absent, `cpus` {1, 1}, `memory` 512 MiB,
- * `serial` Null and `console` Tty as Cloud Hypervisor does. The input is not modified.
+ * `serial` Tty and `console` Off. Cloud Hypervisor defaults to serial Null + console Tty (virtio-console);
+ * Workervisor has no virtio-console, so COM1 is the console (README "Differences"). The input is not modified.
  */
 export function withDefaults(config: VmConfig): VmConfig {
   const copy = Value.Clone(config);
   copy.cpus ??= { boot_vcpus: DEFAULT_VCPUS, max_vcpus: DEFAULT_VCPUS };
   copy.memory ??= { size: DEFAULT_MEMORY_SIZE };
-  copy.serial ??= { mode: 'Null' };
-  copy.console ??= { mode: 'Tty' };
+  copy.serial ??= { mode: 'Tty' };
+  copy.console ??= { mode: 'Off' };
   return Value.Default(VmConfigSchema, copy) as VmConfig;
 }

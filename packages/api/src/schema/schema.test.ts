@@ -46,8 +46,8 @@ describe('withDefaults', () => {
     expect(out.memory).toMatchObject({ size: 512 * 1024 * 1024, thp: true, hotplug_method: 'Acpi', shared: false });
     expect(out.disks?.[0]).toMatchObject({ path: '/d', readonly: false, num_queues: 1, queue_size: 128, sparse: true, lock_granularity: 'ByteRange' });
     expect(out.net?.[0]).toMatchObject({ ip: '192.168.249.1', mask: '255.255.255.0', num_queues: 2, queue_size: 256, vhost_mode: 'Client' });
-    expect(out.serial).toEqual({ mode: 'Null' });
-    expect(out.console).toMatchObject({ mode: 'Tty', iommu: false });
+    expect(out.serial).toEqual({ mode: 'Tty' });
+    expect(out.console).toMatchObject({ mode: 'Off', iommu: false });
     expect(out.iommu).toBe(false);
     expect(Value.Check(VmConfigSchema, out)).toBe(true);
     expect(input.cpus).toBeUndefined();

@@ -1,0 +1,94 @@
+// Loads the compiled addon, with one clear message when the build is missing or /dev/kvm-less.
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { CpuidEntry, IrqRoute, KvmFpu, KvmRegs, KvmSregs, MsrEntry } from './types.js';
+
+/** The raw vCPU object of the addon (native/src/vcpu.cc). */
+export interface NativeVcpu {
+  readonly fd: number;
+  readonly runBuffer: ArrayBuffer;
+  run(): number;
+  getRegs(): KvmRegs;
+  setRegs(regs: KvmRegs): void;
+  getSregs(): KvmSregs;
+  setSregs(sregs: KvmSregs): void;
+  getFpu(): KvmFpu;
+  setFpu(fpu: KvmFpu): void;
+  getMsrs(indices: number[]): MsrEntry[];
+  setMsrs(entries: MsrEntry[]): number;
+  getLapic(): Uint8Array;
+  setLapic(regs: Uint8Array): void;
+  setCpuid2(entries: CpuidEntry[]): void;
+  getMpState(): number;
+  setMpState(state: number): void;
+  setCountedPort(port: number): void;
+  stats(): { tid: number; runs: number; countedPortExits: number };
+  close(): void;
+}
+
+export interface NativeFdWatcher {
+  stop(): void;
+  setRef(ref: boolean): void;
+}
+
+/** The functions native/src/*.cc register, as the addon exports them. */
+export interface NativeBinding {
+  openKvm(path?: string): number;
+  getApiVersion(fd: number): number;
+  checkExtension(fd: number, cap: number): number;
+  getVcpuMmapSize(fd: number): number;
+  getSupportedCpuid(fd: number): CpuidEntry[];
+  createVm(fd: number): number;
+  closeFd(fd: number): void;
+  setUserMemoryRegion(vm: number, slot: number, flags: number, gpa: number, mem: SharedArrayBuffer, offset: number, size: number): void;
+  releaseVmMemory(vm: number): void;
+  createIrqchip(vm: number): void;
+  createPit2(vm: number, flags: number): void;
+  setTssAddr(vm: number, addr: number): void;
+  setIdentityMapAddr(vm: number, addr: number): void;
+  irqLine(vm: number, irq: number, level: number): void;
+  irqfd(vm: number, eventfd: number, gsi: number, deassign?: boolean): void;
+  ioeventfd(vm: number, eventfd: number, addr: number, len: number, opts?: { pio?: boolean; datamatch?: bigint | number; deassign?: boolean }): void;
+  setGsiRouting(vm: number, routes: IrqRoute[]): void;
+  Vcpu: new (vm: number, id: number, mmapSize: number) => NativeVcpu;
+  kickVcpu(vm: number, id: number): void;
+  stopVcpu(vm: number, id: number): void;
+  stopAllVcpus(): void;
+  releaseVcpuSlots(vm: number): void;
+  currentTid(): number;
+  RUN_KICKED: number;
+  RUN_STOPPED: number;
+  allocateGuestRam(size: number, hugepages?: boolean): SharedArrayBuffer;
+  pageSize(): number;
+  eventfdCreate(initval?: number): number;
+  eventfdRead(fd: number): bigint;
+  eventfdWrite(fd: number, value?: bigint | number): void;
+  FdWatcher: new (fd: number, callback: (status: number) => void) => NativeFdWatcher;
+}
+
+/** Thrown when the addon was never built (or was built for another Node). */
+export class AddonLoadError extends Error {
+  readonly code = 'ERR_VMM_NATIVE_ADDON_MISSING';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'AddonLoadError';
+  }
+}
+
+const ADDON_PATH = fileURLToPath(new URL('../build/Release/workervisor_kvm.node', import.meta.url));
+let cached: NativeBinding | undefined;
+
+/** The addon, loaded once per thread (each worker gets its own instance of the module). */
+export function binding(): NativeBinding {
+  if (cached !== undefined) return cached;
+  if (!existsSync(ADDON_PATH)) {
+    throw new AddonLoadError(`The KVM addon is not built (${ADDON_PATH} is missing). Run \`npm ci\` or \`npm run install -w @workervisor/native\`, which needs g++, make and python3.`);
+  }
+  try {
+    cached = createRequire(import.meta.url)(ADDON_PATH) as NativeBinding;
+  } catch (err) {
+    throw new AddonLoadError(`The KVM addon at ${ADDON_PATH} failed to load; rebuild it with \`npm rebuild @workervisor/native\`.`, { cause: err });
+  }
+  return cached;
+}

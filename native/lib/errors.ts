@@ -1,0 +1,47 @@
+// KvmError: a failed syscall or ioctl, with errno, syscall and ioctl name (STYLE.md "Errors").
+
+export interface NativeErrnoError extends Error {
+  code?: string;
+  errno?: number;
+  syscall?: string;
+  ioctl?: string;
+}
+
+/** What failed, from the caller's side: the KVM object and operation. */
+export type KvmErrorKind = 'open' | 'api-version' | 'capability' | 'vm' | 'vcpu' | 'memory' | 'eventfd' | 'irq';
+
+/** A failure reported by the kernel. `code` is the errno name (EINTR, EPERM, ...) like node's own. */
+export class KvmError extends Error {
+  readonly kind: KvmErrorKind;
+  readonly code: string;
+  readonly errno: number;
+  readonly syscall: string;
+  readonly ioctl: string | undefined;
+
+  constructor(kind: KvmErrorKind, message: string, native: NativeErrnoError) {
+    super(message, { cause: native });
+    this.name = 'KvmError';
+    this.kind = kind;
+    this.code = native.code ?? 'EUNKNOWN';
+    this.errno = native.errno ?? 0;
+    this.syscall = native.syscall ?? 'unknown';
+    this.ioctl = native.ioctl;
+  }
+}
+
+function isErrno(err: unknown): err is NativeErrnoError {
+  return err instanceof Error && typeof (err as NativeErrnoError).errno === 'number';
+}
+
+/** Runs fn; a native errno error becomes a KvmError with `what` as its message prefix. */
+export function wrap<T>(kind: KvmErrorKind, what: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (isErrno(err)) {
+      const op = err.ioctl ?? err.syscall ?? 'syscall';
+      throw new KvmError(kind, `${what}: ${op} failed with ${err.code ?? 'errno ' + String(err.errno)}`, err);
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,143 @@
+// Kvm (the /dev/kvm fd) and VmFd (a VM fd): thin typed wrappers, no policy (like kvm-ioctls).
+import { binding } from './binding.js';
+import { KvmError, wrap } from './errors.js';
+import type { CpuidEntry, IrqRoute } from './types.js';
+
+/** KVM_CAP_* numbers we check (linux/kvm.h). */
+export const KVM_CAP = {
+  IRQCHIP: 0,
+  HLT: 1,
+  USER_MEMORY: 3,
+  SET_TSS_ADDR: 4,
+  NR_VCPUS: 9,
+  IRQ_ROUTING: 25,
+  IRQFD: 32,
+  PIT2: 33,
+  IOEVENTFD: 36,
+  SET_IDENTITY_MAP_ADDR: 37,
+  MAX_VCPUS: 66,
+  IMMEDIATE_EXIT: 136,
+} as const;
+
+export const KVM_API_VERSION = 12;
+
+/** The capabilities Workervisor cannot run without. */
+const REQUIRED_CAPS: ReadonlyArray<keyof typeof KVM_CAP> = ['IRQCHIP', 'USER_MEMORY', 'SET_TSS_ADDR', 'IRQFD', 'PIT2', 'IOEVENTFD', 'IMMEDIATE_EXIT', 'IRQ_ROUTING'];
+
+/** An open /dev/kvm. */
+export class Kvm {
+  private constructor(readonly fd: number) {}
+
+  /** Opens /dev/kvm and checks the API version and the capabilities we need. */
+  static open(path = '/dev/kvm'): Kvm {
+    const b = binding();
+    const fd = wrap('open', `cannot open ${path}`, () => b.openKvm(path));
+    const kvm = new Kvm(fd);
+    const version = wrap('api-version', 'KVM_GET_API_VERSION', () => b.getApiVersion(fd));
+    if (version !== KVM_API_VERSION) {
+      kvm.close();
+      throw new KvmError('api-version', `KVM API version ${version} is not the stable ${KVM_API_VERSION}`, Object.assign(new Error('bad version'), { code: 'EINVAL', errno: 22, syscall: 'ioctl', ioctl: 'KVM_GET_API_VERSION' }));
+    }
+    for (const cap of REQUIRED_CAPS) {
+      if (kvm.checkExtension(KVM_CAP[cap]) <= 0) {
+        kvm.close();
+        throw new KvmError('capability', `KVM lacks KVM_CAP_${cap}, which Workervisor requires`, Object.assign(new Error('missing capability'), { code: 'ENOTSUP', errno: 95, syscall: 'ioctl', ioctl: 'KVM_CHECK_EXTENSION' }));
+      }
+    }
+    return kvm;
+  }
+
+  checkExtension(cap: number): number {
+    return wrap('capability', `KVM_CHECK_EXTENSION(${cap})`, () => binding().checkExtension(this.fd, cap));
+  }
+
+  /** Bytes to mmap for each vCPU's kvm_run area. */
+  vcpuMmapSize(): number {
+    return wrap('capability', 'KVM_GET_VCPU_MMAP_SIZE', () => binding().getVcpuMmapSize(this.fd));
+  }
+
+  /** The most vCPUs one VM may have (KVM_CAP_MAX_VCPUS, else NR_VCPUS). */
+  maxVcpus(): number {
+    const max = this.checkExtension(KVM_CAP.MAX_VCPUS);
+    return max > 0 ? max : this.checkExtension(KVM_CAP.NR_VCPUS);
+  }
+
+  supportedCpuid(): CpuidEntry[] {
+    return wrap('capability', 'KVM_GET_SUPPORTED_CPUID', () => binding().getSupportedCpuid(this.fd));
+  }
+
+  createVm(): VmFd {
+    return new VmFd(wrap('vm', 'KVM_CREATE_VM', () => binding().createVm(this.fd)));
+  }
+
+  close(): void {
+    binding().closeFd(this.fd);
+  }
+}
+
+/** A VM fd. vCPUs are created from it by each vCPU's own thread (see VcpuFd). */
+export class VmFd {
+  constructor(readonly fd: number) {}
+
+  /** Maps [offset, offset+size) of mem at guest-physical gpa. The VM keeps mem alive while mapped. */
+  setUserMemoryRegion(slot: number, gpa: number, mem: SharedArrayBuffer, offset: number, size: number, flags = 0): void {
+    wrap('memory', `KVM_SET_USER_MEMORY_REGION slot ${slot} at 0x${gpa.toString(16)}`, () =>
+      binding().setUserMemoryRegion(this.fd, slot, flags, gpa, mem, offset, size),
+    );
+  }
+
+  createIrqchip(): void {
+    wrap('irq', 'KVM_CREATE_IRQCHIP', () => binding().createIrqchip(this.fd));
+  }
+
+  createPit2(flags = 0): void {
+    wrap('irq', 'KVM_CREATE_PIT2', () => binding().createPit2(this.fd, flags));
+  }
+
+  setTssAddr(addr: number): void {
+    wrap('vm', 'KVM_SET_TSS_ADDR', () => binding().setTssAddr(this.fd, addr));
+  }
+
+  setIdentityMapAddr(addr: number): void {
+    wrap('vm', 'KVM_SET_IDENTITY_MAP_ADDR', () => binding().setIdentityMapAddr(this.fd, addr));
+  }
+
+  /** Sets an in-kernel irqchip input line (KVM_IRQ_LINE): level 1 then 0 makes an edge. */
+  irqLine(irq: number, level: 0 | 1): void {
+    wrap('irq', `KVM_IRQ_LINE ${irq}`, () => binding().irqLine(this.fd, irq, level));
+  }
+
+  registerIrqfd(eventfd: number, gsi: number): void {
+    wrap('irq', `KVM_IRQFD gsi ${gsi}`, () => binding().irqfd(this.fd, eventfd, gsi, false));
+  }
+
+  unregisterIrqfd(eventfd: number, gsi: number): void {
+    wrap('irq', `KVM_IRQFD deassign gsi ${gsi}`, () => binding().irqfd(this.fd, eventfd, gsi, true));
+  }
+
+  registerIoeventfd(eventfd: number, addr: number, len: number, opts: { pio?: boolean; datamatch?: bigint } = {}): void {
+    wrap('irq', `KVM_IOEVENTFD at 0x${addr.toString(16)}`, () => binding().ioeventfd(this.fd, eventfd, addr, len, opts));
+  }
+
+  setGsiRouting(routes: IrqRoute[]): void {
+    wrap('irq', 'KVM_SET_GSI_ROUTING', () => binding().setGsiRouting(this.fd, routes));
+  }
+
+  /** Makes vCPU `id` leave KVM_RUN once (from any thread). */
+  kickVcpu(id: number): void {
+    binding().kickVcpu(this.fd, id);
+  }
+
+  /** Sticky: vCPU `id` leaves KVM_RUN and never re-enters (from any thread, even before it exists). */
+  stopVcpu(id: number): void {
+    binding().stopVcpu(this.fd, id);
+  }
+
+  /** Closes the VM fd and drops its references to guest RAM and its vCPU kick slots. */
+  close(): void {
+    const b = binding();
+    b.closeFd(this.fd);
+    b.releaseVmMemory(this.fd);
+    b.releaseVcpuSlots(this.fd);
+  }
+}

@@ -1,0 +1,81 @@
+// VcpuFd: one vCPU, created and run by the thread that owns it (KVM wants vCPU ioctls there).
+import { binding, type NativeVcpu } from './binding.js';
+import { wrap } from './errors.js';
+import type { CpuidEntry, KvmFpu, KvmRegs, KvmSregs, MsrEntry } from './types.js';
+
+/** run() outcomes besides KVM_EXIT_* reasons. */
+export const RUN_KICKED = -1;
+export const RUN_STOPPED = -2;
+
+export class VcpuFd {
+  private readonly raw: NativeVcpu;
+  /** The kvm_run page (struct kvm_run), live: decode exits from it. */
+  readonly runBuffer: ArrayBuffer;
+
+  constructor(vmFd: number, readonly id: number, mmapSize: number) {
+    this.raw = wrap('vcpu', `KVM_CREATE_VCPU ${id}`, () => new (binding().Vcpu)(vmFd, id, mmapSize));
+    this.runBuffer = this.raw.runBuffer;
+  }
+
+  /** KVM_RUN until an exit for JS: a KVM_EXIT_* reason, RUN_KICKED or RUN_STOPPED. */
+  run(): number {
+    return wrap('vcpu', `KVM_RUN on vCPU ${this.id}`, () => this.raw.run());
+  }
+
+  getRegs(): KvmRegs {
+    return wrap('vcpu', 'KVM_GET_REGS', () => this.raw.getRegs());
+  }
+  setRegs(regs: KvmRegs): void {
+    wrap('vcpu', 'KVM_SET_REGS', () => this.raw.setRegs(regs));
+  }
+  getSregs(): KvmSregs {
+    return wrap('vcpu', 'KVM_GET_SREGS', () => this.raw.getSregs());
+  }
+  setSregs(sregs: KvmSregs): void {
+    wrap('vcpu', 'KVM_SET_SREGS', () => this.raw.setSregs(sregs));
+  }
+  getFpu(): KvmFpu {
+    return wrap('vcpu', 'KVM_GET_FPU', () => this.raw.getFpu());
+  }
+  setFpu(fpu: KvmFpu): void {
+    wrap('vcpu', 'KVM_SET_FPU', () => this.raw.setFpu(fpu));
+  }
+  getMsrs(indices: number[]): MsrEntry[] {
+    return wrap('vcpu', 'KVM_GET_MSRS', () => this.raw.getMsrs(indices));
+  }
+  /** Returns how many entries KVM accepted (it stops at the first it refuses). */
+  setMsrs(entries: MsrEntry[]): number {
+    return wrap('vcpu', 'KVM_SET_MSRS', () => this.raw.setMsrs(entries));
+  }
+  getLapic(): Uint8Array {
+    return wrap('vcpu', 'KVM_GET_LAPIC', () => this.raw.getLapic());
+  }
+  setLapic(regs: Uint8Array): void {
+    wrap('vcpu', 'KVM_SET_LAPIC', () => this.raw.setLapic(regs));
+  }
+  setCpuid2(entries: CpuidEntry[]): void {
+    wrap('vcpu', 'KVM_SET_CPUID2', () => this.raw.setCpuid2(entries));
+  }
+  getMpState(): number {
+    return wrap('vcpu', 'KVM_GET_MP_STATE', () => this.raw.getMpState());
+  }
+  setMpState(state: number): void {
+    wrap('vcpu', 'KVM_SET_MP_STATE', () => this.raw.setMpState(state));
+  }
+  /** OUTs to `port` are counted in C and never return to JS; -1 turns it off. Benchmark baseline. */
+  setCountedPort(port: number): void {
+    this.raw.setCountedPort(port);
+  }
+  /** tid of the thread that last ran KVM_RUN, KVM_RUN calls, exits counted in C. */
+  stats(): { tid: number; runs: number; countedPortExits: number } {
+    return this.raw.stats();
+  }
+  close(): void {
+    this.raw.close();
+  }
+}
+
+/** The calling thread's kernel tid (to show which thread runs what). */
+export function currentTid(): number {
+  return binding().currentTid();
+}

@@ -1,0 +1,48 @@
+// The `workervisor` command: parse, then run the VMM or a `remote` API call. Every failure is one
+// line on stderr and a non-zero exit, never a stack trace (set WORKERVISOR_DEBUG=1 for those).
+import { VERSION } from '@workervisor/vmm-core';
+import { CliError, parseArgs } from './args.js';
+import { runRemote } from './remote.js';
+import { runVmm } from './run.js';
+
+/** The message of err and of each cause, joined: "cannot boot: KVM_CREATE_VM failed with EPERM". */
+export function describeError(err: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = err; e !== undefined && parts.length < 5; e = (e as { cause?: unknown }).cause) {
+    const msg = e instanceof Error ? e.message : String(e);
+    if (!parts.some((p) => p.includes(msg))) parts.push(msg);
+    if (!(e instanceof Error)) break;
+  }
+  return parts.join(': ');
+}
+
+/** Hints for the errors a newcomer meets first. */
+function hint(err: unknown): string {
+  const code = (err as { code?: string }).code;
+  const text = describeError(err);
+  if (text.includes('/dev/kvm') && code === 'ENOENT') return ' (no /dev/kvm: enable KVM in the BIOS/host, or run on a machine with KVM)';
+  if (text.includes('/dev/kvm') && (code === 'EACCES' || code === 'EPERM')) return ' (no permission on /dev/kvm: add yourself to the kvm group or run as root)';
+  return '';
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  try {
+    const parsed = parseArgs(argv);
+    switch (parsed.kind) {
+      case 'help':
+        process.stdout.write(parsed.text.endsWith('\n') ? parsed.text : parsed.text + '\n');
+        return 0;
+      case 'version':
+        process.stdout.write(`workervisor ${VERSION}\n`);
+        return 0;
+      case 'remote':
+        return await runRemote({ socket: parsed.socket, command: parsed.command });
+      case 'run':
+        return await runVmm(parsed.options);
+    }
+  } catch (err) {
+    if (process.env.WORKERVISOR_DEBUG === '1') console.error(err);
+    process.stderr.write(`workervisor: ${describeError(err)}${hint(err)}\n`);
+    return err instanceof CliError ? 2 : 1;
+  }
+}

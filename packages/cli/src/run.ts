@@ -1,0 +1,101 @@
+// `workervisor` (run mode): resolve the VM config from flags or a Firecracker config file, start the
+// API server unless --no-api, boot, and live until the guest or an API call ends the VMM.
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { startApiServer, translateFirecrackerConfig, withDefaults, type ApiServerHandle, type VmConfig } from '@workervisor/api';
+import { configureLogging, createLogger } from '@workervisor/devices';
+import { Vmm, type SerialSink } from '@workervisor/vmm-core';
+import { CliError, type RunOptions } from './args.js';
+
+const log = createLogger('cli');
+
+/** The VmConfig to boot at start, or undefined to wait for vm.create. */
+function initialConfig(o: RunOptions): { config: VmConfig; metricsPath?: string } | undefined {
+  if (o.configFile !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(o.configFile, 'utf8');
+    } catch (err) {
+      throw new CliError('invalid-value', `--config-file ${o.configFile}: cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch (err) {
+      throw new CliError('invalid-value', `--config-file ${o.configFile}: not valid JSON (${(err as Error).message})`);
+    }
+    const t = translateFirecrackerConfig(json);
+    if (t.logger !== undefined) configureLogging(t.logger.level === 'off' ? 'error' : t.logger.level, t.logger.path ?? o.logFile);
+    const config: VmConfig = { ...t.config, serial: { mode: 'Tty' } };
+    return { config, ...(t.metrics === undefined ? {} : { metricsPath: t.metrics.path }) };
+  }
+  if (o.config.payload?.kernel === undefined) return undefined;
+  return { config: withDefaults({ ...(o.config as VmConfig), serial: o.config.serial ?? { mode: 'Tty' } }) };
+}
+
+/** --serial overrides whatever the config says (Firecracker files have no serial section). */
+function serialOverride(o: RunOptions): SerialSink | undefined {
+  const s = o.config.serial;
+  if (s === undefined) return undefined;
+  switch (s.mode) {
+    case 'Tty':
+      return { kind: 'tty' };
+    case 'Off':
+    case 'Null':
+      return { kind: 'off' };
+    case 'File':
+      return s.file === undefined ? undefined : { kind: 'file', path: s.file };
+    default:
+      throw new CliError('invalid-value', `--serial ${s.mode.toLowerCase()}: not supported yet; use tty, off, null or file=PATH`);
+  }
+}
+
+/** Runs the VMM; resolves with the process exit code. */
+export async function runVmm(o: RunOptions): Promise<number> {
+  configureLogging(o.logLevel, o.logFile);
+  const initial = initialConfig(o);
+  let finish!: (code: number) => void;
+  const done = new Promise<number>((resolve) => (finish = resolve));
+  const serial = serialOverride(o);
+  const vmm = new Vmm({
+    reboot: o.reboot,
+    onExit: (code) => finish(code),
+    ...(serial === undefined ? {} : { serial }),
+    logLevel: o.logLevel,
+    ...(o.logFile === undefined ? {} : { logFile: o.logFile }),
+    ...(o.dumpAcpiDir === undefined
+      ? {}
+      : {
+          onMachine: (m) => {
+            mkdirSync(o.dumpAcpiDir!, { recursive: true });
+            for (const t of m.parts.acpi.tables) writeFileSync(join(o.dumpAcpiDir!, `${t.signature}.dat`), t.bytes);
+          },
+        }),
+  });
+
+  const onSignal = (signal: NodeJS.Signals) => {
+    log.info(`${signal}: stopping the VM`);
+    finish(signal === 'SIGTERM' ? 0 : 130);
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+
+  let server: ApiServerHandle | undefined;
+  try {
+    if (o.apiSocket !== undefined && !o.noApi) server = await startApiServer({ socketPath: o.apiSocket, backend: vmm, logLevel: o.logLevel });
+    if (initial !== undefined) {
+      vmm.create(initial.config);
+      await vmm.boot();
+    }
+    const code = await done;
+    if (initial?.metricsPath !== undefined && vmm.current !== undefined) {
+      writeFileSync(initial.metricsPath, JSON.stringify({ utc_timestamp_ms: Date.now(), ...vmm.current.counters() }) + '\n', { flag: 'a' });
+    }
+    return code;
+  } finally {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+    await server?.close();
+    await vmm.close();
+  }
+}

@@ -1,0 +1,157 @@
+// VcpuHandle: the core's side of one vCPU worker, and the only code that touches Worker.
+// Each request gets a fresh MessageChannel; its port2 travels with the command and carries the
+// one reply. Requests that must reach a running vCPU are followed by a kick.
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import { fromErrorData, logLevel, VmmError, type LogLevel } from '@workervisor/devices';
+import type { VmFd } from '@workervisor/native';
+import { createMailbox } from './mailbox.js';
+import type { PortHandling, VcpuCommand, VcpuEvent, VcpuReply, VcpuState, VcpuStats, VcpuWorkerData } from './protocol.js';
+
+export class VcpuError extends VmmError<'timeout' | 'worker-failed' | 'finished'> {
+  constructor(kind: 'timeout' | 'worker-failed' | 'finished', message: string, options?: { cause?: unknown }) {
+    super('VCPU', kind, message, options);
+  }
+}
+
+export interface VcpuHandleOptions {
+  id: number;
+  vm: VmFd;
+  mmapSize: number;
+  memory: SharedArrayBuffer;
+  regions: Array<{ gpa: number; offset: number; size: number }>;
+  doorbellFd: number;
+  onEvent: (event: VcpuEvent) => void;
+  logLevel?: LogLevel;
+  logFile?: string;
+  /** Milliseconds to wait for any reply before failing (default 10 s). */
+  timeoutMs?: number;
+}
+
+/** A command without its reply port (request() adds one). */
+type CommandBody = VcpuCommand extends infer C ? (C extends VcpuCommand ? Omit<C, 'reply'> : never) : never;
+
+const WORKER_URL = new URL('./worker.js', import.meta.url);
+
+export class VcpuHandle {
+  readonly id: number;
+  readonly mailbox: SharedArrayBuffer;
+  private readonly worker: Worker;
+  private readonly control: MessagePort;
+  private readonly events: MessagePort;
+  private readonly vm: VmFd;
+  private readonly timeoutMs: number;
+  private exited = false;
+  /** Resolves when the worker thread has ended. */
+  readonly exit: Promise<number>;
+
+  constructor(opts: VcpuHandleOptions) {
+    this.id = opts.id;
+    this.vm = opts.vm;
+    this.timeoutMs = opts.timeoutMs ?? 10_000;
+    this.mailbox = createMailbox();
+    const control = new MessageChannel();
+    const events = new MessageChannel();
+    this.control = control.port1;
+    this.events = events.port1;
+    const workerData: VcpuWorkerData = {
+      id: opts.id,
+      vmFd: opts.vm.fd,
+      mmapSize: opts.mmapSize,
+      memory: opts.memory,
+      regions: opts.regions,
+      mailbox: this.mailbox,
+      doorbellFd: opts.doorbellFd,
+      control: control.port2,
+      events: events.port2,
+      logLevel: opts.logLevel ?? logLevel(),
+      ...(opts.logFile === undefined ? {} : { logFile: opts.logFile }),
+    };
+    this.worker = new Worker(WORKER_URL, { workerData, transferList: [control.port2, events.port2], name: `vcpu${opts.id}` });
+    this.events.on('message', (e: VcpuEvent) => opts.onEvent(e));
+    this.exit = new Promise((resolve) => {
+      this.worker.once('exit', (code) => {
+        this.exited = true;
+        this.events.close();
+        this.control.close();
+        resolve(code);
+      });
+    });
+    this.worker.on('error', (err) => {
+      opts.onEvent({ type: 'failed', id: opts.id, error: { name: err.name, code: 'ERR_VMM_VCPU_WORKER_FAILED', kind: 'worker-failed', message: err.message } });
+    });
+  }
+
+  /** Sends a command with a fresh reply port and waits for its one reply. */
+  private request<T>(body: CommandBody, kick: boolean): Promise<T> {
+    if (this.exited) return Promise.reject(new VcpuError('finished', `vCPU ${this.id} worker has exited`));
+    const { port1, port2 } = new MessageChannel();
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        port1.close();
+        reject(new VcpuError('timeout', `vCPU ${this.id} did not answer ${body.type} within ${this.timeoutMs} ms`));
+      }, this.timeoutMs);
+      port1.once('message', (reply: VcpuReply) => {
+        clearTimeout(timer);
+        port1.close();
+        if (reply.ok) resolve(reply.value as T);
+        else reject(fromErrorData(reply.error));
+      });
+      const onExit = () => {
+        clearTimeout(timer);
+        port1.close();
+        reject(new VcpuError('finished', `vCPU ${this.id} worker exited before answering ${body.type}`));
+      };
+      void this.exit.then(onExit);
+      this.control.postMessage({ ...body, reply: port2 }, [port2]);
+      if (kick) this.vm.kickVcpu(this.id);
+    });
+  }
+
+  getState(msrIndices?: number[]): Promise<VcpuState> {
+    return this.request({ type: 'get-state', ...(msrIndices === undefined ? {} : { msrIndices }) }, true);
+  }
+
+  setState(state: VcpuState): Promise<void> {
+    return this.request({ type: 'set-state', state }, true);
+  }
+
+  /** Starts or continues running the guest. */
+  resume(): Promise<string> {
+    return this.request({ type: 'resume' }, false);
+  }
+
+  /** Returns once the vCPU is out of KVM_RUN and parked. */
+  pause(): Promise<string> {
+    return this.request({ type: 'pause' }, true);
+  }
+
+  stats(): Promise<VcpuStats> {
+    return this.request({ type: 'stats' }, true);
+  }
+
+  readMemory(gpa: number, length: number): Promise<Uint8Array> {
+    return this.request({ type: 'read-memory', gpa, length }, true);
+  }
+
+  setPortHandling(port: number, handling: PortHandling): Promise<void> {
+    return this.request({ type: 'set-port-handling', port, handling }, true);
+  }
+
+  /**
+   * Stops the vCPU for good: sticky native stop (so KVM_RUN cannot be re-entered), a stop command,
+   * then the worker's exit; terminate() only if it does not end by itself.
+   */
+  async stop(): Promise<void> {
+    this.vm.stopVcpu(this.id);
+    if (!this.exited) {
+      try {
+        await this.request({ type: 'stop' }, true);
+      } catch {
+        // Already finishing: the exit wait below decides.
+      }
+    }
+    const timer = setTimeout(() => void this.worker.terminate(), 2_000);
+    await this.exit;
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,80 @@
+// Messages between the core and a vCPU worker. Every command carries its own reply port and gets
+// exactly one reply on it (channel-in-channel, like Cloud Hypervisor's ApiRequest + sender).
+import type { MessagePort } from 'node:worker_threads';
+import type { ErrorData, LogLevel } from '@workervisor/devices';
+import type { CpuidEntry, KvmFpu, KvmRegs, KvmSregs, MsrEntry } from '@workervisor/native';
+
+/** Architectural state of one vCPU, as read from or written to KVM. Fields absent are left alone. */
+export interface VcpuState {
+  regs?: KvmRegs;
+  sregs?: KvmSregs;
+  fpu?: KvmFpu;
+  msrs?: MsrEntry[];
+  cpuid?: CpuidEntry[];
+  /** The 1024-byte LAPIC register page. */
+  lapic?: Uint8Array;
+  mpState?: number;
+}
+
+/** Counters and identity of a vCPU thread. */
+export interface VcpuStats {
+  id: number;
+  /** Kernel tid of the thread that last ran KVM_RUN for this vCPU. */
+  tid: number;
+  /** node:worker_threads threadId of that worker. */
+  threadId: number;
+  runs: number;
+  exits: number;
+  ioExits: number;
+  mmioExits: number;
+  countedPortExits: number;
+  localPortExits: number;
+  state: WorkerState;
+}
+
+export type WorkerState = 'created' | 'running' | 'paused' | 'finished';
+
+/** Where a guest port access is handled (the benchmark compares them; production forwards). */
+export type PortHandling = 'forward' | 'worker' | 'native';
+
+export type VcpuCommand =
+  | { type: 'get-state'; msrIndices?: number[]; reply: MessagePort }
+  | { type: 'set-state'; state: VcpuState; reply: MessagePort }
+  | { type: 'resume'; reply: MessagePort }
+  | { type: 'pause'; reply: MessagePort }
+  | { type: 'stop'; reply: MessagePort }
+  | { type: 'stats'; reply: MessagePort }
+  /** Reads guest RAM through the worker's view of the shared buffer (tests, diagnostics). */
+  | { type: 'read-memory'; gpa: number; length: number; reply: MessagePort }
+  /** Benchmark: handle OUTs to `port` in worker JS ('worker') or in C ('native') instead of forwarding. */
+  | { type: 'set-port-handling'; port: number; handling: PortHandling; reply: MessagePort };
+
+export type VcpuReply = { ok: true; value?: unknown } | { ok: false; error: ErrorData };
+
+/** Why a vCPU stopped running on its own: the core decides what it means for the VM. */
+export type VcpuExitRequest =
+  | { type: 'reset'; id: number; reason: string }
+  | { type: 'shutdown'; id: number; reason: string }
+  | { type: 'failed'; id: number; error: ErrorData };
+
+/** Events a worker posts without being asked. */
+export type VcpuEvent = VcpuExitRequest | { type: 'finished'; id: number };
+
+/** workerData given to each vCPU worker. */
+export interface VcpuWorkerData {
+  id: number;
+  vmFd: number;
+  mmapSize: number;
+  /** Guest RAM, the same SharedArrayBuffer the core and KVM use. */
+  memory: SharedArrayBuffer;
+  /** Where in guest-physical space each byte range of `memory` lives. */
+  regions: Array<{ gpa: number; offset: number; size: number }>;
+  /** This vCPU's exit mailbox (see mailbox.ts). */
+  mailbox: SharedArrayBuffer;
+  /** eventfd the core watches; written after posting a request in the mailbox. */
+  doorbellFd: number;
+  control: MessagePort;
+  events: MessagePort;
+  logLevel: LogLevel;
+  logFile?: string;
+}

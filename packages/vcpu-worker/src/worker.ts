@@ -1,0 +1,230 @@
+// The vCPU worker: owns one KVM vCPU fd, loops on KVM_RUN, forwards port/MMIO exits to the core,
+// and obeys control commands. States: created -> running <-> paused -> finished.
+// Commands reach a running vCPU because the core kicks it out of KVM_RUN after posting them;
+// the loop then drains its control port synchronously with receiveMessageOnPort.
+import diagnostics from 'node:diagnostics_channel';
+import { receiveMessageOnPort, threadId, workerData } from 'node:worker_threads';
+import { configureLogging, createLogger, RateLimitedLog, toErrorData } from '@workervisor/devices';
+import { KVM_EXIT, RUN_KICKED, RUN_STOPPED, VcpuFd } from '@workervisor/native';
+import { exitName, KVM_SYSTEM_EVENT, RunPage, type AccessSink } from './exit.js';
+import { AccessKind, MailboxClient } from './mailbox.js';
+import type { PortHandling, VcpuCommand, VcpuEvent, VcpuReply, VcpuState, VcpuStats, VcpuWorkerData, WorkerState } from './protocol.js';
+
+const data = workerData as VcpuWorkerData;
+configureLogging(data.logLevel, data.logFile);
+const log = createLogger(`vcpu${data.id}`);
+const guestLog = new RateLimitedLog(log);
+const exitChannel = diagnostics.channel('workervisor:vcpu:exit');
+
+const vcpu = new VcpuFd(data.vmFd, data.id, data.mmapSize);
+const page = new RunPage(vcpu.runBuffer);
+const mailbox = new MailboxClient(data.mailbox, data.doorbellFd);
+const memory = new Uint8Array(data.memory);
+
+let state: WorkerState = 'created';
+const counters = { exits: 0, ioExits: 0, mmioExits: 0, localPortExits: 0 };
+/** Benchmark only: a port whose OUTs worker JS counts instead of forwarding. */
+let localPort = -1;
+
+const forward: AccessSink = (kind, addr, bytes) => {
+  if (kind === AccessKind.PioWrite && addr === localPort) {
+    counters.localPortExits++;
+    return true;
+  }
+  return mailbox.call(kind, addr, bytes);
+};
+
+function post(event: VcpuEvent): void {
+  data.events.postMessage(event);
+}
+
+function answer(reply: VcpuCommand['reply'], fn: () => unknown): void {
+  let msg: VcpuReply;
+  try {
+    const value = fn();
+    msg = value === undefined ? { ok: true } : { ok: true, value };
+  } catch (err) {
+    msg = { ok: false, error: toErrorData(err) };
+  }
+  reply.postMessage(msg);
+  reply.close();
+}
+
+function getState(msrIndices: number[] | undefined): VcpuState {
+  const s: VcpuState = {
+    regs: vcpu.getRegs(),
+    sregs: vcpu.getSregs(),
+    fpu: vcpu.getFpu(),
+    lapic: vcpu.getLapic(),
+    mpState: vcpu.getMpState(),
+  };
+  if (msrIndices !== undefined) s.msrs = vcpu.getMsrs(msrIndices);
+  return s;
+}
+
+/** Applies state in the order KVM needs: CPUID before MSRs, sregs before regs. */
+function setState(s: VcpuState): void {
+  if (s.cpuid !== undefined) vcpu.setCpuid2(s.cpuid);
+  if (s.msrs !== undefined) {
+    const n = vcpu.setMsrs(s.msrs);
+    if (n !== s.msrs.length) log.warn(`KVM accepted ${n} of ${s.msrs.length} MSRs; first refused: 0x${s.msrs[n]?.index.toString(16)}`);
+  }
+  if (s.sregs !== undefined) vcpu.setSregs(s.sregs);
+  if (s.regs !== undefined) vcpu.setRegs(s.regs);
+  if (s.fpu !== undefined) vcpu.setFpu(s.fpu);
+  if (s.lapic !== undefined) vcpu.setLapic(s.lapic);
+  if (s.mpState !== undefined) vcpu.setMpState(s.mpState);
+}
+
+function stats(): VcpuStats {
+  const n = vcpu.stats();
+  return { id: data.id, tid: n.tid, threadId, runs: n.runs, countedPortExits: n.countedPortExits, ...counters, state };
+}
+
+function setPortHandling(port: number, handling: PortHandling): void {
+  localPort = handling === 'worker' ? port : -1;
+  vcpu.setCountedPort(handling === 'native' ? port : -1);
+}
+
+function readMemory(gpa: number, length: number): Uint8Array {
+  const region = data.regions.find((r) => gpa >= r.gpa && gpa + length <= r.gpa + r.size);
+  if (region === undefined || !Number.isSafeInteger(gpa) || length < 0) throw new RangeError(`0x${gpa.toString(16)}+${length} is outside guest RAM`);
+  const start = region.offset + (gpa - region.gpa);
+  return memory.slice(start, start + length);
+}
+
+/** Handles one command. Returns true when the run loop must return (paused or finished). */
+function handle(cmd: VcpuCommand): boolean {
+  switch (cmd.type) {
+    case 'get-state':
+      answer(cmd.reply, () => getState(cmd.msrIndices));
+      return false;
+    case 'set-state':
+      answer(cmd.reply, () => setState(cmd.state));
+      return false;
+    case 'stats':
+      answer(cmd.reply, stats);
+      return false;
+    case 'read-memory':
+      answer(cmd.reply, () => readMemory(cmd.gpa, cmd.length));
+      return false;
+    case 'set-port-handling':
+      answer(cmd.reply, () => setPortHandling(cmd.port, cmd.handling));
+      return false;
+    case 'pause':
+      if (state === 'running' || state === 'created') state = 'paused';
+      answer(cmd.reply, () => state);
+      return true;
+    case 'resume':
+      if (state === 'finished') {
+        answer(cmd.reply, () => {
+          throw new Error(`vCPU ${data.id} has finished and cannot resume`);
+        });
+        return false;
+      }
+      answer(cmd.reply, () => 'running');
+      if (state !== 'running') setImmediate(runLoop);
+      state = 'running';
+      return false;
+    case 'stop':
+      finish();
+      answer(cmd.reply, () => state);
+      return true;
+  }
+}
+
+/** Drains commands that arrived while running; true when the loop must return. */
+function drainControl(): boolean {
+  let leave = false;
+  for (let m = receiveMessageOnPort(data.control); m !== undefined; m = receiveMessageOnPort(data.control)) {
+    if (handle(m.message as VcpuCommand)) leave = true;
+  }
+  return leave || state !== 'running';
+}
+
+function finish(): void {
+  if (state === 'finished') return;
+  state = 'finished';
+  vcpu.close();
+  post({ type: 'finished', id: data.id });
+  // Let the worker end once the last reply is out.
+  setImmediate(() => {
+    data.control.close();
+    data.events.close();
+  });
+}
+
+/** Acts on an exit; returns false when the vCPU must stop running. */
+function onExit(reason: number): boolean {
+  counters.exits++;
+  if (exitChannel.hasSubscribers) exitChannel.publish({ id: data.id, reason });
+  switch (reason) {
+    case KVM_EXIT.IO:
+      counters.ioExits++;
+      page.handleIo(forward);
+      return true;
+    case KVM_EXIT.MMIO:
+      counters.mmioExits++;
+      page.handleMmio(forward);
+      return true;
+    case KVM_EXIT.HLT:
+      // With the in-kernel LAPIC, HLT waits in KVM; seeing it here means no irqchip: stop.
+      post({ type: 'shutdown', id: data.id, reason: 'hlt' });
+      return false;
+    case KVM_EXIT.SHUTDOWN:
+      // A triple fault: real hardware resets.
+      post({ type: 'reset', id: data.id, reason: 'triple-fault' });
+      return false;
+    case KVM_EXIT.SYSTEM_EVENT: {
+      const t = page.systemEventType;
+      if (t === KVM_SYSTEM_EVENT.RESET) post({ type: 'reset', id: data.id, reason: 'system-event-reset' });
+      else post({ type: 'shutdown', id: data.id, reason: t === KVM_SYSTEM_EVENT.CRASH ? 'system-event-crash' : 'system-event-shutdown' });
+      return false;
+    }
+    case KVM_EXIT.FAIL_ENTRY:
+    case KVM_EXIT.INTERNAL_ERROR: {
+      const detail = reason === KVM_EXIT.FAIL_ENTRY ? `hardware entry failure reason 0x${page.failEntryReason.toString(16)}` : `suberror ${page.internalSuberror}`;
+      let rip = '?';
+      try {
+        rip = `0x${vcpu.getRegs().rip.toString(16)}`;
+      } catch {
+        // The registers are only context for the message.
+      }
+      post({ type: 'failed', id: data.id, error: toErrorData(new Error(`vCPU ${data.id}: KVM_EXIT_${exitName(reason)} (${detail}) at rip ${rip}`)) });
+      return false;
+    }
+    default:
+      guestLog.warn(`vCPU ${data.id}: unhandled exit ${exitName(reason)}; continuing`);
+      return true;
+  }
+}
+
+function runLoop(): void {
+  if (state !== 'running') return;
+  try {
+    for (;;) {
+      const r = vcpu.run();
+      if (r === RUN_KICKED) {
+        if (drainControl()) return;
+        continue;
+      }
+      if (r === RUN_STOPPED) {
+        drainControl();
+        finish();
+        return;
+      }
+      if (!onExit(r)) {
+        state = 'paused';
+        return;
+      }
+    }
+  } catch (err) {
+    log.error(`vCPU ${data.id} run loop failed`, { error: (err as Error).message });
+    post({ type: 'failed', id: data.id, error: toErrorData(err) });
+    finish();
+  }
+}
+
+data.control.on('message', (cmd: VcpuCommand) => {
+  handle(cmd);
+});

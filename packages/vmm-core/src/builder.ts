@@ -1,0 +1,164 @@
+// The one wiring function (Firecracker's builder.rs): KVM, guest RAM, irqchip, devices, kernel,
+// ACPI, vCPU workers — a straight line of named steps. Returns a Machine ready to resume().
+import { readFileSync } from 'node:fs';
+import { AcpiShutdown, BootTimer, Bus, BytePortBusDevice, createLogger, DebugPort, I8042, Serial, VmmError, type IrqTrigger, type LogLevel, type VmExitRequester } from '@workervisor/devices';
+import { EventFd, FdWatcher, Kvm, stopAllVcpus, type VmFd } from '@workervisor/native';
+import { MailboxServer, VcpuHandle, type VcpuState } from '@workervisor/vcpu-worker';
+import { createAcpiTables } from './arch/x86_64/acpi/index.js';
+import { writeBootParams } from './arch/x86_64/boot-params.js';
+import { patchCpuid } from './arch/x86_64/cpuid.js';
+import { defaultFpu } from './arch/x86_64/fpu.js';
+import { withLintDeliveryModes } from './arch/x86_64/lapic.js';
+import * as L from './arch/x86_64/layout.js';
+import { guestMemoryMap } from './arch/x86_64/memory-map.js';
+import { bootMsrEntries } from './arch/x86_64/msr.js';
+import { bootCpuState } from './arch/x86_64/regs.js';
+import { writeStartInfo } from './arch/x86_64/start-info.js';
+import { writeCmdline } from './loader/cmdline.js';
+import { loadInitramfs } from './loader/initramfs.js';
+import { loadKernel, type LoadedKernel } from './loader/kernel.js';
+import { Machine, type MachineParts } from './machine.js';
+import type { MachineConfig } from './machine-config.js';
+import { GuestMemoryMmap } from './memory.js';
+import { attachSerialInput, serialOutput } from './serial-host.js';
+
+const log = createLogger('builder');
+
+export class BuildError extends VmmError<'kernel-unreadable' | 'initramfs-unreadable' | 'vcpu-setup'> {
+  constructor(kind: 'kernel-unreadable' | 'initramfs-unreadable' | 'vcpu-setup', message: string, options?: { cause?: unknown }) {
+    super('BUILD', kind, message, options);
+  }
+}
+
+let exitHookInstalled = false;
+
+/** Whatever happens to the process, no thread may stay inside KVM_RUN (DESIGN.md "Threads"). */
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => stopAllVcpus());
+}
+
+function readInput(path: string, kind: 'kernel-unreadable' | 'initramfs-unreadable', what: string): Uint8Array {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    throw new BuildError(kind, `cannot read ${what} ${path} (${code})`, { cause: err });
+  }
+}
+
+/** An edge on a GSI through KVM_IRQFD: one eventfd write per interrupt, no ioctl. */
+function irqfdTrigger(vm: VmFd, gsi: number, fds: EventFd[]): IrqTrigger {
+  const fd = new EventFd();
+  vm.registerIrqfd(fd.fd, gsi);
+  fds.push(fd);
+  return { trigger: () => fd.write(1) };
+}
+
+/** Builds the machine for `config`. Guest exits reach `exit` (reset, poweroff). */
+export async function buildMachine(config: MachineConfig, exit: VmExitRequester): Promise<Machine> {
+  installExitHook();
+  const cleanups: Array<() => void> = [];
+
+  // 1. Inputs first: a bad path fails before any KVM resource exists.
+  const kernelBytes = readInput(config.kernel, 'kernel-unreadable', 'kernel');
+  const initramfsBytes = config.initramfs === undefined ? undefined : readInput(config.initramfs, 'initramfs-unreadable', 'initramfs');
+
+  // 2. KVM and the VM, with the x86 pieces KVM wants before any vCPU exists.
+  const kvm = Kvm.open();
+  const vm = kvm.createVm();
+  vm.setTssAddr(L.KVM_TSS_ADDRESS);
+  vm.setIdentityMapAddr(L.KVM_IDENTITY_MAP_ADDRESS);
+  vm.createIrqchip();
+  vm.createPit2();
+
+  // 3. Guest RAM: one SharedArrayBuffer, one KVM slot per region.
+  const memory = GuestMemoryMmap.allocate(config.memoryBytes);
+  memory.regions.forEach((r, slot) => vm.setUserMemoryRegion(slot, r.gpa, memory.buffer, r.offset, r.size));
+
+  // 4. Legacy devices on the buses; interrupts through irqfds.
+  const irqFds: EventFd[] = [];
+  const pio = new Bus('pio');
+  const mmio = new Bus('mmio');
+  const out = serialOutput(config.serial);
+  cleanups.push(out.close);
+  let serialRef: Serial | undefined;
+  const input = config.serial.kind === 'tty' ? attachSerialInput(() => serialRef) : undefined;
+  if (input !== undefined) cleanups.push(input.close);
+  const serial = new Serial({ irq: irqfdTrigger(vm, L.COM1_IRQ, irqFds), output: out.output, name: 'com1', ...(input === undefined ? {} : { onInputDrained: input.onDrained }) });
+  serialRef = serial;
+  const i8042 = new I8042({ kbdIrq: irqfdTrigger(vm, L.I8042_IRQ, irqFds), exit });
+  const debugPort = new DebugPort();
+  const bootTimer = new BootTimer();
+  pio.insert(new BytePortBusDevice(serial), L.COM1_PORT, 8, 'com1');
+  pio.insert(new BytePortBusDevice(i8042), L.I8042_DATA_PORT, 5, 'i8042');
+  pio.insert(new BytePortBusDevice(new AcpiShutdown({ exit, resetValue: L.ACPI_RESET_VALUE, s5SleepType: L.ACPI_S5_SLEEP_TYPE })), L.ACPI_SHUTDOWN_PORT, 1, 'acpi-shutdown');
+  pio.insert(new BytePortBusDevice(debugPort), L.DEBUG_PORT, 1, 'debug-port');
+  mmio.insert(bootTimer, L.BOOT_TIMER_START, L.BOOT_TIMER_SIZE, 'boot-timer');
+
+  // 5. Kernel, command line, initramfs, ACPI tables and the boot structure its entry reads.
+  const kernel: LoadedKernel = loadKernel(memory, kernelBytes, { protocol: config.protocol ?? 'auto' });
+  const cmdline = writeCmdline(memory, config.cmdline, kernel.cmdlineMaxLength);
+  const initramfs = initramfsBytes === undefined ? undefined : loadInitramfs(memory, initramfsBytes, kernel);
+  const acpi = createAcpiTables(memory, { vcpus: config.vcpus, virtio: [] });
+  const memoryMap = guestMemoryMap(memory.size);
+  const boot = { ...(initramfs === undefined ? {} : { initramfs }), rsdpAddr: acpi.rsdpAddress, memoryMap };
+  if (kernel.kind === 'pvh') writeStartInfo(memory, { cmdlineAddr: cmdline.addr, ...boot });
+  else writeBootParams(memory, { cmdline, ...(kernel.kind === 'bzimage' ? { setupHeader: kernel.setupHeader } : {}), ...boot });
+  log.info(`loaded ${kernel.kind} kernel, entry 0x${kernel.entry.toString(16)}`, { vcpus: config.vcpus, memory: config.memoryBytes });
+
+  // 6. The exit mailbox: vCPU workers ring one doorbell eventfd; the core serves it from libuv.
+  const doorbell = new EventFd();
+  let machine: Machine | undefined;
+  const mailboxes = new MailboxServer((kind, addr, data) => machine?.dispatch(kind, addr, data));
+  const doorbellWatcher = new FdWatcher(doorbell.fd, () => {
+    doorbell.read();
+    mailboxes.serve();
+  });
+
+  const parts: MachineParts = { kvm, vm, memory, pio, mmio, serial, i8042, debugPort, bootTimer, kernel, acpi, irqFds, doorbell, doorbellWatcher, mailboxes, cleanups };
+  machine = new Machine(parts);
+
+  // 7. vCPU workers: each creates its own vCPU fd; the core sends each its boot state.
+  const mmapSize = kvm.vcpuMmapSize();
+  const supported = kvm.supportedCpuid();
+  for (let id = 0; id < config.vcpus; id++) {
+    const handle = new VcpuHandle({
+      id,
+      vm,
+      mmapSize,
+      memory: memory.buffer,
+      regions: [...memory.regions],
+      doorbellFd: doorbell.fd,
+      onEvent: (e) => machine?.onVcpuEvent(e),
+      ...logOptions(config.logLevel, config.logFile),
+    });
+    machine.vcpus.push(handle);
+    mailboxes.add(handle.mailbox);
+  }
+  try {
+    await Promise.all(machine.vcpus.map((h) => configureVcpu(h, h.id, config.vcpus, supported, memory, kernel)));
+  } catch (err) {
+    await machine.close();
+    throw new BuildError('vcpu-setup', 'setting up the vCPUs failed', { cause: err });
+  }
+  return machine;
+}
+
+/** CPUID, MSRs, FPU and LAPIC LINTs for every vCPU; entry registers for the boot CPU only (APs wait for SIPI). */
+async function configureVcpu(handle: VcpuHandle, id: number, count: number, supported: ReturnType<Kvm['supportedCpuid']>, memory: GuestMemoryMmap, kernel: LoadedKernel): Promise<void> {
+  const base = await handle.getState();
+  const state: VcpuState = { cpuid: patchCpuid(supported, id, count), msrs: bootMsrEntries(), fpu: defaultFpu() };
+  if (base.lapic !== undefined) state.lapic = withLintDeliveryModes(base.lapic);
+  if (id === 0 && base.sregs !== undefined) {
+    const boot = bootCpuState(memory, base.sregs, kernel);
+    state.regs = boot.regs;
+    state.sregs = boot.sregs;
+  }
+  await handle.setState(state);
+}
+
+function logOptions(level: LogLevel | undefined, file: string | undefined): { logLevel?: LogLevel; logFile?: string } {
+  return { ...(level === undefined ? {} : { logLevel: level }), ...(file === undefined ? {} : { logFile: file }) };
+}

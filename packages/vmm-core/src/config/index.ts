@@ -1,0 +1,1 @@
+export { resolveMachineConfig, MIN_MEMORY_BYTES } from './resolve.js';

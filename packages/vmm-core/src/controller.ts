@@ -1,0 +1,210 @@
+// Vmm: the VM lifecycle (Cloud Hypervisor's: no VM -> Created -> Running <-> Paused; shutdown drops
+// the running machine and keeps its config) and the API backend every control path goes through.
+import { ApiError, ok, fail, notSupported, withDefaults, type ApiBackend, type ApiRequest, type ApiResponse, type VmConfig, type VmInfo, type VmState } from '@workervisor/api';
+import { createLogger, type LogLevel } from '@workervisor/devices';
+import { buildMachine } from './builder.js';
+import { resolveMachineConfig } from './config/resolve.js';
+import type { GuestExit, Machine } from './machine.js';
+import type { SerialSink } from './machine-config.js';
+
+const log = createLogger('vmm');
+
+export const VERSION = '0.1.0';
+
+/** What a guest reset does: end the VMM (Firecracker's behaviour) or boot the VM again. */
+export type RebootPolicy = 'exit' | 'restart';
+
+export interface VmmOptions {
+  reboot: RebootPolicy;
+  /** Called when the VMM process should end, with its exit code (guest exit, vmm.shutdown). */
+  onExit: (code: number) => void;
+  /** Overrides the config's serial mode (the CLI's --serial). */
+  serial?: SerialSink;
+  logLevel?: LogLevel;
+  logFile?: string;
+  /** Receives each machine right after it is built (benchmarks, tests). */
+  onMachine?: (machine: Machine) => void;
+}
+
+export class Vmm implements ApiBackend {
+  private config: VmConfig | undefined;
+  private machine: Machine | undefined;
+  private paused = false;
+  /** Serializes lifecycle changes: API calls and guest exits never interleave. */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly options: VmmOptions) {}
+
+  get state(): VmState | undefined {
+    if (this.config === undefined) return undefined;
+    if (this.machine === undefined) return 'Created';
+    return this.paused ? 'Paused' : 'Running';
+  }
+
+  /** The running machine, if any. */
+  get current(): Machine | undefined {
+    return this.machine;
+  }
+
+  private serialize<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  async handle(request: ApiRequest): Promise<ApiResponse> {
+    try {
+      return await this.serialize(() => this.dispatch(request));
+    } catch (err) {
+      return fail(err);
+    }
+  }
+
+  private async dispatch(request: ApiRequest): Promise<ApiResponse> {
+    switch (request.type) {
+      case 'VmmPing':
+        return ok({ build_version: VERSION, version: VERSION, pid: process.pid, features: ['kvm', 'acpi', 'pvh', 'bzimage'] });
+      case 'VmmShutdown':
+        await this.stopMachine();
+        setImmediate(() => this.options.onExit(0));
+        return ok();
+      case 'VmCreate':
+        this.create(request.body);
+        return ok();
+      case 'VmBoot':
+        await this.boot();
+        return ok();
+      case 'VmInfo':
+        return ok(this.info());
+      case 'VmPause':
+        await this.pause();
+        return ok();
+      case 'VmResume':
+        await this.resume();
+        return ok();
+      case 'VmShutdown':
+        this.requireBooted('shut down');
+        await this.stopMachine();
+        return ok();
+      case 'VmReboot':
+        this.requireBooted('reboot');
+        await this.stopMachine();
+        await this.boot();
+        return ok();
+      case 'VmDelete':
+        await this.stopMachine();
+        this.config = undefined;
+        return ok();
+      case 'VmCounters':
+        return ok(this.requireBooted('report counters for').counters());
+      case 'VmPowerButton':
+        this.requireBooted('press the power button of');
+        return notSupported(request, 'there is no ACPI GED power-button device; the guest can power off itself through the FADT (S5)');
+      case 'VmNmi':
+        return notSupported(request);
+      case 'VmSnapshot':
+      case 'VmRestore':
+      case 'VmCoredump':
+      case 'VmSendMigration':
+      case 'VmReceiveMigration':
+        return notSupported(request, 'device state save/restore is not implemented yet');
+      case 'VmResize':
+      case 'VmResizeZone':
+      case 'VmResizeDisk':
+        return notSupported(request, 'no CPU, memory or disk hotplug yet');
+      default:
+        return notSupported(request, 'device hotplug is not implemented yet');
+    }
+  }
+
+  /** vm.create: validates and keeps the config. */
+  create(config: VmConfig): void {
+    if (this.config !== undefined) throw new ApiError('vm-already-created', 'a VM is already created; delete it first (vm.delete)');
+    const full = withDefaults(config);
+    resolveMachineConfig(full);
+    this.config = full;
+    log.info('VM created');
+  }
+
+  /** vm.boot: builds the machine from the config and starts every vCPU. */
+  async boot(): Promise<void> {
+    if (this.config === undefined) throw new ApiError('vm-not-created', 'no VM is created; call vm.create first');
+    if (this.machine !== undefined) throw new ApiError('invalid-state', `the VM is already ${this.state === 'Paused' ? 'booted and paused' : 'running'}`);
+    const resolved = resolveMachineConfig(this.config);
+    if (this.options.serial !== undefined) resolved.serial = this.options.serial;
+    if (this.options.logLevel !== undefined) resolved.logLevel = this.options.logLevel;
+    if (this.options.logFile !== undefined) resolved.logFile = this.options.logFile;
+    const machine = await buildMachine(resolved, {
+      reset: (reason) => machine.guestExit({ kind: 'reset', reason }),
+      powerOff: (reason) => machine.guestExit({ kind: 'poweroff', reason }),
+    });
+    machine.onGuestExit((exit) => void this.serialize(() => this.onGuestExit(machine, exit)));
+    this.machine = machine;
+    this.paused = false;
+    this.options.onMachine?.(machine);
+    await machine.resume();
+    log.info('VM booted', { vcpus: resolved.vcpus, memory: resolved.memoryBytes });
+  }
+
+  async pause(): Promise<void> {
+    const m = this.requireBooted('pause');
+    if (this.paused) throw new ApiError('invalid-state', 'the VM is already paused');
+    await m.pause();
+    this.paused = true;
+    log.info('VM paused');
+  }
+
+  async resume(): Promise<void> {
+    const m = this.requireBooted('resume');
+    if (!this.paused) throw new ApiError('vm-not-paused', 'the VM is not paused');
+    await m.resume();
+    this.paused = false;
+    log.info('VM resumed');
+  }
+
+  info(): VmInfo {
+    if (this.config === undefined) throw new ApiError('vm-not-created', 'no VM is created; call vm.create first');
+    const info: VmInfo = { config: this.config, state: this.state ?? 'Created' };
+    if (this.machine !== undefined) info.memory_actual_size = this.machine.parts.memory.size;
+    return info;
+  }
+
+  private requireBooted(action: string): Machine {
+    if (this.config === undefined) throw new ApiError('vm-not-created', `cannot ${action} the VM: no VM is created`);
+    if (this.machine === undefined) throw new ApiError('vm-not-booted', `cannot ${action} the VM: it is not booted`);
+    return this.machine;
+  }
+
+  private async stopMachine(): Promise<void> {
+    const m = this.machine;
+    this.machine = undefined;
+    this.paused = false;
+    if (m !== undefined) {
+      await m.close();
+      log.info('VM shut down');
+    }
+  }
+
+  /** The guest reset, powered off, or a vCPU failed. */
+  private async onGuestExit(machine: Machine, exit: GuestExit): Promise<void> {
+    if (this.machine !== machine) return; // a stale report from a machine already gone
+    if (exit.kind === 'failed') {
+      log.error(`the VM failed: ${exit.error.message}`);
+      await this.stopMachine();
+      this.options.onExit(1);
+      return;
+    }
+    log.info(`guest ${exit.kind === 'reset' ? 'reset' : 'powered off'} (${exit.reason})`);
+    await this.stopMachine();
+    if (exit.kind === 'reset' && this.options.reboot === 'restart') {
+      await this.boot();
+      return;
+    }
+    this.options.onExit(0);
+  }
+
+  /** Stops any running machine (SIGTERM, process end). */
+  async close(): Promise<void> {
+    await this.serialize(() => this.stopMachine());
+  }
+}

@@ -1,0 +1,11 @@
+export { buildMachine, BuildError } from './builder.js';
+export { Machine, type GuestExit, type MachineParts } from './machine.js';
+export type { MachineConfig, SerialSink } from './machine-config.js';
+export { GuestMemoryMmap, GuestMemoryError, x86Regions, type MemoryRegion } from './memory.js';
+export * as layout from './arch/x86_64/layout.js';
+export { createAcpiTables, AcpiError, type AcpiTables, type AcpiTable } from './arch/x86_64/acpi/index.js';
+export { loadKernel, detectKernelFormat, type LoadedKernel, type LoadKernelOptions, type BootProtocolChoice } from './loader/kernel.js';
+export { LoaderError, type LoaderErrorKind } from './loader/errors.js';
+export { X86Error } from './arch/x86_64/errors.js';
+export { Vmm, VERSION, type VmmOptions, type RebootPolicy } from './controller.js';
+export { resolveMachineConfig, MIN_MEMORY_BYTES } from './config/resolve.js';

@@ -1,0 +1,54 @@
+// Connects COM1 to the host: output to stdout or a file (or nowhere), input from stdin in 'tty' mode.
+import { closeSync, openSync, writeSync } from 'node:fs';
+import type { Serial, SerialOutput } from '@workervisor/devices';
+import type { SerialSink } from './machine-config.js';
+
+/** The transmit side for a sink, plus its cleanup. */
+export function serialOutput(sink: SerialSink): { output: SerialOutput | undefined; close: () => void } {
+  switch (sink.kind) {
+    case 'off':
+      return { output: undefined, close: () => {} };
+    case 'file': {
+      const fd = openSync(sink.path, 'a', 0o600);
+      return { output: { write: (bytes) => void writeSync(fd, bytes) }, close: () => closeSync(fd) };
+    }
+    case 'stdout':
+    case 'tty':
+      // process.stdout keeps order; it is asynchronous for pipes, which is what a child VMM uses.
+      return { output: { write: (bytes) => void process.stdout.write(Buffer.from(bytes)) }, close: () => {} };
+  }
+}
+
+/**
+ * Feeds stdin to the UART's receive FIFO in 'tty' mode, pausing stdin while the FIFO is full and
+ * resuming when the guest drains it. A terminal is put in raw mode so keys reach the guest as typed.
+ * Returns the drain callback for Serial's onInputDrained and a cleanup.
+ */
+export function attachSerialInput(getSerial: () => Serial | undefined): { onDrained: () => void; close: () => void } {
+  const stdin = process.stdin;
+  let backlog: Buffer | undefined;
+  const pump = (): void => {
+    const serial = getSerial();
+    if (serial === undefined || backlog === undefined) return;
+    const n = serial.enqueueInput(backlog);
+    backlog = n >= backlog.length ? undefined : backlog.subarray(n);
+    if (backlog === undefined) stdin.resume();
+  };
+  const onData = (chunk: Buffer): void => {
+    backlog = backlog === undefined ? chunk : Buffer.concat([backlog, chunk]);
+    stdin.pause();
+    pump();
+  };
+  const wasRaw = stdin.isTTY ? stdin.isRaw : false;
+  if (stdin.isTTY) stdin.setRawMode(true);
+  stdin.on('data', onData);
+  stdin.resume();
+  return {
+    onDrained: pump,
+    close: () => {
+      stdin.off('data', onData);
+      stdin.pause();
+      if (stdin.isTTY) stdin.setRawMode(wasRaw);
+    },
+  };
+}
