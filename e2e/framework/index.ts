@@ -12,3 +12,4 @@ export {
 } from './microvm.js';
 export { linuxGuest, linuxOutDir, linuxTierStatus, LINUX_CMDLINE, GUEST_READY, GUEST_PROMPT } from './linux.js';
 export { describeWhen, describeKvm, itKvm } from './vitest.js';
+export { bootMachine, type TestMachine } from './machine.js';

@@ -40,7 +40,9 @@ export function wrap<T>(kind: KvmErrorKind, what: string, fn: () => T): T {
   } catch (err) {
     if (isErrno(err)) {
       const op = err.ioctl ?? err.syscall ?? 'syscall';
-      throw new KvmError(kind, `${what}: ${op} failed with ${err.code ?? 'errno ' + String(err.errno)}`, err);
+      // A message already written for people (see Kvm.open) is kept; raw ones get the op and errno.
+      const message = err.message.includes(' failed: ') || err.message.includes(' failed with ') ? `${what}: ${op} failed with ${err.code ?? 'errno ' + String(err.errno)}` : err.message;
+      throw new KvmError(kind, message, err);
     }
     throw err;
   }

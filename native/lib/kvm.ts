@@ -29,9 +29,18 @@ export class Kvm {
   private constructor(readonly fd: number) {}
 
   /** Opens /dev/kvm and checks the API version and the capabilities we need. */
-  static open(path = '/dev/kvm'): Kvm {
+  static open(path = process.env.WORKERVISOR_KVM_PATH ?? '/dev/kvm'): Kvm {
     const b = binding();
-    const fd = wrap('open', `cannot open ${path}`, () => b.openKvm(path));
+    const fd = wrap('open', `cannot open ${path}`, () => {
+      try {
+        return b.openKvm(path);
+      } catch (err) {
+        const code = (err as { code?: string }).code;
+        if (code === 'ENOENT') throw Object.assign(new Error(`${path} does not exist: this host has no KVM (enable virtualization, load kvm_intel or kvm_amd)`), { cause: err, code, errno: 2, syscall: 'open' });
+        if (code === 'EACCES' || code === 'EPERM') throw Object.assign(new Error(`no permission to open ${path}: add the user to the kvm group or run as root`), { cause: err, code, errno: code === 'EACCES' ? 13 : 1, syscall: 'open' });
+        throw err;
+      }
+    });
     const kvm = new Kvm(fd);
     const version = wrap('api-version', 'KVM_GET_API_VERSION', () => b.getApiVersion(fd));
     if (version !== KVM_API_VERSION) {

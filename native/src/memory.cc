@@ -1,18 +1,20 @@
-// Guest RAM allocation: mmap'ed anonymous memory handed to JS as an external SharedArrayBuffer
+// Guest RAM allocation: a memfd mmap'ed shared, handed to JS as an external SharedArrayBuffer
 // (raw V8: Node 20's N-API cannot create one). The mapping is freed only when the last
 // reference to its backing store goes: every SAB clone in every worker and the VM's
 // KVM_SET_USER_MEMORY_REGION registration (vm.cc) each hold one.
 #include "memory.h"
 
 #include <sys/mman.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 namespace wv {
 
-static void UnmapGuestRam(void* data, size_t length, void* /*deleter_data*/) {
+static void UnmapGuestRam(void* data, size_t length, void* deleter_data) {
   // SAFETY: data/length are exactly what mmap returned in AllocateGuestRam; V8 calls this
   // once, after the last BackingStore reference (JS or native) is gone.
   ::munmap(data, length);
+  ::close(static_cast<int>(reinterpret_cast<intptr_t>(deleter_data)));
 }
 
 static Napi::Value AllocateGuestRam(const Napi::CallbackInfo& info) {
@@ -21,14 +23,27 @@ static Napi::Value AllocateGuestRam(const Napi::CallbackInfo& info) {
   long page = ::sysconf(_SC_PAGESIZE);
   if (size == 0 || size % static_cast<uint64_t>(page) != 0) ThrowArg(env, "size must be a non-zero multiple of the page size");
   bool hugepages = info.Length() > 1 && info[1].IsBoolean() && info[1].As<Napi::Boolean>().Value();
-  int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | (hugepages ? MAP_HUGETLB : 0);
-  // SAFETY: a fresh anonymous mapping; nothing else refers to it until the BackingStore owns it.
-  void* mem = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, flags, -1, 0);
-  if (mem == MAP_FAILED) ThrowErrno(env, errno, "mmap");
+  // A memfd, not anonymous memory: the same pages can later be handed to another process
+  // (snapshots, migration) and are visible at /proc/<pid>/fd for diagnostics and tests.
+  int fd = ::memfd_create("workervisor-guest-ram", MFD_CLOEXEC | (hugepages ? MFD_HUGETLB : 0));
+  if (fd < 0) ThrowErrno(env, errno, "memfd_create");
+  if (::ftruncate(fd, static_cast<off_t>(size)) < 0) {
+    int err = errno;
+    ::close(fd);
+    ThrowErrno(env, err, "ftruncate");
+  }
+  // SAFETY: a fresh shared mapping of the whole memfd; nothing else refers to it until the
+  // BackingStore owns it. The fd stays open (the pages' name in /proc) until the mapping goes.
+  void* mem = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
+  if (mem == MAP_FAILED) {
+    int err = errno;
+    ::close(fd);
+    ThrowErrno(env, err, "mmap");
+  }
   // Guest RAM should not end up in core dumps or be merged; failures here are harmless.
   ::madvise(mem, size, MADV_DONTDUMP);
   v8::Isolate* isolate = v8::Isolate::GetCurrent();
-  std::unique_ptr<v8::BackingStore> store = v8::SharedArrayBuffer::NewBackingStore(mem, size, UnmapGuestRam, nullptr);
+  std::unique_ptr<v8::BackingStore> store = v8::SharedArrayBuffer::NewBackingStore(mem, size, UnmapGuestRam, reinterpret_cast<void*>(static_cast<intptr_t>(fd)));
   v8::Local<v8::SharedArrayBuffer> sab = v8::SharedArrayBuffer::New(isolate, std::move(store));
   return Napi::Value(env, ToNapi(sab));
 }

@@ -98,6 +98,13 @@ describe('route extractors', () => {
     expect(router.handle(ctx('PUT', '/x', { body: '{}', headers: { 'content-type': 'application/json; charset=utf-8' } }))).toEqual({});
   });
 
+  it("accepts curl's default form content type as JSON, like Cloud Hypervisor", () => {
+    const router = new Router([route('PUT', '/x', [body(Resize)], (b) => b)]);
+    const headers = { 'content-type': 'application/x-www-form-urlencoded' };
+    expect(router.handle(ctx('PUT', '/x', { body: '{}', headers }))).toEqual({});
+    expect(thrown(() => router.handle(ctx('PUT', '/x', { body: 'a=1', headers }))).code).toBe('ERR_VMM_API_INVALID_JSON');
+  });
+
   it('converts and validates query strings', () => {
     const router = new Router([route('GET', '/q', [query(Q)], (q) => q)]);
     expect(router.handle(ctx('GET', '/q', { query: 'n=5' }))).toEqual({ n: 5 });

@@ -157,16 +157,20 @@ function headerValue(req: RequestContext, name: string): string | undefined {
   return typeof v === 'string' ? v : v?.[0];
 }
 
-/** True for `application/json` and `application/<x>+json`, with any parameters. */
+/**
+ * True for `application/json`, `application/<x>+json` and `application/x-www-form-urlencoded`, with
+ * any parameters. The last is what `curl -d` sends by default; Cloud Hypervisor ignores the header,
+ * so `curl --unix-socket S -X PUT -d '{...}'` must work here too (the body must still be JSON).
+ */
 export function isJsonMediaType(contentType: string): boolean {
   const type = contentType.split(';')[0]?.trim().toLowerCase() ?? '';
-  return type === 'application/json' || /^application\/[a-z0-9.+-]+\+json$/.test(type);
+  return type === 'application/json' || type === 'application/x-www-form-urlencoded' || /^application\/[a-z0-9.+-]+\+json$/.test(type);
 }
 
 /**
  * The JSON request body validated against `schema`: unknown fields, wrong types and missing
- * required fields are 400s naming the field. A Content-Type other than JSON is a 415; a missing
- * Content-Type is accepted (Cloud Hypervisor does not check it).
+ * required fields are 400s naming the field. A Content-Type other than JSON (or curl's default
+ * form type) is a 415; a missing Content-Type is accepted (Cloud Hypervisor does not check it).
  */
 export function body<S extends TSchema>(schema: S): Extractor<Static<S>> {
   const check = lazyCheck(schema);

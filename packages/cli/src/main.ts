@@ -16,15 +16,6 @@ export function describeError(err: unknown): string {
   return parts.join(': ');
 }
 
-/** Hints for the errors a newcomer meets first. */
-function hint(err: unknown): string {
-  const code = (err as { code?: string }).code;
-  const text = describeError(err);
-  if (text.includes('/dev/kvm') && code === 'ENOENT') return ' (no /dev/kvm: enable KVM in the BIOS/host, or run on a machine with KVM)';
-  if (text.includes('/dev/kvm') && (code === 'EACCES' || code === 'EPERM')) return ' (no permission on /dev/kvm: add yourself to the kvm group or run as root)';
-  return '';
-}
-
 export async function main(argv: readonly string[]): Promise<number> {
   try {
     const parsed = parseArgs(argv);
@@ -42,7 +33,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
   } catch (err) {
     if (process.env.WORKERVISOR_DEBUG === '1') console.error(err);
-    process.stderr.write(`workervisor: ${describeError(err)}${hint(err)}\n`);
+    process.stderr.write(`workervisor: ${describeError(err)}\n`);
     return err instanceof CliError ? 2 : 1;
   }
 }

@@ -41,6 +41,8 @@ export class VcpuHandle {
   private readonly vm: VmFd;
   private readonly timeoutMs: number;
   private exited = false;
+  /** The error that ended the worker, if one did. */
+  private failure: Error | undefined;
   /** Resolves when the worker thread has ended. */
   readonly exit: Promise<number>;
 
@@ -66,7 +68,9 @@ export class VcpuHandle {
       logLevel: opts.logLevel ?? logLevel(),
       ...(opts.logFile === undefined ? {} : { logFile: opts.logFile }),
     };
-    this.worker = new Worker(WORKER_URL, { workerData, transferList: [control.port2, events.port2], name: `vcpu${opts.id}` });
+    // --input-type (from `node -e` parents) would make the worker's own module fail to load.
+    const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
+    this.worker = new Worker(WORKER_URL, { workerData, transferList: [control.port2, events.port2], name: `vcpu${opts.id}`, execArgv });
     this.events.on('message', (e: VcpuEvent) => opts.onEvent(e));
     this.exit = new Promise((resolve) => {
       this.worker.once('exit', (code) => {
@@ -77,6 +81,7 @@ export class VcpuHandle {
       });
     });
     this.worker.on('error', (err) => {
+      this.failure = err;
       opts.onEvent({ type: 'failed', id: opts.id, error: { name: err.name, code: 'ERR_VMM_VCPU_WORKER_FAILED', kind: 'worker-failed', message: err.message } });
     });
   }
@@ -99,7 +104,8 @@ export class VcpuHandle {
       const onExit = () => {
         clearTimeout(timer);
         port1.close();
-        reject(new VcpuError('finished', `vCPU ${this.id} worker exited before answering ${body.type}`));
+        const why = this.failure === undefined ? '' : `: ${this.failure.message}`;
+        reject(new VcpuError('finished', `vCPU ${this.id} worker exited before answering ${body.type}${why}`, { cause: this.failure }));
       };
       void this.exit.then(onExit);
       this.control.postMessage({ ...body, reply: port2 }, [port2]);

@@ -1,0 +1,56 @@
+// The `workervisor` command boots test guests and exits 0 when they reset or power off.
+import { afterEach, expect, it } from 'vitest';
+import { describeKvm, guestPath, Microvm } from '../framework/index.js';
+
+describeKvm('workervisor CLI boots', () => {
+  let vm: Microvm | undefined;
+  afterEach(async () => {
+    await vm?.kill();
+    vm = undefined;
+  });
+
+  it('prints the hello guest line and exits 0 after its i8042 reset', async () => {
+    vm = Microvm.spawn({ kernel: guestPath('hello.elf'), cpus: 1, memory: 64, serial: 'stdout' });
+    await vm.expectSerial(/Hello from workervisor guest\n/);
+    await vm.expectSerial(/DONE hello/);
+    expect(await vm.waitExit()).toEqual({ code: 0, signal: null });
+    expect(vm.serial).not.toContain('FAIL');
+  });
+
+  it('starts every AP with INIT-SIPI-SIPI: 4 vCPUs print 4 distinct APIC ids', async () => {
+    vm = Microvm.spawn({ kernel: guestPath('smp.elf'), cpus: 4, memory: 64, cmdline: 'cpus=4' });
+    await vm.expectSerial(/SMP OK cpus=4/, { timeoutMs: 30_000 });
+    expect(await vm.waitExit()).toEqual({ code: 0, signal: null });
+    const ids = [...vm.serial.matchAll(/CPU (\d+) online/g)].map((m) => Number(m[1]));
+    expect(ids.sort()).toEqual([0, 1, 2, 3]);
+  });
+
+  it('accepts Cloud Hypervisor style flags (--cpus boot=N, --memory size=M)', async () => {
+    vm = Microvm.spawn({ kernel: guestPath('smp.elf'), memory: 'size=64M', cmdline: 'cpus=2', extraArgs: ['--cpus', 'boot=2'] });
+    await vm.expectSerial(/SMP OK cpus=2/, { timeoutMs: 30_000 });
+    expect((await vm.waitExit()).code).toBe(0);
+  });
+
+  it('powers off through the FADT sleep register and exits 0', async () => {
+    vm = Microvm.spawn({ kernel: guestPath('poweroff.elf'), memory: 64 });
+    await vm.expectSerial(/FADT sleep-control=0x600/);
+    await vm.expectSerial(/S5 slp-typ=5/);
+    expect(await vm.waitExit()).toEqual({ code: 0, signal: null });
+    expect(vm.serial).not.toContain('FAIL');
+  });
+
+  it('boots the guest again on reset with --reboot restart', async () => {
+    vm = Microvm.spawn({ kernel: guestPath('hello.elf'), memory: 64, extraArgs: ['--reboot', 'restart'] });
+    await vm.expectSerial(/DONE hello/);
+    await vm.expectSerial(/DONE hello/);
+    await vm.expectSerial(/DONE hello/);
+    expect(vm.exitStatus).toBeUndefined();
+  });
+
+  it('stops gracefully on SIGTERM while the guest spins', async () => {
+    vm = Microvm.spawn({ kernel: guestPath('counter.elf'), memory: 64, cpus: 2 });
+    await vm.expectSerial(/COUNTER-READY/);
+    process.kill(vm.pid!, 'SIGTERM');
+    expect(await vm.waitExit(5_000)).toEqual({ code: 0, signal: null });
+  });
+});
