@@ -13,3 +13,4 @@ export {
 export { linuxGuest, linuxOutDir, linuxTierStatus, LINUX_CMDLINE, GUEST_READY, GUEST_PROMPT } from './linux.js';
 export { describeWhen, describeKvm, itKvm } from './vitest.js';
 export { bootMachine, type TestMachine } from './machine.js';
+export { readGuestU32 } from './guest-ram.js';

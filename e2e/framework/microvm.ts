@@ -238,13 +238,18 @@ export class Microvm {
           ? `pid ${this.#child.pid ?? '?'} running`
           : `exited with code ${this.#status.code} signal ${this.#status.signal}`;
     return [
-      `${what} (${state}; command: ${this.command.join(' ')})`,
+      `${what} (${state}; command: ${this.command.map(quote).join(' ')})`,
       `--- serial output (last ${TAIL_CHARS} of ${this.#serial.length} chars) ---`,
       tail(this.#serial),
       `--- stderr (last ${TAIL_CHARS} of ${this.#stderr.length} chars) ---`,
       tail(this.#stderr),
     ].join('\n');
   }
+}
+
+/** `arg` as a shell would need it, for copy-pasting the command from a failure message. */
+function quote(arg: string): string {
+  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", `'\\''`)}'`;
 }
 
 function tail(text: string): string {

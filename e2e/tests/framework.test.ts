@@ -71,6 +71,7 @@ describe('Microvm', () => {
     expect(message).toContain('kernel says hi');
     expect(message).toContain('vmm log line');
     expect(message).toMatch(/pid \d+ running/);
+    expect(message).toContain(" -e 'console.log(");
   });
 
   it('rejects as soon as the process exits without the match', async () => {

@@ -19,14 +19,19 @@ export function serialOutput(sink: SerialSink): { output: SerialOutput | undefin
   }
 }
 
+const CTRL_A = 0x01;
+
 /**
  * Feeds stdin to the UART's receive FIFO in 'tty' mode, pausing stdin while the FIFO is full and
- * resuming when the guest drains it. A terminal is put in raw mode so keys reach the guest as typed.
+ * resuming when the guest drains it. A terminal is put in raw mode so keys reach the guest as typed;
+ * Ctrl-A x (as in QEMU) ends the VMM.
  * Returns the drain callback for Serial's onInputDrained and a cleanup.
  */
-export function attachSerialInput(getSerial: () => Serial | undefined): { onDrained: () => void; close: () => void } {
+export function attachSerialInput(getSerial: () => Serial | undefined, onEscape: () => void = () => process.kill(process.pid, 'SIGTERM')): { onDrained: () => void; close: () => void } {
   const stdin = process.stdin;
   let backlog: Buffer | undefined;
+  // In raw mode Ctrl-C goes to the guest, so the way out is QEMU's: Ctrl-A then x.
+  let sawCtrlA = false;
   const pump = (): void => {
     const serial = getSerial();
     if (serial === undefined || backlog === undefined) return;
@@ -35,6 +40,12 @@ export function attachSerialInput(getSerial: () => Serial | undefined): { onDrai
     if (backlog === undefined) stdin.resume();
   };
   const onData = (chunk: Buffer): void => {
+    if (stdin.isTTY) {
+      for (const byte of chunk) {
+        if (sawCtrlA && byte === 0x78 /* x */) return onEscape();
+        sawCtrlA = byte === CTRL_A;
+      }
+    }
     backlog = backlog === undefined ? chunk : Buffer.concat([backlog, chunk]);
     stdin.pause();
     pump();

@@ -1,0 +1,25 @@
+// `npm run bench`: prints JSON figures measured in one run on this machine. Timings here are only
+// meaningful as ratios taken in the same run (DESIGN.md "The machine").
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { benchApi } from './bench/api.mjs';
+import { benchExits } from './bench/exits.mjs';
+import { benchKick } from './bench/kick.mjs';
+import { benchStartup } from './bench/startup.mjs';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const guest = (name) => `${root}e2e/guests/out/${name}`;
+for (const g of ['hello.elf', 'counter.elf', 'pio-bench.elf']) {
+  if (!existsSync(guest(g))) {
+    console.error(`bench: ${guest(g)} is missing; run \`npm run guests\` first`);
+    process.exit(1);
+  }
+}
+
+const only = process.argv[2];
+const result = { date: new Date().toISOString(), node: process.version, host: { pvm: existsSync('/sys/module/kvm_pvm') } };
+if (!only || only === 'exits') result.pio_exit = await benchExits(guest('pio-bench.elf'));
+if (!only || only === 'kick') result.kick = await benchKick(guest('counter.elf'));
+if (!only || only === 'startup') result.startup = await benchStartup(`${root}packages/cli/bin/workervisor.js`, guest('hello.elf'));
+if (!only || only === 'api') result.api = await benchApi();
+console.log(JSON.stringify(result, null, 2));
