@@ -45,8 +45,10 @@ function serialOverride(o: RunOptions): SerialSink | undefined {
       return { kind: 'off' };
     case 'File':
       return s.file === undefined ? undefined : { kind: 'file', path: s.file };
+    case 'Socket':
+      return s.socket === undefined ? undefined : { kind: 'socket', path: s.socket };
     default:
-      throw new CliError('invalid-value', `--serial ${s.mode.toLowerCase()}: not supported yet; use tty, off, null or file=PATH`);
+      throw new CliError('invalid-value', `--serial ${String((s as { mode: string }).mode).toLowerCase()}: not supported; use tty, off, null, file=PATH or socket=PATH`);
   }
 }
 

@@ -21,6 +21,7 @@ import { Machine, type MachineParts } from './machine.js';
 import type { MachineConfig } from './machine-config.js';
 import { GuestMemoryMmap } from './memory.js';
 import { attachSerialInput, serialOutput } from './serial-host.js';
+import { serialSocket } from './serial-socket.js';
 
 const log = createLogger('builder');
 
@@ -81,11 +82,13 @@ export async function buildMachine(config: MachineConfig, exit: VmExitRequester)
   const irqFds: EventFd[] = [];
   const pio = new Bus('pio');
   const mmio = new Bus('mmio');
-  const out = serialOutput(config.serial);
-  cleanups.push(out.close);
   let serialRef: Serial | undefined;
-  const input = config.serial.kind === 'tty' ? attachSerialInput(() => serialRef) : undefined;
-  if (input !== undefined) cleanups.push(input.close);
+  const sock = config.serial.kind === 'socket' ? serialSocket(config.serial.path, () => serialRef) : undefined;
+  const out = sock ?? serialOutput(config.serial);
+  cleanups.push(out.close);
+  await sock?.ready;
+  const input = config.serial.kind === 'tty' ? attachSerialInput(() => serialRef) : sock;
+  if (input !== undefined && input !== sock) cleanups.push(input.close);
   const serial = new Serial({ irq: irqfdTrigger(vm, L.COM1_IRQ, irqFds), output: out.output, name: 'com1', ...(input === undefined ? {} : { onInputDrained: input.onDrained }) });
   serialRef = serial;
   const i8042 = new I8042({ kbdIrq: irqfdTrigger(vm, L.I8042_IRQ, irqFds), exit });

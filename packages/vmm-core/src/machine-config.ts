@@ -7,7 +7,9 @@ export type SerialSink =
   | { kind: 'stdout' }
   | { kind: 'tty' }
   | { kind: 'off' }
-  | { kind: 'file'; path: string };
+  | { kind: 'file'; path: string }
+  /** A Unix socket (mode 0600): one client at a time gets the output and types the input. */
+  | { kind: 'socket'; path: string };
 
 export interface MachineConfig {
   vcpus: number;

@@ -12,6 +12,8 @@ export function serialOutput(sink: SerialSink): { output: SerialOutput | undefin
       const fd = openSync(sink.path, 'a', 0o600);
       return { output: { write: (bytes) => void writeSync(fd, bytes) }, close: () => closeSync(fd) };
     }
+    case 'socket':
+      throw new Error('socket sinks are created by serialSocket()');
     case 'stdout':
     case 'tty':
       // process.stdout keeps order; it is asynchronous for pipes, which is what a child VMM uses.

@@ -32,6 +32,9 @@ function serialSink(config: VmConfig): SerialSink {
     case 'File':
       if (serial.file === undefined) throw invalid('serial.file', 'serial mode File needs serial.file');
       return { kind: 'file', path: serial.file };
+    case 'Socket':
+      if (serial.socket === undefined) throw invalid('serial.socket', 'serial mode Socket needs serial.socket');
+      return { kind: 'socket', path: serial.socket };
     default:
       throw notSupported(`serial mode ${serial.mode}`);
   }
