@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common.h"
+#include "kvm-convert.h"
 #include "kvm-flex.h"
 
 namespace wv {
@@ -210,176 +211,43 @@ class Vcpu : public Napi::ObjectWrap<Vcpu> {
     if (Ioctl(fd_, req, out) < 0) ThrowErrno(env, errno, "ioctl", name);
   }
 
-  static Napi::Object SegToJs(Napi::Env env, const kvm_segment& s) {
-    Napi::Object o = Napi::Object::New(env);
-    o.Set("base", U64(env, s.base));
-    o.Set("limit", s.limit);
-    o.Set("selector", s.selector);
-    o.Set("type", s.type);
-    o.Set("present", s.present);
-    o.Set("dpl", s.dpl);
-    o.Set("db", s.db);
-    o.Set("s", s.s);
-    o.Set("l", s.l);
-    o.Set("g", s.g);
-    o.Set("avl", s.avl);
-    o.Set("unusable", s.unusable);
-    return o;
-  }
-
-  static uint32_t Num(Napi::Object o, const char* key) {
-    Napi::Value v = o.Get(key);
-    if (!v.IsNumber()) ThrowArg(o.Env(), std::string(key) + " must be a number");
-    return v.As<Napi::Number>().Uint32Value();
-  }
-
-  static Napi::Object Obj(Napi::Object o, const char* key) {
-    Napi::Value v = o.Get(key);
-    if (!v.IsObject()) ThrowArg(o.Env(), std::string(key) + " must be an object");
-    return v.As<Napi::Object>();
-  }
-
-  static kvm_segment SegFromJs(Napi::Object o) {
-    kvm_segment s{};
-    s.base = ValueToUint64(o.Env(), o.Get("base"), "base");
-    s.limit = Num(o, "limit");
-    s.selector = static_cast<uint16_t>(Num(o, "selector"));
-    s.type = static_cast<uint8_t>(Num(o, "type"));
-    s.present = static_cast<uint8_t>(Num(o, "present"));
-    s.dpl = static_cast<uint8_t>(Num(o, "dpl"));
-    s.db = static_cast<uint8_t>(Num(o, "db"));
-    s.s = static_cast<uint8_t>(Num(o, "s"));
-    s.l = static_cast<uint8_t>(Num(o, "l"));
-    s.g = static_cast<uint8_t>(Num(o, "g"));
-    s.avl = static_cast<uint8_t>(Num(o, "avl"));
-    s.unusable = static_cast<uint8_t>(Num(o, "unusable"));
-    return s;
-  }
-
   Napi::Value GetRegs(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
     kvm_regs r{};
-    Get(env, KVM_GET_REGS, &r, "KVM_GET_REGS");
-    Napi::Object o = Napi::Object::New(env);
-#define WV_REG(name) o.Set(#name, U64(env, r.name));
-    WV_REG(rax) WV_REG(rbx) WV_REG(rcx) WV_REG(rdx) WV_REG(rsi) WV_REG(rdi) WV_REG(rsp) WV_REG(rbp)
-    WV_REG(r8) WV_REG(r9) WV_REG(r10) WV_REG(r11) WV_REG(r12) WV_REG(r13) WV_REG(r14) WV_REG(r15)
-    WV_REG(rip) WV_REG(rflags)
-#undef WV_REG
-    return o;
+    Get(info.Env(), KVM_GET_REGS, &r, "KVM_GET_REGS");
+    return RegsToJs(info.Env(), r);
   }
 
   Napi::Value SetRegs(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    if (info.Length() < 1 || !info[0].IsObject()) ThrowArg(env, "regs must be an object");
-    Napi::Object o = info[0].As<Napi::Object>();
-    kvm_regs r{};
-#define WV_REG(name) r.name = ValueToUint64(env, o.Get(#name), #name);
-    WV_REG(rax) WV_REG(rbx) WV_REG(rcx) WV_REG(rdx) WV_REG(rsi) WV_REG(rdi) WV_REG(rsp) WV_REG(rbp)
-    WV_REG(r8) WV_REG(r9) WV_REG(r10) WV_REG(r11) WV_REG(r12) WV_REG(r13) WV_REG(r14) WV_REG(r15)
-    WV_REG(rip) WV_REG(rflags)
-#undef WV_REG
-    Get(env, KVM_SET_REGS, &r, "KVM_SET_REGS");
-    return env.Undefined();
+    if (info.Length() < 1 || !info[0].IsObject()) ThrowArg(info.Env(), "regs must be an object");
+    kvm_regs r = RegsFromJs(info[0].As<Napi::Object>());
+    Get(info.Env(), KVM_SET_REGS, &r, "KVM_SET_REGS");
+    return info.Env().Undefined();
   }
 
   Napi::Value GetSregs(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
     kvm_sregs s{};
-    Get(env, KVM_GET_SREGS, &s, "KVM_GET_SREGS");
-    Napi::Object o = Napi::Object::New(env);
-#define WV_SEG(name) o.Set(#name, SegToJs(env, s.name));
-    WV_SEG(cs) WV_SEG(ds) WV_SEG(es) WV_SEG(fs) WV_SEG(gs) WV_SEG(ss) WV_SEG(tr) WV_SEG(ldt)
-#undef WV_SEG
-    for (auto [name, dt] : {std::pair{"gdt", &s.gdt}, std::pair{"idt", &s.idt}}) {
-      Napi::Object d = Napi::Object::New(env);
-      d.Set("base", U64(env, dt->base));
-      d.Set("limit", dt->limit);
-      o.Set(name, d);
-    }
-    o.Set("cr0", U64(env, s.cr0));
-    o.Set("cr2", U64(env, s.cr2));
-    o.Set("cr3", U64(env, s.cr3));
-    o.Set("cr4", U64(env, s.cr4));
-    o.Set("cr8", U64(env, s.cr8));
-    o.Set("efer", U64(env, s.efer));
-    o.Set("apicBase", U64(env, s.apic_base));
-    Napi::Array bm = Napi::Array::New(env, 4);
-    for (uint32_t i = 0; i < 4; i++) bm.Set(i, U64(env, s.interrupt_bitmap[i]));
-    o.Set("interruptBitmap", bm);
-    return o;
+    Get(info.Env(), KVM_GET_SREGS, &s, "KVM_GET_SREGS");
+    return SregsToJs(info.Env(), s);
   }
 
   Napi::Value SetSregs(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    if (info.Length() < 1 || !info[0].IsObject()) ThrowArg(env, "sregs must be an object");
-    Napi::Object o = info[0].As<Napi::Object>();
-    kvm_sregs s{};
-#define WV_SEG(name) s.name = SegFromJs(Obj(o, #name));
-    WV_SEG(cs) WV_SEG(ds) WV_SEG(es) WV_SEG(fs) WV_SEG(gs) WV_SEG(ss) WV_SEG(tr) WV_SEG(ldt)
-#undef WV_SEG
-    for (auto [name, dt] : {std::pair{"gdt", &s.gdt}, std::pair{"idt", &s.idt}}) {
-      Napi::Object d = Obj(o, name);
-      dt->base = ValueToUint64(env, d.Get("base"), "base");
-      dt->limit = static_cast<uint16_t>(Num(d, "limit"));
-    }
-    s.cr0 = ValueToUint64(env, o.Get("cr0"), "cr0");
-    s.cr2 = ValueToUint64(env, o.Get("cr2"), "cr2");
-    s.cr3 = ValueToUint64(env, o.Get("cr3"), "cr3");
-    s.cr4 = ValueToUint64(env, o.Get("cr4"), "cr4");
-    s.cr8 = ValueToUint64(env, o.Get("cr8"), "cr8");
-    s.efer = ValueToUint64(env, o.Get("efer"), "efer");
-    s.apic_base = ValueToUint64(env, o.Get("apicBase"), "apicBase");
-    Napi::Value bmv = o.Get("interruptBitmap");
-    if (bmv.IsArray()) {
-      Napi::Array bm = bmv.As<Napi::Array>();
-      for (uint32_t i = 0; i < 4 && i < bm.Length(); i++) s.interrupt_bitmap[i] = ValueToUint64(env, bm.Get(i), "interruptBitmap");
-    }
-    Get(env, KVM_SET_SREGS, &s, "KVM_SET_SREGS");
-    return env.Undefined();
+    if (info.Length() < 1 || !info[0].IsObject()) ThrowArg(info.Env(), "sregs must be an object");
+    kvm_sregs s = SregsFromJs(info[0].As<Napi::Object>());
+    Get(info.Env(), KVM_SET_SREGS, &s, "KVM_SET_SREGS");
+    return info.Env().Undefined();
   }
 
   Napi::Value GetFpu(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
     kvm_fpu f{};
-    Get(env, KVM_GET_FPU, &f, "KVM_GET_FPU");
-    Napi::Object o = Napi::Object::New(env);
-    o.Set("fpr", Napi::Uint8Array::New(env, sizeof(f.fpr)));
-    std::memcpy(o.Get("fpr").As<Napi::Uint8Array>().Data(), f.fpr, sizeof(f.fpr));
-    o.Set("xmm", Napi::Uint8Array::New(env, sizeof(f.xmm)));
-    std::memcpy(o.Get("xmm").As<Napi::Uint8Array>().Data(), f.xmm, sizeof(f.xmm));
-    o.Set("fcw", f.fcw);
-    o.Set("fsw", f.fsw);
-    o.Set("ftwx", f.ftwx);
-    o.Set("lastOpcode", f.last_opcode);
-    o.Set("lastIp", U64(env, f.last_ip));
-    o.Set("lastDp", U64(env, f.last_dp));
-    o.Set("mxcsr", f.mxcsr);
-    return o;
+    Get(info.Env(), KVM_GET_FPU, &f, "KVM_GET_FPU");
+    return FpuToJs(info.Env(), f);
   }
 
   Napi::Value SetFpu(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    if (info.Length() < 1 || !info[0].IsObject()) ThrowArg(env, "fpu must be an object");
-    Napi::Object o = info[0].As<Napi::Object>();
-    kvm_fpu f{};
-    for (auto [key, dst, len] : {std::tuple{"fpr", static_cast<void*>(f.fpr), sizeof(f.fpr)},
-                                 std::tuple{"xmm", static_cast<void*>(f.xmm), sizeof(f.xmm)}}) {
-      Napi::Value v = o.Get(key);
-      if (!v.IsTypedArray()) ThrowArg(env, std::string(key) + " must be a Uint8Array");
-      Napi::Uint8Array a = v.As<Napi::Uint8Array>();
-      if (a.ByteLength() != len) ThrowArg(env, std::string(key) + " has the wrong length");
-      std::memcpy(dst, a.Data(), len);
-    }
-    f.fcw = static_cast<uint16_t>(Num(o, "fcw"));
-    f.fsw = static_cast<uint16_t>(Num(o, "fsw"));
-    f.ftwx = static_cast<uint8_t>(Num(o, "ftwx"));
-    f.last_opcode = static_cast<uint16_t>(Num(o, "lastOpcode"));
-    f.last_ip = ValueToUint64(env, o.Get("lastIp"), "lastIp");
-    f.last_dp = ValueToUint64(env, o.Get("lastDp"), "lastDp");
-    f.mxcsr = Num(o, "mxcsr");
-    Get(env, KVM_SET_FPU, &f, "KVM_SET_FPU");
-    return env.Undefined();
+    if (info.Length() < 1 || !info[0].IsObject()) ThrowArg(info.Env(), "fpu must be an object");
+    kvm_fpu f = FpuFromJs(info[0].As<Napi::Object>());
+    Get(info.Env(), KVM_SET_FPU, &f, "KVM_SET_FPU");
+    return info.Env().Undefined();
   }
 
   /** getMsrs([index...]) -> [{ index, data }] for the MSRs KVM returned. */
@@ -415,7 +283,7 @@ class Vcpu : public Napi::ObjectWrap<Vcpu> {
     FlexBuffer<kvm_msr_entry> buf(n);
     for (uint32_t i = 0; i < n; i++) {
       Napi::Object e = arr.Get(i).As<Napi::Object>();
-      buf.entries()[i].index = Num(e, "index");
+      buf.entries()[i].index = ObjNum(e, "index");
       buf.entries()[i].data = ValueToUint64(env, e.Get("data"), "data");
     }
     // SAFETY: buf holds the header and n entries.
@@ -454,13 +322,13 @@ class Vcpu : public Napi::ObjectWrap<Vcpu> {
     for (uint32_t i = 0; i < n; i++) {
       Napi::Object e = arr.Get(i).As<Napi::Object>();
       kvm_cpuid_entry2& c = buf.entries()[i];
-      c.function = Num(e, "function");
-      c.index = Num(e, "index");
-      c.flags = Num(e, "flags");
-      c.eax = Num(e, "eax");
-      c.ebx = Num(e, "ebx");
-      c.ecx = Num(e, "ecx");
-      c.edx = Num(e, "edx");
+      c.function = ObjNum(e, "function");
+      c.index = ObjNum(e, "index");
+      c.flags = ObjNum(e, "flags");
+      c.eax = ObjNum(e, "eax");
+      c.ebx = ObjNum(e, "ebx");
+      c.ecx = ObjNum(e, "ecx");
+      c.edx = ObjNum(e, "edx");
     }
     // SAFETY: buf holds the header and n entries.
     if (Ioctl(fd_, IOCTL_SET_CPUID2, buf.data()) < 0) ThrowErrno(env, errno, "ioctl", "KVM_SET_CPUID2");
