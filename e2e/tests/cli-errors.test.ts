@@ -41,6 +41,16 @@ describe('workervisor CLI bad input', () => {
     expectCleanFailure(run(['--kernel', elf, '--memory', '64M']), /ELF|truncated/i);
   });
 
+  it('rejects an initramfs too large for guest memory', () => {
+    const big = join(dir, 'big-initrd');
+    writeFileSync(big, Buffer.alloc(40 * 1024 * 1024));
+    expectCleanFailure(run(['--kernel', hello, '--memory', '32M', '--initramfs', big]), /initramfs/i);
+  });
+
+  it('rejects a command line longer than the kernel accepts', () => {
+    expectCleanFailure(run(['--kernel', hello, '--memory', '64M', '--cmdline', 'x'.repeat(70_000)]), /command line|cmdline/i);
+  });
+
   it('rejects memory below 16M', () => {
     expectCleanFailure(run(['--kernel', hello, '--memory', '8M']), /--memory 8M: must be at least 16M/);
   });
