@@ -17,6 +17,13 @@ describeKvm('workervisor CLI boots', () => {
     expect(vm.serial).not.toContain('FAIL');
   });
 
+  it("logs Firecracker's boot time and the guest's debug-port code with timestamps", async () => {
+    vm = Microvm.spawn({ kernel: guestPath('hello.elf'), memory: 64, serial: 'stdout', extraArgs: ['-vv'] });
+    expect((await vm.waitExit()).code).toBe(0);
+    expect(vm.stderr).toMatch(/Guest-boot-time = \d+ us \d+ ms/);
+    expect(vm.stderr).toMatch(/POST code 0x42 at \d+ us/);
+  });
+
   it('starts every AP with INIT-SIPI-SIPI: 4 vCPUs print 4 distinct APIC ids', async () => {
     vm = Microvm.spawn({ kernel: guestPath('smp.elf'), cpus: 4, memory: 64, cmdline: 'cpus=4' });
     await vm.expectSerial(/SMP OK cpus=4/, { timeoutMs: 30_000 });

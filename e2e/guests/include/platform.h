@@ -5,6 +5,8 @@
 
 #define HIGH_MEMORY_START     0x100000    /* where every guest image is linked (1 MiB) */
 #define MMIO_GAP_START        0xC0000000
+#define BOOT_TIMER_START      0xC0000000  /* Firecracker's boot timer: write 123 here */
+#define BOOT_TIMER_MAGIC      123
 #define IOAPIC_START          0xFEC00000
 #define LAPIC_START           0xFEE00000
 #define RSDP_START            0xE0000     /* VMM puts the RSDP here */
