@@ -1,1 +1,0 @@
-export { resolveMachineConfig, MIN_MEMORY_BYTES } from './resolve.js';
