@@ -42,18 +42,26 @@ export class Kvm {
       }
     });
     const kvm = new Kvm(fd);
-    const version = wrap('api-version', 'KVM_GET_API_VERSION', () => b.getApiVersion(fd));
-    if (version !== KVM_API_VERSION) {
+    try {
+      kvm.checkUsable();
+    } catch (err) {
       kvm.close();
+      throw err;
+    }
+    return kvm;
+  }
+
+  /** The API version and every capability Workervisor needs; throws KvmError otherwise. */
+  private checkUsable(): void {
+    const version = wrap('api-version', 'KVM_GET_API_VERSION', () => binding().getApiVersion(this.fd));
+    if (version !== KVM_API_VERSION) {
       throw new KvmError('api-version', `KVM API version ${version} is not the stable ${KVM_API_VERSION}`, Object.assign(new Error('bad version'), { code: 'EINVAL', errno: 22, syscall: 'ioctl', ioctl: 'KVM_GET_API_VERSION' }));
     }
     for (const cap of REQUIRED_CAPS) {
-      if (kvm.checkExtension(KVM_CAP[cap]) <= 0) {
-        kvm.close();
+      if (this.checkExtension(KVM_CAP[cap]) <= 0) {
         throw new KvmError('capability', `KVM lacks KVM_CAP_${cap}, which Workervisor requires`, Object.assign(new Error('missing capability'), { code: 'ENOTSUP', errno: 95, syscall: 'ioctl', ioctl: 'KVM_CHECK_EXTENSION' }));
       }
     }
-    return kvm;
   }
 
   checkExtension(cap: number): number {

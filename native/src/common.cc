@@ -27,6 +27,8 @@ static const char* ErrnoName(int err) {
     case ENFILE: return "ENFILE";
     case EMFILE: return "EMFILE";
     case ENOTTY: return "ENOTTY";
+    case EISDIR: return "EISDIR";
+    case ENOTDIR: return "ENOTDIR";
     case ENOSPC: return "ENOSPC";
     case ERANGE: return "ERANGE";
     case ENOSYS: return "ENOSYS";

@@ -2,7 +2,10 @@
 // Worker: fill the slot, set PENDING, ring the doorbell eventfd, Atomics.wait until DONE.
 // Core: its libuv watcher on the doorbell runs the bus access, sets DONE, Atomics.notify.
 // JS Atomics on both sides: JS Atomics and raw C futexes do not wake each other (DESIGN.md).
+import { createLogger, RateLimitedLog } from '@workervisor/devices';
 import { eventfdWrite } from '@workervisor/native';
+
+const failureLog = new RateLimitedLog(createLogger('mailbox'));
 
 const STATE = 0;
 const KIND = 1;
@@ -20,6 +23,8 @@ const SPIN_ITERATIONS = Number(process.env.WORKERVISOR_MAILBOX_SPIN ?? 2_000);
 const IDLE = 0;
 const PENDING = 1;
 const DONE = 2;
+/** Set by close() on a pending access, so a waiter cannot miss the wake-up and sleep on. */
+const CANCELLED = 3;
 
 /** What a forwarded access is. */
 export const AccessKind = { PioRead: 0, PioWrite: 1, MmioRead: 2, MmioWrite: 3 } as const;
@@ -60,6 +65,7 @@ export class MailboxClient {
       if (Atomics.load(w, STOP) !== 0) return false;
       Atomics.wait(w, STATE, PENDING, 1000);
     }
+    if (Atomics.load(w, STATE) === CANCELLED) return false;
     if (kind === AccessKind.PioRead || kind === AccessKind.MmioRead) data.set(this.data.subarray(0, data.length));
     Atomics.store(w, STATE, IDLE);
     return true;
@@ -74,6 +80,8 @@ export class MailboxServer {
   private readonly boxes: Array<{ words: Int32Array; data: Uint8Array }> = [];
   private readonly views = [1, 2, 4, 8].map((n) => new Uint8Array(n));
   served = 0;
+  /** Accesses whose handler threw (completed anyway). */
+  failures = 0;
 
   constructor(private readonly handler: AccessHandler) {}
 
@@ -94,12 +102,17 @@ export class MailboxServer {
       else view.fill(0);
       try {
         this.handler(kind, addr, view);
-      } finally {
-        if (kind === AccessKind.PioRead || kind === AccessKind.MmioRead) box.data.set(view);
-        this.served++;
-        Atomics.store(w, STATE, DONE);
-        Atomics.notify(w, STATE);
+      } catch (err) {
+        // A host-side failure inside a device must not strand this vCPU or the other mailboxes:
+        // the access completes (reads see zeros), the failure is counted and logged.
+        view.fill(0);
+        this.failures++;
+        failureLog.warn(`device failed on a forwarded access at 0x${addr.toString(16)}`, { error: err instanceof Error ? err.message : String(err) });
       }
+      if (kind === AccessKind.PioRead || kind === AccessKind.MmioRead) box.data.set(view);
+      this.served++;
+      Atomics.store(w, STATE, DONE);
+      Atomics.notify(w, STATE);
     }
   }
 
@@ -107,6 +120,7 @@ export class MailboxServer {
   close(): void {
     for (const box of this.boxes) {
       Atomics.store(box.words, STOP, 1);
+      Atomics.compareExchange(box.words, STATE, PENDING, CANCELLED);
       Atomics.notify(box.words, STATE);
     }
   }
