@@ -39,3 +39,24 @@ export {
   type DebugPortState,
 } from './legacy/debug-port.js';
 export { BootTimer, BOOT_COMPLETE_MAGIC, instantNow, type Instant, type BootTime, type BootTimerMetrics } from './legacy/boot-timer.js';
+export {
+  VIRTIO_ID_NET,
+  VIRTIO_ID_BLOCK,
+  VIRTIO_ID_CONSOLE,
+  VIRTIO_ID_RNG,
+  VIRTIO_ID_BALLOON,
+  VIRTIO_ID_VSOCK,
+  VIRTIO_F_VERSION_1,
+  VIRTIO_F_RING_INDIRECT_DESC,
+  VIRTIO_F_RING_EVENT_IDX,
+  VirtioError,
+  type VirtioErrorKind,
+  type VirtioDevice,
+  type VirtioInterrupt,
+  type ActivateContext,
+  type ActivationState,
+} from './virtio/device.js';
+export { Queue, MAX_QUEUE_SIZE, type Descriptor, type DescriptorChain, type QueueMetrics, type QueueState } from './virtio/queue.js';
+export { MmioTransport, REG_QUEUE_NOTIFY, MMIO_MAGIC, MMIO_VERSION, type MmioTransportMetrics, type MmioTransportOptions } from './virtio/mmio.js';
+export { VirtioBlock, DEFAULT_BLOCK_QUEUE_SIZE, SECTOR_SIZE, type VirtioBlockOptions, type VirtioBlockMetrics } from './virtio/block.js';
+export { FileBlockBackend, type BlockBackend, type FileBlockBackendOptions } from './virtio/block-backend.js';

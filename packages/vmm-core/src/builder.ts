@@ -21,12 +21,15 @@ import { Machine, type MachineParts } from './machine.js';
 import type { MachineConfig } from './machine-config.js';
 import { GuestMemoryMmap } from './memory.js';
 import { attachSerialInput, serialOutput } from './serial-host.js';
+import { attachDisks, openDisks } from './virtio-wiring.js';
 import { serialSocket } from './serial-socket.js';
 
 const log = createLogger('builder');
 
-export class BuildError extends VmmError<'kernel-unreadable' | 'initramfs-unreadable' | 'vcpu-setup'> {
-  constructor(kind: 'kernel-unreadable' | 'initramfs-unreadable' | 'vcpu-setup', message: string, options?: { cause?: unknown }) {
+export type BuildErrorKind = 'kernel-unreadable' | 'initramfs-unreadable' | 'disk-unreadable' | 'vcpu-setup';
+
+export class BuildError extends VmmError<BuildErrorKind> {
+  constructor(kind: BuildErrorKind, message: string, options?: { cause?: unknown }) {
     super('BUILD', kind, message, options);
   }
 }
@@ -49,6 +52,14 @@ function readInput(path: string, kind: 'kernel-unreadable' | 'initramfs-unreadab
   }
 }
 
+function openInputDisks(disks: NonNullable<MachineConfig['disks']>): ReturnType<typeof openDisks> {
+  try {
+    return openDisks(disks);
+  } catch (err) {
+    throw new BuildError('disk-unreadable', 'cannot open a disk image', { cause: err });
+  }
+}
+
 /** An edge on a GSI through KVM_IRQFD: one eventfd write per interrupt, no ioctl. */
 function irqfdTrigger(vm: VmFd, gsi: number, fds: EventFd[]): IrqTrigger {
   const fd = new EventFd();
@@ -65,6 +76,8 @@ export async function buildMachine(config: MachineConfig, exit: VmExitRequester)
   // 1. Inputs first: a bad path fails before any KVM resource exists.
   const kernelBytes = readInput(config.kernel, 'kernel-unreadable', 'kernel');
   const initramfsBytes = config.initramfs === undefined ? undefined : readInput(config.initramfs, 'initramfs-unreadable', 'initramfs');
+  const disks = config.disks ?? [];
+  const diskBackends = openInputDisks(disks);
 
   // 2. KVM and the VM, with the x86 pieces KVM wants before any vCPU exists.
   const kvm = Kvm.open();
@@ -100,18 +113,22 @@ export async function buildMachine(config: MachineConfig, exit: VmExitRequester)
   pio.insert(new BytePortBusDevice(debugPort), L.DEBUG_PORT, 1, 'debug-port');
   mmio.insert(bootTimer, L.BOOT_TIMER_START, L.BOOT_TIMER_SIZE, 'boot-timer');
 
-  // 5. Kernel, command line, initramfs, ACPI tables and the boot structure its entry reads.
+  // 5. Virtio devices: disk i in virtio-mmio slot i (irqfd GSI VIRTIO_IRQ_BASE + i, ioeventfd kicks).
+  const virtio = attachDisks({ vm, memory, mmio, irq: (gsi) => irqfdTrigger(vm, gsi, irqFds) }, disks, diskBackends);
+  cleanups.push(virtio.close);
+
+  // 6. Kernel, command line, initramfs, ACPI tables and the boot structure its entry reads.
   const kernel: LoadedKernel = loadKernel(memory, kernelBytes, { protocol: config.protocol ?? 'auto' });
   const cmdline = writeCmdline(memory, config.cmdline, kernel.cmdlineMaxLength);
   const initramfs = initramfsBytes === undefined ? undefined : loadInitramfs(memory, initramfsBytes, kernel);
-  const acpi = createAcpiTables(memory, { vcpus: config.vcpus, virtio: [] });
+  const acpi = createAcpiTables(memory, { vcpus: config.vcpus, virtio: virtio.slots.map((s) => s.acpi) });
   const memoryMap = guestMemoryMap(memory.size);
   const boot = { ...(initramfs === undefined ? {} : { initramfs }), rsdpAddr: acpi.rsdpAddress, memoryMap };
   if (kernel.kind === 'pvh') writeStartInfo(memory, { cmdlineAddr: cmdline.addr, ...boot });
   else writeBootParams(memory, { cmdline, ...(kernel.kind === 'bzimage' ? { setupHeader: kernel.setupHeader } : {}), ...boot });
   log.info(`loaded ${kernel.kind} kernel, entry 0x${kernel.entry.toString(16)}`, { vcpus: config.vcpus, memory: config.memoryBytes });
 
-  // 6. The exit mailbox: vCPU workers ring one doorbell eventfd; the core serves it from libuv.
+  // 7. The exit mailbox: vCPU workers ring one doorbell eventfd; the core serves it from libuv.
   const doorbell = new EventFd();
   let machine: Machine | undefined;
   const mailboxes = new MailboxServer((kind, addr, data) => machine?.dispatch(kind, addr, data));
@@ -120,10 +137,10 @@ export async function buildMachine(config: MachineConfig, exit: VmExitRequester)
     mailboxes.serve();
   });
 
-  const parts: MachineParts = { kvm, vm, memory, pio, mmio, serial, i8042, debugPort, bootTimer, kernel, acpi, irqFds, doorbell, doorbellWatcher, mailboxes, cleanups };
+  const parts: MachineParts = { kvm, vm, memory, pio, mmio, serial, i8042, debugPort, bootTimer, kernel, acpi, virtio: virtio.slots, irqFds, doorbell, doorbellWatcher, mailboxes, cleanups };
   machine = new Machine(parts);
 
-  // 7. vCPU workers: each creates its own vCPU fd; the core sends each its boot state.
+  // 8. vCPU workers: each creates its own vCPU fd; the core sends each its boot state.
   const mmapSize = kvm.vcpuMmapSize();
   const supported = kvm.supportedCpuid();
   for (let id = 0; id < config.vcpus; id++) {

@@ -1,6 +1,6 @@
 export { buildMachine, BuildError } from './builder.js';
 export { Machine, type GuestExit, type MachineParts } from './machine.js';
-export type { MachineConfig, SerialSink } from './machine-config.js';
+export type { MachineConfig, SerialSink, DiskSpec } from './machine-config.js';
 export { GuestMemoryMmap, GuestMemoryError, x86Regions, type MemoryRegion } from './memory.js';
 export * as layout from './arch/x86_64/layout.js';
 export { createAcpiTables, AcpiError, type AcpiTables, type AcpiTable } from './arch/x86_64/acpi/index.js';

@@ -11,6 +11,20 @@ export type SerialSink =
   /** A Unix socket (mode 0600): one client at a time gets the output and types the input. */
   | { kind: 'socket'; path: string };
 
+/** One virtio-blk disk, in guest order (slot i of the virtio-mmio window, /dev/vda first). */
+export interface DiskSpec {
+  /** Raw image: a regular file or a host block device. */
+  path: string;
+  /** Open read-only and offer VIRTIO_BLK_F_RO. */
+  readonly: boolean;
+  /** Device id for counters (Cloud Hypervisor's `id`); default `disk<i>`. */
+  id?: string;
+  /** The VIRTIO_BLK_T_GET_ID string (at most 20 bytes used); default the id, if any. */
+  serial?: string;
+  /** QueueNumMax of the request queue (power of two); default the device's. */
+  queueSize?: number;
+}
+
 export interface MachineConfig {
   vcpus: number;
   /** Guest RAM in bytes (page multiple). */
@@ -19,6 +33,8 @@ export interface MachineConfig {
   initramfs?: string;
   cmdline: string;
   serial: SerialSink;
+  /** virtio-blk disks, at most VIRTIO_MMIO_SLOTS; none when omitted. */
+  disks?: DiskSpec[];
   /** Which entry to use for an ELF with a PVH note ('auto' = PVH). */
   protocol?: BootProtocolChoice;
   logLevel?: LogLevel;

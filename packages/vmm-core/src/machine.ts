@@ -8,6 +8,7 @@ import { AccessKind, type MailboxServer, type VcpuEvent, type VcpuHandle, type V
 import type { GuestMemoryMmap } from './memory.js';
 import type { LoadedKernel } from './loader/kernel.js';
 import type { AcpiTables } from './arch/x86_64/acpi/index.js';
+import { virtioCounters, type VirtioSlot } from './virtio-wiring.js';
 
 const log = createLogger('machine');
 const accessChannel = diagnostics.channel('workervisor:vcpu:access');
@@ -27,6 +28,8 @@ export interface MachineParts {
   bootTimer: BootTimer;
   kernel: LoadedKernel;
   acpi: AcpiTables;
+  /** Virtio devices in slot order; their eventfds, watchers and files are released by a cleanup. */
+  virtio: readonly VirtioSlot[];
   irqFds: EventFd[];
   doorbell: EventFd;
   doorbellWatcher: FdWatcher;
@@ -114,6 +117,7 @@ export class Machine {
       'pio-bus': numeric(p.pio.metrics),
       'mmio-bus': numeric(p.mmio.metrics),
       'exit-mailbox': { served: p.mailboxes.served },
+      ...Object.fromEntries(p.virtio.map((s) => [s.name, virtioCounters(s)])),
     };
   }
 

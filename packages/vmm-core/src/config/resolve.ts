@@ -1,15 +1,16 @@
 // VmConfig (the API's Cloud Hypervisor shape) -> MachineConfig (what the builder needs). Features
 // the VMM cannot provide yet are refused here by name, never silently dropped.
+import { closeSync, openSync, statSync } from 'node:fs';
 import { totalmem } from 'node:os';
-import { ApiError, type VmConfig } from '@workervisor/api';
-import { MAX_VCPUS } from '../arch/x86_64/layout.js';
-import type { MachineConfig, SerialSink } from '../machine-config.js';
+import { ApiError, type DiskConfig, type VmConfig } from '@workervisor/api';
+import { MAX_VCPUS, VIRTIO_MMIO_SLOTS } from '../arch/x86_64/layout.js';
+import type { DiskSpec, MachineConfig, SerialSink } from '../machine-config.js';
 
 /** The smallest guest we boot: room for the kernel at 1 MiB, ACPI, an initramfs. */
 export const MIN_MEMORY_BYTES = 16 * 1024 * 1024;
 
 /** Config sections that name devices we do not emulate yet. */
-const UNSUPPORTED_LISTS = ['disks', 'net', 'fs', 'pmem', 'devices', 'user_devices', 'vdpa', 'generic_vhost_user', 'numa', 'pci_segments'] as const;
+const UNSUPPORTED_LISTS = ['net', 'fs', 'pmem', 'devices', 'user_devices', 'vdpa', 'generic_vhost_user', 'numa', 'pci_segments'] as const;
 const UNSUPPORTED_SINGLES = ['rng', 'vsock', 'balloon', 'sgx_epc', 'tpm', 'landlock_rules'] as const;
 
 function notSupported(what: string): ApiError {
@@ -38,6 +39,75 @@ function serialSink(config: VmConfig): SerialSink {
     default:
       throw notSupported(`serial mode ${serial.mode}`);
   }
+}
+
+/** The largest split virtqueue (virtio 1.2 section 2.7). */
+const MAX_QUEUE_SIZE = 32768;
+
+/** Refuses disk options that ask for something this VMM does not do. */
+function checkDiskOptions(d: DiskConfig, at: string): void {
+  const refused: Array<[boolean, string]> = [
+    [d.vhost_user === true || d.vhost_socket !== undefined, `${at}.vhost_user (a vhost-user block device)`],
+    [d.direct === true, `${at}.direct (O_DIRECT)`],
+    [d.iommu === true, `${at}.iommu`],
+    [(d.num_queues ?? 1) > 1, `${at}.num_queues ${d.num_queues ?? 1} (multi-queue virtio-blk)`],
+    [d.rate_limiter_config !== undefined || d.rate_limit_group !== undefined, `${at}.rate_limiter_config (disk rate limiting)`],
+    [d.queue_affinity !== undefined, `${at}.queue_affinity`],
+    [d.image_type !== undefined && d.image_type !== 'Raw', `${at}.image_type ${d.image_type ?? ''} (only Raw images)`],
+    [d.backing_files === true, `${at}.backing_files`],
+    [d.pci_segment !== undefined || d.pci_device_id !== undefined, `${at}.pci_segment/pci_device_id (disks are virtio-mmio)`],
+  ];
+  for (const [asked, what] of refused) if (asked) throw notSupported(what);
+}
+
+/** Checks one disk's path: it must exist, be a file or block device and open in the wanted mode. */
+function checkDiskPath(path: string, readonly: boolean, at: string): void {
+  const field = `${at}.path`;
+  let isDisk: boolean;
+  try {
+    const st = statSync(path);
+    isDisk = st.isFile() || st.isBlockDevice();
+  } catch (err) {
+    throw invalid(field, `${field} ${path} cannot be used (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  if (!isDisk) throw invalid(field, `${field} ${path} is neither a regular file nor a block device`);
+  try {
+    closeSync(openSync(path, readonly ? 'r' : 'r+'));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    const hint = !readonly && (code === 'EACCES' || code === 'EROFS' || code === 'EPERM') ? '; set readonly: true to use it read-only' : '';
+    throw invalid(field, `${field} ${path} cannot be opened ${readonly ? 'read-only' : 'read-write'} (${code})${hint}`);
+  }
+}
+
+/** The virtio-blk disks, in slot order. */
+function disks(config: VmConfig): DiskSpec[] {
+  const list = config.disks ?? [];
+  if (list.length > VIRTIO_MMIO_SLOTS) throw invalid('disks', `${list.length} disks exceed the ${VIRTIO_MMIO_SLOTS} virtio-mmio slots`);
+  const ids = new Set<string>();
+  return list.map((d, i): DiskSpec => {
+    const at = `disks[${i}]`;
+    checkDiskOptions(d, at);
+    if (d.path === undefined || d.path === '') throw invalid(`${at}.path`, `${at}.path is required: a raw disk image file or block device`);
+    const readonly = d.readonly ?? false;
+    checkDiskPath(d.path, readonly, at);
+    if (d.id !== undefined) {
+      if (ids.has(d.id)) throw invalid(`${at}.id`, `${at}.id "${d.id}" is used by another disk`);
+      ids.add(d.id);
+    }
+    const queueSize = d.queue_size;
+    if (queueSize !== undefined && (queueSize > MAX_QUEUE_SIZE || (queueSize & (queueSize - 1)) !== 0)) {
+      throw invalid(`${at}.queue_size`, `${at}.queue_size ${queueSize} must be a power of two up to ${MAX_QUEUE_SIZE}`);
+    }
+    const serial = d.serial ?? d.id;
+    return {
+      path: d.path,
+      readonly,
+      ...(d.id === undefined ? {} : { id: d.id }),
+      ...(serial === undefined ? {} : { serial }),
+      ...(queueSize === undefined ? {} : { queueSize }),
+    };
+  });
 }
 
 /** Checks `config` and resolves it for the builder. Throws ApiError (invalid-config / not-supported). */
@@ -72,5 +142,6 @@ export function resolveMachineConfig(config: VmConfig, hostMemory = totalmem()):
     ...(payload.initramfs === undefined ? {} : { initramfs: payload.initramfs }),
     cmdline: payload.cmdline ?? '',
     serial: serialSink(config),
+    disks: disks(config),
   };
 }
