@@ -1,4 +1,7 @@
 // The `workervisor` command boots test guests and exits 0 when they reset or power off.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { describeKvm, guestPath, Microvm } from '../framework/index.js';
 
@@ -36,6 +39,17 @@ describeKvm('workervisor CLI boots', () => {
     vm = Microvm.spawn({ kernel: guestPath('smp.elf'), memory: 'size=64M', cmdline: 'cpus=2', extraArgs: ['--cpus', 'boot=2'] });
     await vm.expectSerial(/SMP OK cpus=2/, { timeoutMs: 30_000 });
     expect((await vm.waitExit()).code).toBe(0);
+  });
+
+  it('attaches --disk as virtio-blk: the guest reads the host file through the queue', async () => {
+    const disk = join(mkdtempSync(join(tmpdir(), 'wv-disk-')), 'disk.img');
+    const bytes = Buffer.alloc(2 << 20);
+    bytes.write('WORKERVISOR-DISK');
+    writeFileSync(disk, bytes);
+    vm = Microvm.spawn({ kernel: guestPath('virtio-probe.elf'), memory: 64, extraArgs: ['--disk', `path=${disk},readonly=on`] });
+    await vm.expectSerial(/BLK capacity=4096\b/);
+    await vm.expectSerial(/BLK sector0=574f524b45525649534f522d4449534b/);
+    expect(await vm.waitExit()).toEqual({ code: 0, signal: null });
   });
 
   it('powers off through the FADT sleep register and exits 0', async () => {

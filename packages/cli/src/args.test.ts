@@ -217,3 +217,33 @@ describe('parseSize', () => {
     expect(parseSize(text)).toBe(bytes);
   });
 });
+
+describe('--disk', () => {
+  const run = (argv: string[]) => {
+    const r = parseArgs(['--kernel', '/k', ...argv]);
+    if (r.kind !== 'run') throw new Error('not a run');
+    return r.options.config;
+  };
+
+  it('takes one disk per flag, in order, with readonly and id', () => {
+    expect(run(['--disk', 'path=/a.img', '--disk', 'path=/b.img,readonly=on,id=data']).disks).toEqual([
+      { path: '/a.img' },
+      { path: '/b.img', readonly: true, id: 'data' },
+    ]);
+  });
+
+  it('accepts a bare path like --disk /a.img', () => {
+    expect(run(['--disk', '/a.img']).disks).toEqual([{ path: '/a.img' }]);
+  });
+
+  it('names a bad option or value', () => {
+    expect(() => run(['--disk', 'path=/a,readonly=maybe'])).toThrow(/readonly must be on or off/);
+    expect(() => run(['--disk', 'path=/a,cache=none'])).toThrow(/unknown option 'cache'/);
+    expect(() => run(['--disk', 'readonly=on'])).toThrow(/path=PATH is required/);
+  });
+
+  it('needs --kernel and conflicts with --config-file', () => {
+    expect(() => parseArgs(['--api-socket', '/s', '--disk', 'path=/a'])).toThrow(/--disk needs --kernel/);
+    expect(() => parseArgs(['--config-file', '/f.json', '--disk', 'path=/a'])).toThrow(/--disk conflicts with --config-file/);
+  });
+});

@@ -35,7 +35,15 @@ export interface CliConsoleConfig {
 }
 
 /** The part of a VmConfig the flags describe; only the flags given are present. */
+/** One `--disk`: a virtio-blk device backed by a host file or block device. */
+export interface CliDiskConfig {
+  path: string;
+  readonly?: boolean;
+  id?: string;
+}
+
 export interface CliVmConfig {
+  disks?: CliDiskConfig[];
   payload?: PayloadConfig;
   cpus?: CpusConfig;
   memory?: MemoryConfig;
@@ -84,6 +92,8 @@ const PAGE_SIZE = 4096;
 interface FlagSpec {
   /** Placeholder of the value in messages, or undefined for a switch. */
   value?: string;
+  /** May be given more than once (each occurrence is one item). */
+  repeatable?: boolean;
 }
 
 const FLAGS: Record<string, FlagSpec> = {
@@ -100,12 +110,13 @@ const FLAGS: Record<string, FlagSpec> = {
   reboot: { value: 'exit|restart' },
   'log-file': { value: 'FILE' },
   'dump-acpi': { value: 'DIR' },
+  disk: { value: 'path=PATH[,readonly=on|off][,id=ID]', repeatable: true },
   help: {},
   version: {},
 };
 
 /** Flags that shape the VM; they need --kernel (or, for serial/console, --config-file). */
-const VM_FLAGS = ['initramfs', 'cmdline', 'cpus', 'memory', 'serial', 'console'] as const;
+const VM_FLAGS = ['initramfs', 'cmdline', 'cpus', 'memory', 'serial', 'console', 'disk'] as const;
 /** Flags the Firecracker config file already covers (boot-source, machine-config). */
 const CONFIG_FILE_COVERS: Record<string, string> = {
   kernel: 'boot-source.kernel_image_path',
@@ -113,6 +124,7 @@ const CONFIG_FILE_COVERS: Record<string, string> = {
   cmdline: 'boot-source.boot_args',
   cpus: 'machine-config.vcpu_count',
   memory: 'machine-config.mem_size_mib',
+  disk: 'drives',
 };
 
 /** Parses `workervisor` arguments (without node and the script path). Throws CliError. */
@@ -122,6 +134,8 @@ export function parseArgs(argv: readonly string[]): ParsedCli {
   if (argv.includes('--version') || argv.includes('-V')) return { kind: 'version' };
 
   const values = new Map<string, string>();
+  /** Every occurrence of a repeatable flag (--disk), in order. */
+  const repeated: Array<[string, string]> = [];
   const switches = new Set<string>();
   let verbosity = 0;
 
@@ -159,6 +173,11 @@ export function parseArgs(argv: readonly string[]): ParsedCli {
       i++;
     }
     if (value === '') throw new CliError('missing-value', `--${name}: empty value (expected --${name} ${spec.value})`);
+    if (spec.repeatable === true) {
+      repeated.push([name, value]);
+      if (!values.has(name)) values.set(name, value);
+      continue;
+    }
     if (values.has(name)) throw duplicate(name);
     values.set(name, value);
   }
@@ -184,6 +203,8 @@ export function parseArgs(argv: readonly string[]): ParsedCli {
   if (memory !== undefined) options.config.memory = { size: parseMemory(memory) };
   const serial = values.get('serial');
   if (serial !== undefined) options.config.serial = parseSerial(serial);
+  const disks = repeated.filter(([n]) => n === 'disk').map(([, v]) => parseDisk(v));
+  if (disks.length > 0) options.config.disks = disks;
   const consoleFlag = values.get('console');
   if (consoleFlag !== undefined) options.config.console = parseConsole(consoleFlag);
   const apiSocket = values.get('api-socket');
@@ -285,6 +306,22 @@ function parseKeyValues(flag: string, value: string, keys: readonly string[], ba
     out.set(key, part.slice(eq + 1));
   }
   return out;
+}
+
+/** Cloud Hypervisor's `--disk path=PATH[,readonly=on|off][,id=ID]` (one disk per flag). */
+function parseDisk(value: string): CliDiskConfig {
+  const kv = parseKeyValues('--disk', value, ['path', 'readonly', 'id'], 'path');
+  const path = kv.get('path');
+  if (path === undefined) throw new CliError('invalid-value', `--disk ${value}: path=PATH is required`);
+  const disk: CliDiskConfig = { path };
+  const ro = kv.get('readonly');
+  if (ro !== undefined) {
+    if (ro !== 'on' && ro !== 'off' && ro !== 'true' && ro !== 'false') throw new CliError('invalid-value', `--disk ${value}: readonly must be on or off`);
+    disk.readonly = ro === 'on' || ro === 'true';
+  }
+  const id = kv.get('id');
+  if (id !== undefined) disk.id = id;
+  return disk;
 }
 
 function parseSerial(value: string): CliConsoleConfig {
@@ -440,6 +477,9 @@ VM (with --kernel):
   --serial MODE          COM1 (ttyS0): tty (or stdout; the default), off, null,
                          file=PATH (write output to PATH) or socket=PATH (a Unix socket)
   --console off          Accepted for Cloud Hypervisor compatibility (no virtio-console)
+  --disk path=PATH[,readonly=on][,id=ID]
+                         A virtio-blk disk backed by a host file or block device; repeat
+                         the flag for more disks (the first is /dev/vda)
 
 VMM:
   --api-socket PATH      Serve the Cloud Hypervisor REST API (/api/v1) on this Unix socket
