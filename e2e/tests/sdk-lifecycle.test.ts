@@ -61,10 +61,8 @@ describeKvm('SDK lifecycle', () => {
 
     await vm.shutdown();
     expect((await vm.info()).state).toBe('Created');
-    // The machine is gone (its RAM is freed when V8 collects the buffer): nothing runs any more.
-    const frozen = readGuestU32(pid, COUNTER_ADDR);
-    await sleep(100);
-    expect(readGuestU32(pid, COUNTER_ADDR)).toBe(frozen);
+    // The machine is gone and its guest RAM was given back at once (not at some later GC).
+    expect(readGuestU32(pid, COUNTER_ADDR)).toBeUndefined();
     await vm.delete();
     await expect(vm.info()).rejects.toMatchObject({ status: 404 });
 

@@ -61,6 +61,7 @@ export interface NativeBinding {
   RUN_STOPPED: number;
   allocateGuestRam(size: number, hugepages?: boolean): SharedArrayBuffer;
   pageSize(): number;
+  releaseGuestRam(mem: SharedArrayBuffer): boolean;
   eventfdCreate(initval?: number): number;
   eventfdRead(fd: number): bigint;
   eventfdWrite(fd: number, value?: bigint | number): void;

@@ -4,4 +4,4 @@ export { KvmError, type KvmErrorKind } from './errors.js';
 export { Kvm, VmFd, KVM_CAP, KVM_API_VERSION } from './kvm.js';
 export { VcpuFd, RUN_KICKED, RUN_STOPPED, currentTid } from './vcpu.js';
 export { EventFd, FdWatcher, eventfdWrite } from './eventfd.js';
-export { allocateGuestRam, pageSize, stopAllVcpus } from './memory.js';
+export { allocateGuestRam, releaseGuestRam, pageSize, stopAllVcpus } from './memory.js';

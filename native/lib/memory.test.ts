@@ -2,7 +2,7 @@
 // addon only, not /dev/kvm.
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { allocateGuestRam, pageSize } from './memory.js';
+import { allocateGuestRam, pageSize, releaseGuestRam } from './memory.js';
 
 const MIB = 1024 * 1024;
 
@@ -124,5 +124,24 @@ describe('allocateGuestRam', () => {
     } finally {
       await worker.terminate();
     }
+  });
+});
+
+describe('releaseGuestRam', () => {
+  it('frees the pages now: the buffer reads zeros afterwards and a second release is a no-op', () => {
+    const sab = allocateGuestRam(1 << 20);
+    const bytes = new Uint8Array(sab);
+    bytes.fill(0xab);
+    expect(releaseGuestRam(sab)).toBe(true);
+    expect(bytes[0]).toBe(0);
+    expect(bytes[(1 << 20) - 1]).toBe(0);
+    expect(releaseGuestRam(sab)).toBe(false);
+    // Still a valid mapping: writing works (new zero pages), nothing faults.
+    bytes[10] = 7;
+    expect(bytes[10]).toBe(7);
+  });
+
+  it('refuses a buffer it did not allocate', () => {
+    expect(releaseGuestRam(new SharedArrayBuffer(4096))).toBe(false);
   });
 });

@@ -7,6 +7,15 @@ export function allocateGuestRam(size: number, hugepages = false): SharedArrayBu
   return wrap('memory', `mmap of ${size} bytes of guest RAM`, () => binding().allocateGuestRam(size, hugepages));
 }
 
+/**
+ * Gives guest RAM back to the host now (its pages are freed; the buffer stays readable as zeros
+ * until V8 collects it). Only once nothing can run the guest: after the VM fd is closed.
+ * Returns false when it was already released.
+ */
+export function releaseGuestRam(mem: SharedArrayBuffer): boolean {
+  return wrap('memory', 'releasing guest RAM', () => binding().releaseGuestRam(mem));
+}
+
 export function pageSize(): number {
   return binding().pageSize();
 }

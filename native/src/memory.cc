@@ -6,15 +6,32 @@
 
 #include <sys/mman.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
+
+#include <map>
+#include <mutex>
 #include <unistd.h>
 
 namespace wv {
 
-static void UnmapGuestRam(void* data, size_t length, void* deleter_data) {
+// The memfd behind each guest RAM mapping, keyed by the mapping's address, until it is released
+// (releaseGuestRam) or the mapping goes away.
+static std::mutex g_memfds_mutex;
+static std::map<void*, int> g_memfds;
+
+static void CloseMemfd(void* data) {
+  std::lock_guard<std::mutex> lock(g_memfds_mutex);
+  auto it = g_memfds.find(data);
+  if (it == g_memfds.end()) return;
+  ::close(it->second);
+  g_memfds.erase(it);
+}
+
+static void UnmapGuestRam(void* data, size_t length, void* /*deleter_data*/) {
   // SAFETY: data/length are exactly what mmap returned in AllocateGuestRam; V8 calls this
   // once, after the last BackingStore reference (JS or native) is gone.
   ::munmap(data, length);
-  ::close(static_cast<int>(reinterpret_cast<intptr_t>(deleter_data)));
+  CloseMemfd(data);
 }
 
 static Napi::Value AllocateGuestRam(const Napi::CallbackInfo& info) {
@@ -43,7 +60,11 @@ static Napi::Value AllocateGuestRam(const Napi::CallbackInfo& info) {
   // Guest RAM should not end up in core dumps or be merged; failures here are harmless.
   ::madvise(mem, size, MADV_DONTDUMP);
   v8::Isolate* isolate = v8::Isolate::GetCurrent();
-  std::unique_ptr<v8::BackingStore> store = v8::SharedArrayBuffer::NewBackingStore(mem, size, UnmapGuestRam, reinterpret_cast<void*>(static_cast<intptr_t>(fd)));
+  std::unique_ptr<v8::BackingStore> store = v8::SharedArrayBuffer::NewBackingStore(mem, size, UnmapGuestRam, nullptr);
+  {
+    std::lock_guard<std::mutex> lock(g_memfds_mutex);
+    g_memfds[mem] = fd;
+  }
   v8::Local<v8::SharedArrayBuffer> sab = v8::SharedArrayBuffer::New(isolate, std::move(store));
   return Napi::Value(env, ToNapi(sab));
 }
@@ -54,6 +75,29 @@ std::shared_ptr<v8::BackingStore> SabBackingStore(Napi::Env env, Napi::Value val
   return local.As<v8::SharedArrayBuffer>()->GetBackingStore();
 }
 
+/**
+ * releaseGuestRam(sab): frees guest RAM now instead of when V8 collects the buffer. Punching a hole
+ * in the memfd gives the pages back while the mapping stays valid (a late read sees zeros, never
+ * SIGBUS); the fd is closed. The address range itself is unmapped by the deleter later.
+ * Call only when no vCPU or VM can touch the memory (after the VM fd is closed).
+ */
+static Napi::Value ReleaseGuestRam(const Napi::CallbackInfo& info) {
+  std::shared_ptr<v8::BackingStore> store = SabBackingStore(info.Env(), info[0], "memory");
+  void* data = store->Data();
+  std::lock_guard<std::mutex> lock(g_memfds_mutex);
+  auto it = g_memfds.find(data);
+  if (it == g_memfds.end()) return Napi::Boolean::New(info.Env(), false);
+  // SAFETY: the fd is this mapping's memfd; punching a hole frees its pages, and the shared
+  // mapping keeps reading zeros for the range (the file size is kept).
+  if (::fallocate(it->second, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, static_cast<off_t>(store->ByteLength())) < 0) {
+    int err = errno;
+    ThrowErrno(info.Env(), err, "fallocate");
+  }
+  ::close(it->second);
+  g_memfds.erase(it);
+  return Napi::Boolean::New(info.Env(), true);
+}
+
 static Napi::Value PageSize(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(::sysconf(_SC_PAGESIZE)));
 }
@@ -61,6 +105,7 @@ static Napi::Value PageSize(const Napi::CallbackInfo& info) {
 void InitMemory(Napi::Env env, Napi::Object exports) {
   exports.Set("allocateGuestRam", Napi::Function::New(env, AllocateGuestRam));
   exports.Set("pageSize", Napi::Function::New(env, PageSize));
+  exports.Set("releaseGuestRam", Napi::Function::New(env, ReleaseGuestRam));
 }
 
 }  // namespace wv

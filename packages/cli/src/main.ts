@@ -2,7 +2,6 @@
 // line on stderr and a non-zero exit, never a stack trace (set WORKERVISOR_DEBUG=1 for those).
 import { VERSION } from '@workervisor/vmm-core';
 import { CliError, parseArgs } from './args.js';
-import { runRemote } from './remote.js';
 import { runVmm } from './run.js';
 
 /** The message of err and of each cause, joined: "cannot boot: KVM_CREATE_VM failed with EPERM". */
@@ -26,8 +25,11 @@ export async function main(argv: readonly string[]): Promise<number> {
       case 'version':
         process.stdout.write(`workervisor ${VERSION}\n`);
         return 0;
-      case 'remote':
+      case 'remote': {
+        // Loaded on demand: the SDK brings undici, ~190 ms of start-up a booting VMM does not need.
+        const { runRemote } = await import('./remote.js');
         return await runRemote({ socket: parsed.socket, command: parsed.command });
+      }
       case 'run':
         return await runVmm(parsed.options);
     }

@@ -71,17 +71,49 @@ function irqfdTrigger(vm: VmFd, gsi: number, fds: EventFd[]): IrqTrigger {
 /** Builds the machine for `config`. Guest exits reach `exit` (reset, poweroff). */
 export async function buildMachine(config: MachineConfig, exit: VmExitRequester): Promise<Machine> {
   installExitHook();
-  const cleanups: Array<() => void> = [];
-
   // 1. Inputs first: a bad path fails before any KVM resource exists.
   const kernelBytes = readInput(config.kernel, 'kernel-unreadable', 'kernel');
   const initramfsBytes = config.initramfs === undefined ? undefined : readInput(config.initramfs, 'initramfs-unreadable', 'initramfs');
   const disks = config.disks ?? [];
   const diskBackends = openInputDisks(disks);
 
+  // Everything acquired from here on is released in reverse if a later step fails.
+  const undo: Array<() => void | Promise<void>> = [];
+  try {
+    return await build(config, exit, { kernelBytes, initramfsBytes, disks, diskBackends }, undo);
+  } catch (err) {
+    for (const step of undo.reverse()) {
+      try {
+        await step();
+      } catch (cleanupErr) {
+        log.warn('cleanup after a failed build failed', { error: (cleanupErr as Error).message });
+      }
+    }
+    throw err;
+  }
+}
+
+interface BuildInputs {
+  kernelBytes: Uint8Array;
+  initramfsBytes: Uint8Array | undefined;
+  disks: NonNullable<MachineConfig['disks']>;
+  diskBackends: ReturnType<typeof openInputDisks>;
+}
+
+async function build(config: MachineConfig, exit: VmExitRequester, inputs: BuildInputs, undo: Array<() => void | Promise<void>>): Promise<Machine> {
+  const cleanups: Array<() => void> = [];
+  undo.push(() => cleanups.forEach((c) => c()));
+  // The disk images are open already; attachDisks takes them over (virtio.close closes them).
+  let disksAttached = false;
+  undo.push(() => {
+    if (!disksAttached) inputs.diskBackends.forEach((b) => b.close());
+  });
+
   // 2. KVM and the VM, with the x86 pieces KVM wants before any vCPU exists.
   const kvm = Kvm.open();
+  undo.push(() => kvm.close());
   const vm = kvm.createVm();
+  undo.push(() => vm.close());
   vm.setTssAddr(L.KVM_TSS_ADDRESS);
   vm.setIdentityMapAddr(L.KVM_IDENTITY_MAP_ADDRESS);
   vm.createIrqchip();
@@ -89,10 +121,44 @@ export async function buildMachine(config: MachineConfig, exit: VmExitRequester)
 
   // 3. Guest RAM: one SharedArrayBuffer, one KVM slot per region.
   const memory = GuestMemoryMmap.allocate(config.memoryBytes);
+  undo.unshift(() => memory.release()); // first in the list: runs last, after the VM fd is closed
   memory.regions.forEach((r, slot) => vm.setUserMemoryRegion(slot, r.gpa, memory.buffer, r.offset, r.size));
 
-  // 4. Legacy devices on the buses; interrupts through irqfds.
+  // 4. vCPU workers, started now so their ~100 ms of thread start-up overlaps the steps below.
+  //    Each creates its own vCPU fd; exits come back through one doorbell eventfd and the mailboxes.
+  const doorbell = new EventFd();
+  undo.push(() => doorbell.close());
+  let machine: Machine | undefined;
+  const mailboxes = new MailboxServer((kind, addr, data) => machine?.dispatch(kind, addr, data));
+  const doorbellWatcher = new FdWatcher(doorbell.fd, () => {
+    doorbell.read();
+    mailboxes.serve();
+  });
+  undo.push(() => doorbellWatcher.stop());
+  const vcpus: VcpuHandle[] = [];
+  undo.push(async () => {
+    mailboxes.close();
+    await Promise.all(vcpus.map((v) => v.stop()));
+  });
+  const mmapSize = kvm.vcpuMmapSize();
+  for (let id = 0; id < config.vcpus; id++) {
+    const handle = new VcpuHandle({
+      id,
+      vm,
+      mmapSize,
+      memory: memory.buffer,
+      regions: [...memory.regions],
+      doorbellFd: doorbell.fd,
+      onEvent: (e) => machine?.onVcpuEvent(e),
+      ...logOptions(config.logLevel, config.logFile),
+    });
+    vcpus.push(handle);
+    mailboxes.add(handle.mailbox);
+  }
+
+  // 5. Legacy devices on the buses; interrupts through irqfds.
   const irqFds: EventFd[] = [];
+  undo.push(() => irqFds.forEach((fd) => fd.close()));
   const pio = new Bus('pio');
   const mmio = new Bus('mmio');
   let serialRef: Serial | undefined;
@@ -113,14 +179,15 @@ export async function buildMachine(config: MachineConfig, exit: VmExitRequester)
   pio.insert(new BytePortBusDevice(debugPort), L.DEBUG_PORT, 1, 'debug-port');
   mmio.insert(bootTimer, L.BOOT_TIMER_START, L.BOOT_TIMER_SIZE, 'boot-timer');
 
-  // 5. Virtio devices: disk i in virtio-mmio slot i (irqfd GSI VIRTIO_IRQ_BASE + i, ioeventfd kicks).
-  const virtio = attachDisks({ vm, memory, mmio, irq: (gsi) => irqfdTrigger(vm, gsi, irqFds) }, disks, diskBackends);
+  // 6. Virtio devices: disk i in virtio-mmio slot i (irqfd GSI VIRTIO_IRQ_BASE + i, ioeventfd kicks).
+  const virtio = attachDisks({ vm, memory, mmio, irq: (gsi) => irqfdTrigger(vm, gsi, irqFds) }, inputs.disks, inputs.diskBackends);
+  disksAttached = true;
   cleanups.push(virtio.close);
 
-  // 6. Kernel, command line, initramfs, ACPI tables and the boot structure its entry reads.
-  const kernel: LoadedKernel = loadKernel(memory, kernelBytes, { protocol: config.protocol ?? 'auto' });
+  // 7. Kernel, command line, initramfs, ACPI tables and the boot structure its entry reads.
+  const kernel: LoadedKernel = loadKernel(memory, inputs.kernelBytes, { protocol: config.protocol ?? 'auto' });
   const cmdline = writeCmdline(memory, config.cmdline, kernel.cmdlineMaxLength);
-  const initramfs = initramfsBytes === undefined ? undefined : loadInitramfs(memory, initramfsBytes, kernel);
+  const initramfs = inputs.initramfsBytes === undefined ? undefined : loadInitramfs(memory, inputs.initramfsBytes, kernel);
   const acpi = createAcpiTables(memory, { vcpus: config.vcpus, virtio: virtio.slots.map((s) => s.acpi) });
   const memoryMap = guestMemoryMap(memory.size);
   const boot = { ...(initramfs === undefined ? {} : { initramfs }), rsdpAddr: acpi.rsdpAddress, memoryMap };
@@ -128,41 +195,19 @@ export async function buildMachine(config: MachineConfig, exit: VmExitRequester)
   else writeBootParams(memory, { cmdline, ...(kernel.kind === 'bzimage' ? { setupHeader: kernel.setupHeader } : {}), ...boot });
   log.info(`loaded ${kernel.kind} kernel, entry 0x${kernel.entry.toString(16)}`, { vcpus: config.vcpus, memory: config.memoryBytes });
 
-  // 7. The exit mailbox: vCPU workers ring one doorbell eventfd; the core serves it from libuv.
-  const doorbell = new EventFd();
-  let machine: Machine | undefined;
-  const mailboxes = new MailboxServer((kind, addr, data) => machine?.dispatch(kind, addr, data));
-  const doorbellWatcher = new FdWatcher(doorbell.fd, () => {
-    doorbell.read();
-    mailboxes.serve();
-  });
-
-  const parts: MachineParts = { kvm, vm, memory, pio, mmio, serial, i8042, debugPort, bootTimer, kernel, acpi, virtio: virtio.slots, irqFds, doorbell, doorbellWatcher, mailboxes, cleanups };
-  machine = new Machine(parts);
-
-  // 8. vCPU workers: each creates its own vCPU fd; the core sends each its boot state.
-  const mmapSize = kvm.vcpuMmapSize();
+  // 8. Each vCPU's boot state (CPUID, MSRs, FPU, LAPIC; entry registers on the boot CPU).
   const supported = kvm.supportedCpuid();
-  for (let id = 0; id < config.vcpus; id++) {
-    const handle = new VcpuHandle({
-      id,
-      vm,
-      mmapSize,
-      memory: memory.buffer,
-      regions: [...memory.regions],
-      doorbellFd: doorbell.fd,
-      onEvent: (e) => machine?.onVcpuEvent(e),
-      ...logOptions(config.logLevel, config.logFile),
-    });
-    machine.vcpus.push(handle);
-    mailboxes.add(handle.mailbox);
-  }
   try {
-    await Promise.all(machine.vcpus.map((h) => configureVcpu(h, h.id, config.vcpus, supported, memory, kernel)));
+    await Promise.all(vcpus.map((h) => configureVcpu(h, h.id, config.vcpus, supported, memory, kernel)));
   } catch (err) {
-    await machine.close();
     throw new BuildError('vcpu-setup', 'setting up the vCPUs failed', { cause: err });
   }
+
+  // The machine owns every resource from here on (Machine.close releases them).
+  const parts: MachineParts = { kvm, vm, memory, pio, mmio, serial, i8042, debugPort, bootTimer, kernel, acpi, virtio: virtio.slots, irqFds, doorbell, doorbellWatcher, mailboxes, cleanups };
+  machine = new Machine(parts);
+  machine.vcpus.push(...vcpus);
+  undo.length = 0;
   return machine;
 }
 

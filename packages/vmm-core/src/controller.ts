@@ -26,6 +26,17 @@ export interface VmmOptions {
   onMachine?: (machine: Machine) => void;
 }
 
+/** Error codes that mean "the VM's config or its files are unusable": a 400 for the API, not a 500. */
+const CONFIG_ERROR_CODE = /^ERR_VMM_(LOADER|X86|ACPI|GUEST_MEMORY)_|^ERR_VMM_BUILD_(KERNEL|INITRAMFS|DISK)_UNREADABLE$/;
+
+function asConfigError(err: unknown): unknown {
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && CONFIG_ERROR_CODE.test(code)) {
+    return new ApiError('invalid-config', (err as Error).message, { cause: err, details: { cause: code } });
+  }
+  return err;
+}
+
 export class Vmm implements ApiBackend {
   private config: VmConfig | undefined;
   private machine: Machine | undefined;
@@ -134,10 +145,15 @@ export class Vmm implements ApiBackend {
     if (this.options.serial !== undefined) resolved.serial = this.options.serial;
     if (this.options.logLevel !== undefined) resolved.logLevel = this.options.logLevel;
     if (this.options.logFile !== undefined) resolved.logFile = this.options.logFile;
-    const machine = await buildMachine(resolved, {
-      reset: (reason) => machine.guestExit({ kind: 'reset', reason }),
-      powerOff: (reason) => machine.guestExit({ kind: 'poweroff', reason }),
-    });
+    let machine: Machine;
+    try {
+      machine = await buildMachine(resolved, {
+        reset: (reason) => machine.guestExit({ kind: 'reset', reason }),
+        powerOff: (reason) => machine.guestExit({ kind: 'poweroff', reason }),
+      });
+    } catch (err) {
+      throw asConfigError(err);
+    }
     machine.onGuestExit((exit) => void this.serialize(() => this.onGuestExit(machine, exit)));
     this.machine = machine;
     this.paused = false;

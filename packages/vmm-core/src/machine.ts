@@ -135,5 +135,6 @@ export class Machine {
     for (const c of p.cleanups) c();
     p.vm.close();
     p.kvm.close();
+    p.memory.release();
   }
 }

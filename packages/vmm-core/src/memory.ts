@@ -2,7 +2,7 @@
 // the 32-bit MMIO gap. Every access is bounds-checked against the regions (DESIGN.md "Guest memory").
 import type { GuestMemory } from '@workervisor/devices';
 import { VmmError } from '@workervisor/devices';
-import { allocateGuestRam, pageSize } from '@workervisor/native';
+import { allocateGuestRam, pageSize, releaseGuestRam } from '@workervisor/native';
 import { HIGH_RAM_START, MMIO_GAP_START } from './arch/x86_64/layout.js';
 
 export class GuestMemoryError extends VmmError<'out-of-range' | 'invalid-size'> {
@@ -48,6 +48,14 @@ export class GuestMemoryMmap implements GuestMemory {
       throw new GuestMemoryError('invalid-size', `guest memory size ${size} is not a positive multiple of ${page} bytes`);
     }
     return new GuestMemoryMmap(allocateGuestRam(size), x86Regions(size));
+  }
+
+  /**
+   * Frees the RAM's pages now rather than when V8 collects the buffer (reboots and failed boots
+   * would otherwise pile up memfds). Reads afterwards see zeros. Only after the VM fd is closed.
+   */
+  release(): void {
+    releaseGuestRam(this.buffer);
   }
 
   /** Buffer offset of [gpa, gpa+len), or -1 when it is not inside one region. */

@@ -1,0 +1,49 @@
+// A vm.boot that fails (unusable kernel, initramfs too big) answers 400 with the loader's message,
+// releases everything it had acquired (KVM fds, eventfds, guest RAM), and the VMM keeps serving.
+import { readdirSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, expect, it } from 'vitest';
+import { launch, type Vm } from '@workervisor/sdk';
+import { describeKvm, guestPath } from '../framework/index.js';
+
+const fdCount = (pid: number) => readdirSync(`/proc/${pid}/fd`).length;
+const MIB = 1024 * 1024;
+
+describeKvm('failed boots', () => {
+  let vm: Vm | undefined;
+  afterEach(async () => {
+    await vm?.close();
+    vm = undefined;
+  });
+
+  it('answer 400 with the reason, leak no fds, and leave the VMM able to boot', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wv-bootfail-'));
+    const junk = join(dir, 'junk.bin');
+    writeFileSync(junk, Buffer.alloc(8192, 0x41));
+    const bigInitrd = join(dir, 'initrd');
+    writeFileSync(bigInitrd, Buffer.alloc(40 * MIB));
+    vm = await launch({ serial: 'pipe' });
+    const pid = vm.process.pid!;
+
+    const attempt = async (config: Parameters<Vm['create']>[0], message: RegExp) => {
+      await vm!.create(config);
+      await expect(vm!.boot()).rejects.toMatchObject({ status: 400, serverCode: 'ERR_VMM_API_INVALID_CONFIG', serverMessage: expect.stringMatching(message) });
+      expect((await vm!.info()).state).toBe('Created');
+      await vm!.delete();
+    };
+    // Warm up once so lazily opened fds (worker threads' own, libuv's) are counted in the baseline.
+    await attempt({ payload: { kernel: junk }, memory: { size: 64 * MIB } }, /neither an ELF file nor a bzImage/);
+    const before = fdCount(pid);
+    for (let i = 0; i < 5; i++) {
+      await attempt({ payload: { kernel: junk }, memory: { size: 64 * MIB } }, /neither an ELF file nor a bzImage/);
+      await attempt({ payload: { kernel: guestPath('hello.elf'), initramfs: bigInitrd }, memory: { size: 32 * MIB } }, /initramfs of \d+ bytes does not fit/);
+    }
+    expect(fdCount(pid)).toBeLessThanOrEqual(before);
+
+    await vm.create({ payload: { kernel: guestPath('hello.elf') }, memory: { size: 64 * MIB } });
+    await vm.boot();
+    await vm.waitForSerial(/DONE hello/, 15_000);
+    expect((await vm.exited).code).toBe(0);
+  });
+});
