@@ -48,7 +48,7 @@ flags="$CC ${CFLAGS[*]} ${LDFLAGS[*]}"
 if [[ ! -f "$out/.flags" || "$(cat "$out/.flags")" != "$flags" ]]; then
 	printf '%s' "$flags" >"$out/.flags"
 fi
-common_deps=("$here/build.sh" "$out/.flags" "$here"/include/*.h)
+common_deps=("$here/build.sh" "$out/.flags" "$here"/include/*.h "$here/arch/long-mode.inc")
 
 # stale TARGET DEP...: true if TARGET is missing or older than any DEP.
 stale() {

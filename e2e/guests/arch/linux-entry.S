@@ -7,6 +7,7 @@
  *          0x200): long mode, identity paging from the loader, rsi = &boot_params. We keep the
  *          loader's page tables, so only what the loader identity-maps is touched. */
 #include "platform.h"
+#include "long-mode.inc"
 
 	.section .text.entry, "ax"
 	.code32
@@ -20,18 +21,7 @@ startup_32:
 	movl %eax, %es
 	movl %eax, %ss
 	movl $boot_stack_top, %esp
-	movl %cr4, %eax
-	orl $0x20, %eax                  /* PAE */
-	movl %eax, %cr4
-	movl $pml4, %eax
-	movl %eax, %cr3
-	movl $0xC0000080, %ecx           /* EFER.LME */
-	rdmsr
-	orl $0x100, %eax
-	wrmsr
-	movl %cr0, %eax
-	orl $0x80000001, %eax            /* PG | PE */
-	movl %eax, %cr0
+	enable_long_mode
 	ljmp $SEL_CODE64, $from32
 
 	.code64

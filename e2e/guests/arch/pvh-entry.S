@@ -3,6 +3,7 @@
  * with ebx = &hvm_start_info. We switch to long mode on our own page tables and call
  * pvh_main(start_info) in C. About 25 ring-0 instructions. */
 #include "platform.h"
+#include "long-mode.inc"
 
 #define XEN_ELFNOTE_PHYS32_ENTRY 18
 
@@ -28,18 +29,7 @@ pvh_start:
 	movl %eax, %es
 	movl %eax, %ss
 	movl $boot_stack_top, %esp
-	movl %cr4, %eax
-	orl $0x20, %eax                  /* PAE */
-	movl %eax, %cr4
-	movl $pml4, %eax
-	movl %eax, %cr3
-	movl $0xC0000080, %ecx           /* EFER.LME */
-	rdmsr
-	orl $0x100, %eax
-	wrmsr
-	movl %cr0, %eax
-	orl $0x80000001, %eax            /* PG | PE */
-	movl %eax, %cr0
+	enable_long_mode
 	ljmp $SEL_CODE64, $1f
 
 	.code64

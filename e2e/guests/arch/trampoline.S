@@ -5,6 +5,7 @@
  * The code is position dependent on AP_TRAMPOLINE_START: addresses are computed as
  * AP_TRAMPOLINE_START + (label - trampoline_start). */
 #include "platform.h"
+#include "long-mode.inc"
 
 #define T(label) (AP_TRAMPOLINE_START + ((label) - trampoline_start))
 
@@ -28,18 +29,7 @@ tramp32:
 	movl %eax, %ds
 	movl %eax, %es
 	movl %eax, %ss
-	movl %cr4, %eax
-	orl $0x20, %eax                  /* PAE */
-	movl %eax, %cr4
-	movl $pml4, %eax
-	movl %eax, %cr3
-	movl $0xC0000080, %ecx           /* EFER.LME */
-	rdmsr
-	orl $0x100, %eax
-	wrmsr
-	movl %cr0, %eax
-	orl $0x80000001, %eax
-	movl %eax, %cr0
+	enable_long_mode
 	ljmp $SEL_CODE64, $ap_entry64
 
 	.balign 8

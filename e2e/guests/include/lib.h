@@ -9,6 +9,7 @@
 void serial_putc(char c);
 void puts(const char *s);             /* no newline added */
 void putln(const char *s);            /* s + "\n" */
+void put_range(const char *prefix, uint64_t addr, uint64_t size, uint32_t type); /* "<prefix> <addr> <size> <type>\n" */
 void put_hex(uint64_t v);             /* "0x" + lowercase hex, no leading zeros ("0x0") */
 void put_dec(uint64_t v);
 

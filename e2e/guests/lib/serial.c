@@ -52,3 +52,15 @@ void put_dec(uint64_t v)
 	} while (v);
 	puts(&buf[i]);
 }
+
+void put_range(const char *prefix, uint64_t addr, uint64_t size, uint32_t type)
+{
+	puts(prefix);
+	serial_putc(' ');
+	put_hex(addr);
+	serial_putc(' ');
+	put_hex(size);
+	serial_putc(' ');
+	put_dec(type);
+	serial_putc('\n');
+}

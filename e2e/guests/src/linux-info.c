@@ -17,13 +17,7 @@ void __attribute__((noreturn)) linux_main(uint64_t bp)
 		fail("e820_entries above 128");
 	const struct boot_e820_entry *e = (const struct boot_e820_entry *)(bp + BP_E820_TABLE);
 	for (unsigned i = 0; i < n; i++) {
-		puts("E820 ");
-		put_hex(e[i].addr);
-		serial_putc(' ');
-		put_hex(e[i].size);
-		serial_putc(' ');
-		put_dec(e[i].type);
-		serial_putc('\n');
+		put_range("E820", e[i].addr, e[i].size, e[i].type);
 	}
 
 	uint64_t cmdline = BP_U32(bp, BP_CMD_LINE_PTR) | (uint64_t)BP_U32(bp, BP_EXT_CMD_LINE_PTR) << 32;

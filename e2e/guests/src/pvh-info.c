@@ -35,13 +35,7 @@ void guest_main(const struct hvm_start_info *si)
 	putln(" entries");
 	const struct hvm_memmap_table_entry *e = (const struct hvm_memmap_table_entry *)si->memmap_paddr;
 	for (unsigned i = 0; i < si->memmap_entries && i < 128; i++) {
-		puts("MEMMAP ");
-		put_hex(e[i].addr);
-		serial_putc(' ');
-		put_hex(e[i].size);
-		serial_putc(' ');
-		put_dec(e[i].type);
-		serial_putc('\n');
+		put_range("MEMMAP", e[i].addr, e[i].size, e[i].type);
 	}
 	done("pvh-info");
 }
