@@ -2,7 +2,7 @@
 // API server unless --no-api, boot, and live until the guest or an API call ends the VMM.
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { startApiServer, translateFirecrackerConfig, withDefaults, type ApiServerHandle, type VmConfig } from '@workervisor/api';
+import { startApiServer, type ApiServerHandle, type VmConfig } from '@workervisor/api/core';
 import { configureLogging, createLogger } from '@workervisor/devices';
 import { Vmm, type SerialSink } from '@workervisor/vmm-core';
 import { CliError, type RunOptions } from './args.js';
@@ -10,7 +10,7 @@ import { CliError, type RunOptions } from './args.js';
 const log = createLogger('cli');
 
 /** The VmConfig to boot at start, or undefined to wait for vm.create. */
-function initialConfig(o: RunOptions): { config: VmConfig; metricsPath?: string } | undefined {
+async function initialConfig(o: RunOptions): Promise<{ config: VmConfig; metricsPath?: string } | undefined> {
   if (o.configFile !== undefined) {
     let text: string;
     try {
@@ -24,13 +24,15 @@ function initialConfig(o: RunOptions): { config: VmConfig; metricsPath?: string 
     } catch (err) {
       throw new CliError('invalid-value', `--config-file ${o.configFile}: not valid JSON (${(err as Error).message})`);
     }
+    const { translateFirecrackerConfig } = await import('@workervisor/api');
     const t = translateFirecrackerConfig(json);
     if (t.logger !== undefined) configureLogging(t.logger.level === 'off' ? 'error' : t.logger.level, t.logger.path ?? o.logFile);
     const config: VmConfig = { ...t.config, serial: { mode: 'Tty' } };
     return { config, ...(t.metrics === undefined ? {} : { metricsPath: t.metrics.path }) };
   }
   if (o.config.payload?.kernel === undefined) return undefined;
-  return { config: withDefaults({ ...(o.config as VmConfig), serial: o.config.serial ?? { mode: 'Tty' } }) };
+  // vm.create applies the spec's defaults; COM1 on the terminal unless --serial says otherwise.
+  return { config: { ...(o.config as VmConfig), serial: o.config.serial ?? { mode: 'Tty' } } };
 }
 
 /** --serial overrides whatever the config says (Firecracker files have no serial section). */
@@ -55,7 +57,7 @@ function serialOverride(o: RunOptions): SerialSink | undefined {
 /** Runs the VMM; resolves with the process exit code. */
 export async function runVmm(o: RunOptions): Promise<number> {
   configureLogging(o.logLevel, o.logFile);
-  const initial = initialConfig(o);
+  const initial = await initialConfig(o);
   let finish!: (code: number) => void;
   const done = new Promise<number>((resolve) => (finish = resolve));
   const serial = serialOverride(o);
@@ -86,7 +88,7 @@ export async function runVmm(o: RunOptions): Promise<number> {
   try {
     if (o.apiSocket !== undefined && !o.noApi) server = await startApiServer({ socketPath: o.apiSocket, backend: vmm, logLevel: o.logLevel });
     if (initial !== undefined) {
-      vmm.create(initial.config);
+      await vmm.create(initial.config);
       await vmm.boot();
     }
     const code = await done;

@@ -1,6 +1,6 @@
 // Vmm: the VM lifecycle (Cloud Hypervisor's: no VM -> Created -> Running <-> Paused; shutdown drops
 // the running machine and keeps its config) and the API backend every control path goes through.
-import { ApiError, ok, fail, notSupported, withDefaults, type ApiBackend, type ApiRequest, type ApiResponse, type VmConfig, type VmInfo, type VmState } from '@workervisor/api';
+import { ApiError, ok, fail, notSupported, type ApiBackend, type ApiRequest, type ApiResponse, type VmConfig, type VmInfo, type VmState } from '@workervisor/api/core';
 import { createLogger, type LogLevel } from '@workervisor/devices';
 import { buildMachine } from './builder.js';
 import { resolveMachineConfig } from './config/resolve.js';
@@ -80,7 +80,7 @@ export class Vmm implements ApiBackend {
         setImmediate(() => this.options.onExit(0));
         return ok();
       case 'VmCreate':
-        this.create(request.body);
+        await this.create(request.body);
         return ok();
       case 'VmBoot':
         await this.boot();
@@ -128,9 +128,11 @@ export class Vmm implements ApiBackend {
     }
   }
 
-  /** vm.create: validates and keeps the config. */
-  create(config: VmConfig): void {
+  /** vm.create: validates and keeps the config (with the spec's defaults applied). */
+  async create(config: VmConfig): Promise<void> {
     if (this.config !== undefined) throw new ApiError('vm-already-created', 'a VM is already created; delete it first (vm.delete)');
+    // The schemas (TypeBox) load on first use, keeping them off the VMM's start-up path.
+    const { withDefaults } = await import('@workervisor/api');
     const full = withDefaults(config);
     resolveMachineConfig(full);
     this.config = full;

@@ -2,7 +2,8 @@
 // the VMM cannot provide yet are refused here by name, never silently dropped.
 import { closeSync, openSync, statSync } from 'node:fs';
 import { totalmem } from 'node:os';
-import { ApiError, type DiskConfig, type VmConfig } from '@workervisor/api';
+import { ApiError, type VmConfig } from '@workervisor/api/core';
+import type { DiskConfig } from '@workervisor/api';
 import { MAX_VCPUS, VIRTIO_MMIO_SLOTS } from '../arch/x86_64/layout.js';
 import type { DiskSpec, MachineConfig, SerialSink } from '../machine-config.js';
 
