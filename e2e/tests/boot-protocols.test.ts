@@ -61,6 +61,18 @@ describeKvm('boot protocols', () => {
     ]);
   });
 
+  it('pvh: a 5 GiB guest gets RAM below the MMIO gap and the rest above 4 GiB', async () => {
+    vm = Microvm.spawn({ kernel: guestPath('pvh-info.elf'), memory: '5G' });
+    await vm.expectSerial(/DONE pvh-info/);
+    expect(await vm.waitExit()).toEqual({ code: 0, signal: null });
+    expect(e820(vm.serial, 'MEMMAP')).toEqual([
+      [0, 0x9fc00, 1],
+      [0x9fc00, 0x100000 - 0x9fc00, 2],
+      [0x100000, 0xc000_0000 - 0x100000, 1],
+      [0x1_0000_0000, 0x8000_0000, 1],
+    ]);
+  });
+
   for (const cpus of [1, 2, 4]) {
     it(`acpi-smp: finds the MADT from the RSDP and starts exactly its ${cpus} CPU(s)`, async () => {
       vm = Microvm.spawn({ kernel: guestPath('acpi-smp.elf'), memory: 64, cpus });

@@ -1,6 +1,6 @@
 // Firecracker's own example config (refs/firecracker-vm-config.json, kept as an API fixture) boots
 // a test guest with `--config-file ... --no-api`, its root drive attached as virtio-blk.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
@@ -41,6 +41,19 @@ describeKvm('Firecracker config file', () => {
     await vm.expectSerial(/DONE virtio-probe/);
     expect(await vm.waitExit()).toEqual({ code: 0, signal: null });
     expect(vm.serial).not.toContain('FAIL');
+  });
+
+  it("appends the device counters to Firecracker's metrics file when the guest ends the VM", async () => {
+    const metrics = join(mkdtempSync(join(tmpdir(), 'wv-fc-metrics-')), 'metrics.json');
+    const file = writeConfig((c) => {
+      c.metrics = { metrics_path: metrics };
+    }, 'hello.elf');
+    vm = Microvm.spawnCommand(process.execPath, [cliPath, '--config-file', file, '--no-api']);
+    expect((await vm.waitExit()).code).toBe(0);
+    expect(existsSync(metrics)).toBe(true);
+    const line = JSON.parse(readFileSync(metrics, 'utf8').trim()) as Record<string, Record<string, number>>;
+    expect(line['com1']?.['bytesOut']).toBeGreaterThan(20);
+    expect(line['i8042']?.['resetRequests']).toBe(1);
   });
 
   it('names a key it cannot honour instead of ignoring it', async () => {

@@ -94,7 +94,16 @@ export class Kvm {
 
 /** A VM fd. vCPUs are created from it by each vCPU's own thread (see VcpuFd). */
 export class VmFd {
+  private closed = false;
   constructor(readonly fd: number) {}
+
+  /**
+   * vCPU kick slots are keyed by this fd number, which the next VM may reuse: after close() a
+   * kick or stop must not create a stale (stopped) slot for it.
+   */
+  private checkOpen(what: string): void {
+    if (this.closed) throw new TypeError(`${what} on a closed VM fd ${this.fd}`);
+  }
 
   /** Maps [offset, offset+size) of mem at guest-physical gpa. The VM keeps mem alive while mapped. */
   setUserMemoryRegion(slot: number, gpa: number, mem: SharedArrayBuffer, offset: number, size: number, flags = 0): void {
@@ -142,16 +151,20 @@ export class VmFd {
 
   /** Makes vCPU `id` leave KVM_RUN once (from any thread). */
   kickVcpu(id: number): void {
+    this.checkOpen('kickVcpu');
     binding().kickVcpu(this.fd, id);
   }
 
   /** Sticky: vCPU `id` leaves KVM_RUN and never re-enters (from any thread, even before it exists). */
   stopVcpu(id: number): void {
+    this.checkOpen('stopVcpu');
     binding().stopVcpu(this.fd, id);
   }
 
   /** Closes the VM fd and drops its references to guest RAM and its vCPU kick slots. */
   close(): void {
+    if (this.closed) return;
+    this.closed = true;
     const b = binding();
     b.closeFd(this.fd);
     b.releaseVmMemory(this.fd);

@@ -19,19 +19,20 @@ namespace wv {
 static std::mutex g_memfds_mutex;
 static std::map<void*, int> g_memfds;
 
-static void CloseMemfd(void* data) {
-  std::lock_guard<std::mutex> lock(g_memfds_mutex);
-  auto it = g_memfds.find(data);
-  if (it == g_memfds.end()) return;
-  ::close(it->second);
-  g_memfds.erase(it);
-}
-
 static void UnmapGuestRam(void* data, size_t length, void* /*deleter_data*/) {
+  // Forget and close the memfd before unmapping, under the lock: once the range is unmapped, a
+  // new allocation (maybe on another thread) can get the same address and register its own fd.
+  {
+    std::lock_guard<std::mutex> lock(g_memfds_mutex);
+    auto it = g_memfds.find(data);
+    if (it != g_memfds.end()) {
+      ::close(it->second);
+      g_memfds.erase(it);
+    }
+  }
   // SAFETY: data/length are exactly what mmap returned in AllocateGuestRam; V8 calls this
   // once, after the last BackingStore reference (JS or native) is gone.
   ::munmap(data, length);
-  CloseMemfd(data);
 }
 
 static Napi::Value AllocateGuestRam(const Napi::CallbackInfo& info) {
@@ -63,7 +64,8 @@ static Napi::Value AllocateGuestRam(const Napi::CallbackInfo& info) {
   std::unique_ptr<v8::BackingStore> store = v8::SharedArrayBuffer::NewBackingStore(mem, size, UnmapGuestRam, nullptr);
   {
     std::lock_guard<std::mutex> lock(g_memfds_mutex);
-    g_memfds[mem] = fd;
+    // The address is fresh from mmap, so no live entry can hold it (the deleter erases first).
+    g_memfds.emplace(mem, fd);
   }
   v8::Local<v8::SharedArrayBuffer> sab = v8::SharedArrayBuffer::New(isolate, std::move(store));
   return Napi::Value(env, ToNapi(sab));

@@ -92,8 +92,9 @@ export async function runVmm(o: RunOptions): Promise<number> {
       await vmm.boot();
     }
     const code = await done;
-    if (initial?.metricsPath !== undefined && vmm.current !== undefined) {
-      writeFileSync(initial.metricsPath, JSON.stringify({ utc_timestamp_ms: Date.now(), ...vmm.current.counters() }) + '\n', { flag: 'a' });
+    const counters = vmm.counters();
+    if (initial?.metricsPath !== undefined && counters !== undefined) {
+      writeFileSync(initial.metricsPath, JSON.stringify({ utc_timestamp_ms: Date.now(), ...counters }) + '\n', { flag: 'a' });
     }
     return code;
   } finally {

@@ -41,6 +41,8 @@ export class VcpuHandle {
   private readonly vm: VmFd;
   private readonly timeoutMs: number;
   private exited = false;
+  /** Rejecters of requests still waiting for a reply, called if the worker exits first. */
+  private readonly pending = new Set<() => void>();
   /** The error that ended the worker, if one did. */
   private failure: Error | undefined;
   /** Resolves when the worker thread has ended. */
@@ -75,6 +77,7 @@ export class VcpuHandle {
     this.exit = new Promise((resolve) => {
       this.worker.once('exit', (code) => {
         this.exited = true;
+        for (const reject of [...this.pending]) reject();
         this.events.close();
         this.control.close();
         resolve(code);
@@ -91,23 +94,26 @@ export class VcpuHandle {
     if (this.exited) return Promise.reject(new VcpuError('finished', `vCPU ${this.id} worker has exited`));
     const { port1, port2 } = new MessageChannel();
     return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const settle = (): void => {
+        clearTimeout(timer);
         port1.close();
+        this.pending.delete(onExit);
+      };
+      const timer = setTimeout(() => {
+        settle();
         reject(new VcpuError('timeout', `vCPU ${this.id} did not answer ${body.type} within ${this.timeoutMs} ms`));
       }, this.timeoutMs);
-      port1.once('message', (reply: VcpuReply) => {
-        clearTimeout(timer);
-        port1.close();
-        if (reply.ok) resolve(reply.value as T);
-        else reject(fromErrorData(reply.error));
-      });
-      const onExit = () => {
-        clearTimeout(timer);
-        port1.close();
+      const onExit = (): void => {
+        settle();
         const why = this.failure === undefined ? '' : `: ${this.failure.message}`;
         reject(new VcpuError('finished', `vCPU ${this.id} worker exited before answering ${body.type}${why}`, { cause: this.failure }));
       };
-      void this.exit.then(onExit);
+      port1.once('message', (reply: VcpuReply) => {
+        settle();
+        if (reply.ok) resolve(reply.value as T);
+        else reject(fromErrorData(reply.error));
+      });
+      this.pending.add(onExit);
       this.control.postMessage({ ...body, reply: port2 }, [port2]);
       if (kick) this.vm.kickVcpu(this.id);
     });

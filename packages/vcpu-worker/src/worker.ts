@@ -19,7 +19,6 @@ const exitChannel = diagnostics.channel('workervisor:vcpu:exit');
 const vcpu = new VcpuFd(data.vmFd, data.id, data.mmapSize);
 const page = new RunPage(vcpu.runBuffer);
 const mailbox = new MailboxClient(data.mailbox, data.doorbellFd);
-const memory = new Uint8Array(data.memory);
 
 let state: WorkerState = 'created';
 const counters = { exits: 0, ioExits: 0, mmioExits: 0, localPortExits: 0 };
@@ -90,7 +89,8 @@ function readMemory(gpa: number, length: number): Uint8Array {
   const region = data.regions.find((r) => gpa >= r.gpa && gpa + length <= r.gpa + r.size);
   if (region === undefined || !Number.isSafeInteger(gpa) || length < 0) throw new RangeError(`0x${gpa.toString(16)}+${length} is outside guest RAM`);
   const start = region.offset + (gpa - region.gpa);
-  return memory.slice(start, start + length);
+  // A view per call: one over all of guest RAM cannot exceed 4 GiB in Node 20.
+  return new Uint8Array(data.memory, start, length).slice();
 }
 
 /** Handles one command. Returns true when the run loop must return (paused or finished). */

@@ -41,6 +41,8 @@ export class Vmm implements ApiBackend {
   private config: VmConfig | undefined;
   private machine: Machine | undefined;
   private paused = false;
+  /** Device counters of the last machine, taken as it stopped (Firecracker's metrics at exit). */
+  private finalCounters: Record<string, Record<string, number>> | undefined;
   /** Serializes lifecycle changes: API calls and guest exits never interleave. */
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -50,6 +52,11 @@ export class Vmm implements ApiBackend {
     if (this.config === undefined) return undefined;
     if (this.machine === undefined) return 'Created';
     return this.paused ? 'Paused' : 'Running';
+  }
+
+  /** Counters of the running machine, or of the last one as it stopped. */
+  counters(): Record<string, Record<string, number>> | undefined {
+    return this.machine?.counters() ?? this.finalCounters;
   }
 
   /** The running machine, if any. */
@@ -198,27 +205,33 @@ export class Vmm implements ApiBackend {
     this.machine = undefined;
     this.paused = false;
     if (m !== undefined) {
+      this.finalCounters = m.counters();
       await m.close();
       log.info('VM shut down');
     }
   }
 
-  /** The guest reset, powered off, or a vCPU failed. */
+  /** The guest reset, powered off, or a vCPU failed. Never rejects: a failure here ends the VMM with 1. */
   private async onGuestExit(machine: Machine, exit: GuestExit): Promise<void> {
     if (this.machine !== machine) return; // a stale report from a machine already gone
-    if (exit.kind === 'failed') {
-      log.error(`the VM failed: ${exit.error.message}`);
+    try {
+      if (exit.kind === 'failed') {
+        log.error(`the VM failed: ${exit.error.message}`);
+        await this.stopMachine();
+        this.options.onExit(1);
+        return;
+      }
+      log.info(`guest ${exit.kind === 'reset' ? 'reset' : 'powered off'} (${exit.reason})`);
       await this.stopMachine();
+      if (exit.kind === 'reset' && this.options.reboot === 'restart') {
+        await this.boot();
+        return;
+      }
+      this.options.onExit(0);
+    } catch (err) {
+      log.error(`handling the guest's ${exit.kind} failed: ${err instanceof Error ? err.message : String(err)}`);
       this.options.onExit(1);
-      return;
     }
-    log.info(`guest ${exit.kind === 'reset' ? 'reset' : 'powered off'} (${exit.reason})`);
-    await this.stopMachine();
-    if (exit.kind === 'reset' && this.options.reboot === 'restart') {
-      await this.boot();
-      return;
-    }
-    this.options.onExit(0);
   }
 
   /** Stops any running machine (SIGTERM, process end). */

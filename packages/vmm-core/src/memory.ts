@@ -26,10 +26,15 @@ export function x86Regions(size: number): MemoryRegion[] {
   return regions;
 }
 
+/**
+ * Bytes per cached view. Node 20's typed arrays cannot span more than 4 GiB, so guest RAM is seen
+ * through 1 GiB windows; the rare access that straddles two windows gets a view of its own.
+ */
+const WINDOW = 0x4000_0000;
+
 export class GuestMemoryMmap implements GuestMemory {
   readonly size: number;
-  readonly bytes: Uint8Array;
-  private readonly view: DataView;
+  private readonly windows: Array<{ bytes: Uint8Array; view: DataView }> = [];
 
   constructor(
     /** The SharedArrayBuffer KVM maps; post it to workers to share guest RAM. */
@@ -37,8 +42,19 @@ export class GuestMemoryMmap implements GuestMemory {
     readonly regions: readonly MemoryRegion[],
   ) {
     this.size = regions.reduce((n, r) => n + r.size, 0);
-    this.bytes = new Uint8Array(buffer);
-    this.view = new DataView(buffer);
+    for (let start = 0; start < buffer.byteLength; start += WINDOW) {
+      const len = Math.min(WINDOW, buffer.byteLength - start);
+      this.windows.push({ bytes: new Uint8Array(buffer, start, len), view: new DataView(buffer, start, len) });
+    }
+  }
+
+  /** The view holding buffer bytes [off, off+len) and the offset inside it. */
+  private window(off: number, len: number): { bytes: Uint8Array; view: DataView; at: number } {
+    const index = Math.floor(off / WINDOW);
+    const at = off - index * WINDOW;
+    const w = this.windows[index];
+    if (w !== undefined && at + len <= w.bytes.length) return { bytes: w.bytes, view: w.view, at };
+    return { bytes: new Uint8Array(this.buffer, off, len), view: new DataView(this.buffer, off, len), at: 0 };
   }
 
   /** Allocates `size` bytes (a page multiple) laid out for x86_64. */
@@ -78,41 +94,52 @@ export class GuestMemoryMmap implements GuestMemory {
   }
 
   slice(gpa: number, len: number): Uint8Array {
-    const off = this.at(gpa, len);
-    return this.bytes.subarray(off, off + len);
+    const w = this.window(this.at(gpa, len), len);
+    return w.bytes.subarray(w.at, w.at + len);
   }
 
   read(gpa: number, dst: Uint8Array): void {
-    const off = this.at(gpa, dst.length);
-    dst.set(this.bytes.subarray(off, off + dst.length));
+    dst.set(this.slice(gpa, dst.length));
   }
 
   write(gpa: number, src: Uint8Array): void {
-    this.bytes.set(src, this.at(gpa, src.length));
+    this.slice(gpa, src.length).set(src);
+  }
+
+  private scalar(gpa: number, len: number): { view: DataView; at: number } {
+    return this.window(this.at(gpa, len), len);
   }
 
   readU8(gpa: number): number {
-    return this.view.getUint8(this.at(gpa, 1));
+    const w = this.scalar(gpa, 1);
+    return w.view.getUint8(w.at);
   }
   readU16(gpa: number): number {
-    return this.view.getUint16(this.at(gpa, 2), true);
+    const w = this.scalar(gpa, 2);
+    return w.view.getUint16(w.at, true);
   }
   readU32(gpa: number): number {
-    return this.view.getUint32(this.at(gpa, 4), true);
+    const w = this.scalar(gpa, 4);
+    return w.view.getUint32(w.at, true);
   }
   readU64(gpa: number): bigint {
-    return this.view.getBigUint64(this.at(gpa, 8), true);
+    const w = this.scalar(gpa, 8);
+    return w.view.getBigUint64(w.at, true);
   }
   writeU8(gpa: number, v: number): void {
-    this.view.setUint8(this.at(gpa, 1), v);
+    const w = this.scalar(gpa, 1);
+    w.view.setUint8(w.at, v);
   }
   writeU16(gpa: number, v: number): void {
-    this.view.setUint16(this.at(gpa, 2), v, true);
+    const w = this.scalar(gpa, 2);
+    w.view.setUint16(w.at, v, true);
   }
   writeU32(gpa: number, v: number): void {
-    this.view.setUint32(this.at(gpa, 4), v, true);
+    const w = this.scalar(gpa, 4);
+    w.view.setUint32(w.at, v, true);
   }
   writeU64(gpa: number, v: bigint): void {
-    this.view.setBigUint64(this.at(gpa, 8), v, true);
+    const w = this.scalar(gpa, 8);
+    w.view.setBigUint64(w.at, v, true);
   }
 }

@@ -1,13 +1,15 @@
 // COM1 over a Unix socket (--serial socket=PATH): one client at a time receives the guest's output
 // and its bytes become the guest's input, paused while the UART's receive FIFO is full.
-import { chmodSync, existsSync, lstatSync, mkdtempSync, renameSync, rmdirSync, unlinkSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdtempSync, renameSync, rmdirSync, rmSync, unlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createServer, type Server, type Socket } from 'node:net';
-import { createLogger, type Serial, type SerialOutput } from '@workervisor/devices';
+import { createLogger, RateLimitedLog, type Serial, type SerialOutput } from '@workervisor/devices';
 
 const log = createLogger('serial');
 /** Output kept while no client is connected, replayed to the next one (bytes). */
 const BACKLOG_LIMIT = 64 * 1024;
+/** Output queued for a connected client that does not read; past it, output is dropped and counted. */
+const CLIENT_QUEUE_LIMIT = 1024 * 1024;
 
 export interface SerialSocket {
   /** Resolves once the socket is at its path (mode 0600). */
@@ -26,6 +28,8 @@ export function serialSocket(path: string, getSerial: () => Serial | undefined):
   let client: Socket | undefined;
   let pending: Buffer | undefined;
   let backlog: Buffer[] = [];
+  let dropped = 0;
+  const dropLog = new RateLimitedLog(log);
   let backlogBytes = 0;
 
   const pump = (): void => {
@@ -60,15 +64,29 @@ export function serialSocket(path: string, getSerial: () => Serial | undefined):
   // reachable with the umask's looser mode.
   const privateDir = mkdtempSync(join(dirname(path), '.wv-serial-'));
   const staging = join(privateDir, 's');
+  const removePrivateDir = (): void => {
+    try {
+      rmSync(privateDir, { recursive: true, force: true });
+    } catch {
+      // best effort
+    }
+  };
   const ready = new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (err) => {
+      removePrivateDir();
+      reject(err);
+    });
     server.listen(staging, () => {
       try {
         chmodSync(staging, 0o600);
         renameSync(staging, path);
         rmdirSync(privateDir);
+        // From now on a server error (e.g. EMFILE on accept) is logged, never an uncaught exception.
+        server.removeAllListeners('error');
+        server.on('error', (err) => log.warn(`serial socket ${path}: ${err.message}`));
         resolve();
       } catch (err) {
+        removePrivateDir();
         reject(err instanceof Error ? err : new Error(String(err)));
       }
     });
@@ -82,6 +100,12 @@ export function serialSocket(path: string, getSerial: () => Serial | undefined):
       write: (bytes) => {
         const chunk = Buffer.from(bytes);
         if (client !== undefined) {
+          // A client that stops reading must not make the guest grow the VMM's memory.
+          if (client.writableLength > CLIENT_QUEUE_LIMIT) {
+            dropped += chunk.length;
+            dropLog.warn(`serial socket ${path}: the client is not reading; dropping output`, { droppedBytes: dropped });
+            return;
+          }
           client.write(chunk);
           return;
         }

@@ -157,19 +157,19 @@ export class VirtioBlock implements VirtioDevice {
     const s = this.state;
     const queue = s.kind === 'active' ? s.queues[index] : undefined;
     if (s.kind !== 'active' || queue === undefined || !queue.ready) return;
-    // A guest adding requests as fast as they complete must not keep the core here forever:
-    // serve at most one queue's worth, then yield to the event loop and continue.
-    let served = 0;
+    // A guest adding requests (good or malformed) as fast as they complete must not keep the core
+    // here forever: take at most one queue's worth of heads, then yield to the event loop.
+    const start = queue.headsTaken;
+    const taken = () => queue.headsTaken - start;
     let chain: DescriptorChain | undefined;
-    while (served < queue.size && (chain = queue.pop(s.mem)) !== undefined) {
+    while (taken() < queue.size && (chain = queue.pop(s.mem, queue.size - taken())) !== undefined) {
       queue.addUsed(s.mem, chain.head, this.process(s.mem, chain));
-      served++;
     }
     if (queue.needsNotification(s.mem)) {
       this.metrics.usedNotifications++;
       s.interrupt.signalUsedQueue(index);
     }
-    if (served === queue.size && !this.rescheduled) {
+    if (taken() >= queue.size && !this.rescheduled) {
       this.rescheduled = true;
       setImmediate(() => {
         this.rescheduled = false;

@@ -25,6 +25,18 @@ describe('Queue', () => {
     expect(queue.metrics.chains).toBe(1);
   });
 
+  it('stops after its budget of heads even when every one is malformed and more keep coming', () => {
+    const { mem, driver, queue } = setup({ size: 8 });
+    for (let i = 0; i < 8; i++) driver.writeDescriptor(i, { addr: 0x3_fffc, len: 8 });
+    // A guest vCPU refilling the ring behind our back: publish far more than the budget.
+    for (let i = 0; i < 6; i++) driver.publish(i);
+    expect(queue.pop(mem, 3)).toBeUndefined();
+    expect(queue.headsTaken).toBe(3);
+    expect(queue.metrics.badChains).toBe(3);
+    expect(queue.pop(mem, 3)).toBeUndefined();
+    expect(queue.headsTaken).toBe(6);
+  });
+
   it('returns nothing when the driver made nothing available', () => {
     const { mem, queue } = setup();
     expect(queue.pop(mem)).toBeUndefined();

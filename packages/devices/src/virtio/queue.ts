@@ -82,6 +82,8 @@ export class Queue {
   readonly metrics: QueueMetrics = { chains: 0, badChains: 0, badAvailIndex: 0, suppressedNotifications: 0 };
   private nextAvail = 0;
   private nextUsed = 0;
+  /** Heads taken off the available ring since creation, malformed ones included (for work budgets). */
+  headsTaken = 0;
   private signalledUsed = 0;
   private readonly warn = new RateLimitedLog(log);
 
@@ -116,11 +118,14 @@ export class Queue {
   }
 
   /**
-   * The next available chain, or undefined when the driver has none. Malformed chains are
-   * completed with length 0 and skipped. Call only on a queue whose problem() is undefined.
+   * The next available chain, or undefined when the driver has none or `budget` heads (good or
+   * malformed) were taken without finding a good one. Malformed chains are completed with length 0
+   * and skipped. Every head taken counts in `headsTaken`, so callers can bound their work even
+   * against a guest that keeps refilling the ring with bad entries from another vCPU.
+   * Call only on a queue whose problem() is undefined.
    */
-  pop(mem: GuestMemory): DescriptorChain | undefined {
-    for (;;) {
+  pop(mem: GuestMemory, budget: number = this.size): DescriptorChain | undefined {
+    for (let taken = 0; taken < budget; taken++) {
       let availIdx = mem.readU16(this.availRing + 2);
       if (availIdx === this.nextAvail && this.eventIdx) {
         // Ask for a kick when the driver adds entry nextAvail, then look again so an entry
@@ -137,6 +142,7 @@ export class Queue {
       }
       const head = mem.readU16(this.availRing + 4 + 2 * (this.nextAvail % this.size));
       this.nextAvail = (this.nextAvail + 1) & 0xffff;
+      this.headsTaken++;
       const chain = this.readChain(mem, head);
       if (typeof chain !== 'string') {
         this.metrics.chains++;
@@ -147,6 +153,7 @@ export class Queue {
       // Give the buffers back so the driver does not wait forever; an out-of-range head cannot be.
       if (head < this.size) this.addUsed(mem, head, 0);
     }
+    return undefined;
   }
 
   /** Puts chain `head` on the used ring with `len` bytes written by the device (2.7.8). */
