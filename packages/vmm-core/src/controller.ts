@@ -39,6 +39,8 @@ function asConfigError(err: unknown): unknown {
 
 export class Vmm implements ApiBackend {
   private config: VmConfig | undefined;
+  /** `config` with the spec's defaults, for vm.info (computed off the boot path). */
+  private configWithDefaults: Promise<VmConfig> | undefined;
   private machine: Machine | undefined;
   private paused = false;
   /** Device counters of the last machine, taken as it stopped (Firecracker's metrics at exit). */
@@ -93,7 +95,7 @@ export class Vmm implements ApiBackend {
         await this.boot();
         return ok();
       case 'VmInfo':
-        return ok(this.info());
+        return ok(await this.info());
       case 'VmPause':
         await this.pause();
         return ok();
@@ -112,6 +114,7 @@ export class Vmm implements ApiBackend {
       case 'VmDelete':
         await this.stopMachine();
         this.config = undefined;
+        this.configWithDefaults = undefined;
         return ok();
       case 'VmCounters':
         return ok(this.requireBooted('report counters for').counters());
@@ -135,14 +138,18 @@ export class Vmm implements ApiBackend {
     }
   }
 
-  /** vm.create: validates and keeps the config (with the spec's defaults applied). */
+  /**
+   * vm.create: validates and keeps the config. The spec's defaults (for vm.info) are applied in
+   * the background: they need the TypeBox schemas (~190 ms to load), and booting does not, since
+   * resolveMachineConfig's fallbacks are those defaults.
+   */
   async create(config: VmConfig): Promise<void> {
     if (this.config !== undefined) throw new ApiError('vm-already-created', 'a VM is already created; delete it first (vm.delete)');
-    // The schemas (TypeBox) load on first use, keeping them off the VMM's start-up path.
-    const { withDefaults } = await import('@workervisor/api');
-    const full = withDefaults(config);
-    resolveMachineConfig(full);
-    this.config = full;
+    resolveMachineConfig(config);
+    this.config = config;
+    this.configWithDefaults = import('@workervisor/api').then((api) => api.withDefaults(config));
+    // Reported when vm.info awaits it; never an unhandled rejection before that.
+    this.configWithDefaults.catch(() => undefined);
     log.info('VM created');
   }
 
@@ -187,9 +194,9 @@ export class Vmm implements ApiBackend {
     log.info('VM resumed');
   }
 
-  info(): VmInfo {
-    if (this.config === undefined) throw new ApiError('vm-not-created', 'no VM is created; call vm.create first');
-    const info: VmInfo = { config: this.config, state: this.state ?? 'Created' };
+  async info(): Promise<VmInfo> {
+    if (this.config === undefined || this.configWithDefaults === undefined) throw new ApiError('vm-not-created', 'no VM is created; call vm.create first');
+    const info: VmInfo = { config: await this.configWithDefaults, state: this.state ?? 'Created' };
     if (this.machine !== undefined) info.memory_actual_size = this.machine.parts.memory.size;
     return info;
   }

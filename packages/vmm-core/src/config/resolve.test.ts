@@ -35,9 +35,14 @@ describe('resolveMachineConfig disks', () => {
     writeFileSync(ro, Buffer.alloc(512));
     const config = resolveMachineConfig(withDisks([{ path: image, id: 'root' }, { path: ro, readonly: true, serial: 'SN1', queue_size: 64 }]), HOST);
     expect(config.disks).toEqual([
-      { path: image, readonly: false, id: 'root', serial: 'root' },
+      // No queue_size: the spec's default, as withDefaults would fill it in.
+      { path: image, readonly: false, id: 'root', serial: 'root', queueSize: 128 },
       { path: ro, readonly: true, serial: 'SN1', queueSize: 64 },
     ]);
+  });
+
+  it('gives a config without serial the default console, COM1 on the terminal', () => {
+    expect(resolveMachineConfig({ payload: { kernel: image } }, HOST).serial).toEqual({ kind: 'tty' });
   });
 
   it('has no disks when none are configured', () => {

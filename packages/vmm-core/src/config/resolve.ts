@@ -24,7 +24,8 @@ function invalid(field: string, message: string): ApiError {
 
 function serialSink(config: VmConfig): SerialSink {
   const serial = config.serial;
-  if (serial === undefined) return { kind: 'off' };
+  // Absent = Workervisor's default (withDefaults in @workervisor/api): COM1 on the terminal.
+  if (serial === undefined) return { kind: 'tty' };
   switch (serial.mode) {
     case 'Off':
     case 'Null':
@@ -44,6 +45,8 @@ function serialSink(config: VmConfig): SerialSink {
 
 /** The largest split virtqueue (virtio 1.2 section 2.7). */
 const MAX_QUEUE_SIZE = 32768;
+/** DiskConfig.queue_size's default in refs/cloud-hypervisor.yaml. */
+const SPEC_DISK_QUEUE_SIZE = 128;
 
 /** Refuses disk options that ask for something this VMM does not do. */
 function checkDiskOptions(d: DiskConfig, at: string): void {
@@ -96,7 +99,8 @@ function disks(config: VmConfig): DiskSpec[] {
       if (ids.has(d.id)) throw invalid(`${at}.id`, `${at}.id "${d.id}" is used by another disk`);
       ids.add(d.id);
     }
-    const queueSize = d.queue_size;
+    // Absent = the spec's default (DiskConfig.queue_size), as withDefaults would fill it in.
+    const queueSize = d.queue_size ?? SPEC_DISK_QUEUE_SIZE;
     if (queueSize !== undefined && (queueSize > MAX_QUEUE_SIZE || (queueSize & (queueSize - 1)) !== 0)) {
       throw invalid(`${at}.queue_size`, `${at}.queue_size ${queueSize} must be a power of two up to ${MAX_QUEUE_SIZE}`);
     }
@@ -111,7 +115,10 @@ function disks(config: VmConfig): DiskSpec[] {
   });
 }
 
-/** Checks `config` and resolves it for the builder. Throws ApiError (invalid-config / not-supported). */
+/**
+ * Checks `config` and resolves it for the builder. Throws ApiError (invalid-config / not-supported).
+ * Works on a config with or without withDefaults applied: every fallback here is that default.
+ */
 export function resolveMachineConfig(config: VmConfig, hostMemory = totalmem()): MachineConfig {
   const record = config as unknown as Record<string, unknown>;
   for (const key of UNSUPPORTED_LISTS) {
