@@ -22,7 +22,9 @@ out="${WORKERVISOR_LINUX_OUT:-$here/out}"
 tools="$here/guest_tools.py"
 meta_pkg=linux-image-cloud-amd64
 busybox_pkg=busybox-static
-modules="${WORKERVISOR_LINUX_MODULES:-virtio_mmio virtio_blk virtio_net virtio_rng virtio_balloon vmw_vsock_virtio_transport}"
+# button: the ACPI power button (PNP0C0C, notified by the GED; evged itself is built in);
+# evdev: /dev/input/event* for /init's power-button watcher.
+modules="${WORKERVISOR_LINUX_MODULES:-virtio_mmio virtio_blk virtio_net virtio_rng virtio_balloon vmw_vsock_virtio_transport button evdev}"
 
 # The guest's /init. GUEST-READY is the marker e2e/tests/linux/*.test.ts waits for.
 read -r -d '' init_script <<'EOF' || true
@@ -36,6 +38,14 @@ mkdir -p /dev/pts && mount -t devpts devpts /dev/pts
 while read -r ko; do
   insmod "$ko" || echo "init: insmod $ko failed"
 done < /etc/modules.order
+# The ACPI power button (vm.power-button: GED interrupt -> _EVT -> Notify (PWRB, 0x80) ->
+# button driver) reports KEY_POWER on an evdev node. Do what systemd-logind or acpid would:
+# the first event read (24 bytes, one struct input_event) is the press; power off.
+for ev in /sys/class/input/event*; do
+  [ "$(cat "$ev/device/name" 2>/dev/null)" = "Power Button" ] || continue
+  (dd if="/dev/input/${ev##*/}" of=/dev/null bs=24 count=1 2>/dev/null \
+    && echo "init: power button pressed, powering off" && poweroff -f) &
+done
 # Only KERN_EMERG (e.g. "reboot: Power down") from here on, so kernel messages do not
 # interleave with what the test types and reads.
 dmesg -n 1

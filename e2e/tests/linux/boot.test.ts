@@ -1,6 +1,11 @@
 // Boots Debian's cloud kernel under workervisor through both x86 entry paths — the
 // bzImage (boot protocol) and the ELF's PVH note — with 2 vCPUs, and drives its shell
-// over the serial console. DESIGN.md "The machine, and how tests cope", tier 3.
+// over the serial console; then presses the ACPI power button through the API.
+// DESIGN.md "The machine, and how tests cope", tier 3.
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect } from '@workervisor/sdk';
 import { afterEach, expect, it } from 'vitest';
 import {
   GUEST_PROMPT,
@@ -57,4 +62,28 @@ describeWhen(linuxTierStatus(), 'Debian cloud kernel', () => {
       expect(vm.serial).not.toMatch(/Kernel panic/);
     });
   }
+
+  it('powers off in order on PUT /vm.power-button: GED -> _EVT -> PWRB -> KEY_POWER -> S5', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'workervisor-pwrb-'));
+    const apiSocket = join(dir, 'api.sock');
+    const client = connect(apiSocket);
+    try {
+      vm = Microvm.spawn({ kernel: linuxGuest.vmlinuz, initramfs: linuxGuest.initramfs, cmdline: LINUX_CMDLINE, cpus: 1, memory: 256, apiSocket });
+      await vm.expectSerial(GUEST_READY, { timeoutMs: BOOT_TIMEOUT_MS });
+      await vm.expectSerial(GUEST_PROMPT, { timeoutMs: COMMAND_TIMEOUT_MS });
+      // button.ko bound the DSDT's PNP0C0C (no fixed-feature button: the FADT says control method).
+      expect(vm.serial).toMatch(/ACPI: button: Power Button \[PWRB\]/);
+      expect(existsSync(apiSocket)).toBe(true);
+
+      await client.powerButton();
+      // /init's watcher read KEY_POWER from the button's evdev node and ran poweroff -f.
+      await vm.expectSerial(/init: power button pressed/, { timeoutMs: COMMAND_TIMEOUT_MS });
+      await vm.expectSerial(/reboot: Power down/, { timeoutMs: COMMAND_TIMEOUT_MS });
+      expect(await vm.waitExit(COMMAND_TIMEOUT_MS)).toEqual({ code: 0, signal: null });
+      expect(vm.serial).not.toMatch(/Kernel panic|IRQ method execution failed|acpi-ged.*(unable|cannot)/);
+    } finally {
+      await client.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

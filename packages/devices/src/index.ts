@@ -27,6 +27,15 @@ export {
   type I8042Metrics,
   type I8042State,
 } from './legacy/i8042.js';
+export {
+  AcpiGed,
+  AcpiGedError,
+  ACPI_GED_REGISTER_SIZE,
+  GED_EVENT_POWER_BUTTON,
+  type AcpiGedOptions,
+  type AcpiGedMetrics,
+  type AcpiGedState,
+} from './legacy/acpi-ged.js';
 export { AcpiShutdown, ACPI_SHUTDOWN_PORT_COUNT, type AcpiShutdownOptions, type AcpiShutdownMetrics } from './legacy/acpi-shutdown.js';
 export {
   DebugPort,

@@ -1,7 +1,7 @@
 // The one wiring function (Firecracker's builder.rs): KVM, guest RAM, irqchip, devices, kernel,
 // ACPI, vCPU workers — a straight line of named steps. Returns a Machine ready to resume().
 import { readFileSync } from 'node:fs';
-import { AcpiShutdown, BootTimer, Bus, BytePortBusDevice, createLogger, DebugPort, I8042, Serial, VmmError, type IrqTrigger, type LogLevel, type VmExitRequester } from '@workervisor/devices';
+import { AcpiGed, AcpiShutdown, BootTimer, Bus, BytePortBusDevice, createLogger, DebugPort, I8042, Serial, VmmError, type IrqTrigger, type LogLevel, type VmExitRequester } from '@workervisor/devices';
 import { EventFd, FdWatcher, Kvm, stopAllVcpus, type VmFd } from '@workervisor/native';
 import { MailboxServer, VcpuHandle, type VcpuState } from '@workervisor/vcpu-worker';
 import { createAcpiTables } from './arch/x86_64/acpi/index.js';
@@ -173,11 +173,15 @@ async function build(config: MachineConfig, exit: VmExitRequester, inputs: Build
   const i8042 = new I8042({ kbdIrq: irqfdTrigger(vm, L.I8042_IRQ, irqFds), exit });
   const debugPort = new DebugPort();
   const bootTimer = new BootTimer();
+  // The ACPI power button: vm.power-button sets its event bit and raises GED_IRQ; the DSDT's
+  // GED _EVT reads the register (a 1-byte MMIO load) and notifies \_SB.PWRB.
+  const ged = new AcpiGed({ irq: irqfdTrigger(vm, L.GED_IRQ, irqFds) });
   pio.insert(new BytePortBusDevice(serial), L.COM1_PORT, 8, 'com1');
   pio.insert(new BytePortBusDevice(i8042), L.I8042_DATA_PORT, 5, 'i8042');
   pio.insert(new BytePortBusDevice(new AcpiShutdown({ exit, resetValue: L.ACPI_RESET_VALUE, s5SleepType: L.ACPI_S5_SLEEP_TYPE })), L.ACPI_SHUTDOWN_PORT, 1, 'acpi-shutdown');
   pio.insert(new BytePortBusDevice(debugPort), L.DEBUG_PORT, 1, 'debug-port');
   mmio.insert(bootTimer, L.BOOT_TIMER_START, L.BOOT_TIMER_SIZE, 'boot-timer');
+  mmio.insert(new BytePortBusDevice(ged), L.GED_START, L.GED_SIZE, 'acpi-ged');
 
   // 6. Virtio devices: disk i in virtio-mmio slot i (irqfd GSI VIRTIO_IRQ_BASE + i, ioeventfd kicks).
   const virtio = attachDisks({ vm, memory, mmio, irq: (gsi) => irqfdTrigger(vm, gsi, irqFds) }, inputs.disks, inputs.diskBackends);
@@ -188,7 +192,7 @@ async function build(config: MachineConfig, exit: VmExitRequester, inputs: Build
   const kernel: LoadedKernel = loadKernel(memory, inputs.kernelBytes, { protocol: config.protocol ?? 'auto' });
   const cmdline = writeCmdline(memory, config.cmdline, kernel.cmdlineMaxLength);
   const initramfs = inputs.initramfsBytes === undefined ? undefined : loadInitramfs(memory, inputs.initramfsBytes, kernel);
-  const acpi = createAcpiTables(memory, { vcpus: config.vcpus, virtio: virtio.slots.map((s) => s.acpi) });
+  const acpi = createAcpiTables(memory, { vcpus: config.vcpus, virtio: virtio.slots.map((s) => s.acpi), ged: { base: L.GED_START, irq: L.GED_IRQ } });
   const memoryMap = guestMemoryMap(memory.size);
   const boot = { ...(initramfs === undefined ? {} : { initramfs }), rsdpAddr: acpi.rsdpAddress, memoryMap };
   if (kernel.kind === 'pvh') writeStartInfo(memory, { cmdlineAddr: cmdline.addr, ...boot });
@@ -204,7 +208,7 @@ async function build(config: MachineConfig, exit: VmExitRequester, inputs: Build
   }
 
   // The machine owns every resource from here on (Machine.close releases them).
-  const parts: MachineParts = { kvm, vm, memory, pio, mmio, serial, i8042, debugPort, bootTimer, kernel, acpi, virtio: virtio.slots, irqFds, doorbell, doorbellWatcher, mailboxes, cleanups };
+  const parts: MachineParts = { kvm, vm, memory, pio, mmio, serial, i8042, debugPort, bootTimer, ged, kernel, acpi, virtio: virtio.slots, irqFds, doorbell, doorbellWatcher, mailboxes, cleanups };
   machine = new Machine(parts);
   machine.vcpus.push(...vcpus);
   undo.length = 0;

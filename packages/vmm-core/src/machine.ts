@@ -1,7 +1,7 @@
 // Machine: a built, wired VM — KVM fds, guest RAM, buses, devices, vCPU workers — and the exit
 // dispatch between them. builder.ts creates it; controller.ts drives its lifecycle.
 import diagnostics from 'node:diagnostics_channel';
-import type { Bus, I8042, Serial, DebugPort, BootTimer } from '@workervisor/devices';
+import type { AcpiGed, Bus, I8042, Serial, DebugPort, BootTimer } from '@workervisor/devices';
 import { createLogger, fromErrorData } from '@workervisor/devices';
 import type { EventFd, FdWatcher, Kvm, VmFd } from '@workervisor/native';
 import { AccessKind, type MailboxServer, type VcpuEvent, type VcpuHandle, type VcpuStats } from '@workervisor/vcpu-worker';
@@ -26,6 +26,8 @@ export interface MachineParts {
   i8042: I8042;
   debugPort: DebugPort;
   bootTimer: BootTimer;
+  /** The ACPI Generic Event Device behind the power button. */
+  ged: AcpiGed;
   kernel: LoadedKernel;
   acpi: AcpiTables;
   /** Virtio devices in slot order; their eventfds, watchers and files are released by a cleanup. */
@@ -93,6 +95,15 @@ export class Machine {
     }
   }
 
+  /**
+   * Presses the ACPI power button: the GED raises its interrupt and the guest's ACPI decides
+   * (Linux: button driver -> KEY_POWER -> whoever listens powers off through the FADT). A paused
+   * guest sees the interrupt when it resumes; a guest without ACPI never reads the event.
+   */
+  powerButton(): void {
+    this.parts.ged.powerButton();
+  }
+
   async resume(): Promise<void> {
     await Promise.all(this.vcpus.map((v) => v.resume()));
   }
@@ -114,6 +125,7 @@ export class Machine {
       com1: numeric(p.serial.metrics),
       i8042: numeric(p.i8042.metrics),
       'debug-port': numeric(p.debugPort.metrics),
+      'acpi-ged': numeric(p.ged.metrics),
       'pio-bus': numeric(p.pio.metrics),
       'mmio-bus': numeric(p.mmio.metrics),
       'exit-mailbox': { served: p.mailboxes.served },

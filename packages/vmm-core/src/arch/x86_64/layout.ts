@@ -40,6 +40,12 @@ export const AP_TRAMPOLINE_START = 0x8000;
 /** Firecracker's boot timer: a guest write of 123 here logs the boot time. 4 KiB. */
 export const BOOT_TIMER_START = 0xc000_0000;
 export const BOOT_TIMER_SIZE = 0x1000;
+/**
+ * The ACPI Generic Event Device's event register (1 byte, read-to-clear; bit 3 = power button),
+ * in the page after the boot timer. The DSDT's GED reads it through an OperationRegion.
+ */
+export const GED_START = 0xc000_1000;
+export const GED_SIZE = 1;
 /** virtio-mmio slots: slot i at VIRTIO_MMIO_START + i * VIRTIO_MMIO_SIZE, interrupt VIRTIO_IRQ_BASE + i. */
 export const VIRTIO_MMIO_START = 0xd000_0000;
 export const VIRTIO_MMIO_SIZE = 0x1000;
@@ -58,6 +64,12 @@ export const I8042_DATA_PORT = 0x60;
 export const I8042_COMMAND_PORT = 0x64;
 export const I8042_IRQ = 1;
 export const DEBUG_PORT = 0x80;
+/**
+ * The GED interrupt: the last pin of KVM's 24-pin IOAPIC, edge-triggered. Not an ISA IRQ
+ * (no legacy meaning, no MADT override) and clear of COM1 4, i8042 1, the PIT on 2 and the
+ * virtio slots VIRTIO_IRQ_BASE..VIRTIO_IRQ_BASE + VIRTIO_MMIO_SLOTS - 1 (5..20).
+ */
+export const GED_IRQ = 23;
 /**
  * ACPI sleep control/status and reset register, one byte (Cloud Hypervisor's AcpiShutdownDevice).
  * Write (SLP_TYP 5 << 2) | SLP_EN (1 << 5) = 0x34 -> S5 power off; write ACPI_RESET_VALUE -> reset.

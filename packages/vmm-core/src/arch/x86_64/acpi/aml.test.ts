@@ -114,6 +114,55 @@ describe('named objects', () => {
   });
 });
 
+describe('method bodies', () => {
+  it('encodes locals, args and named references', () => {
+    expect(aml.local(0)).toEqual(bytes(0x60));
+    expect(aml.local(7)).toEqual(bytes(0x67));
+    expect(aml.arg(6)).toEqual(bytes(0x6e));
+    expect(() => aml.local(8)).toThrow(AcpiError);
+    expect(() => aml.arg(7)).toThrow(AcpiError);
+    expect(aml.reference('\\_SB_.PWRB')).toEqual(aml.namePath('\\_SB_.PWRB'));
+  });
+
+  it('encodes Store, And (with and without a target), LEqual and Notify', () => {
+    expect(aml.store(aml.reference('GEVT'), aml.local(0))).toEqual(bytes(0x70, ...ascii('GEVT'), 0x60));
+    expect(aml.and(aml.local(0), aml.integer(8))).toEqual(bytes(0x7b, 0x60, 0x0a, 0x08, 0x00));
+    expect(aml.and(aml.local(0), aml.integer(8), aml.local(1))).toEqual(bytes(0x7b, 0x60, 0x0a, 0x08, 0x61));
+    expect(aml.lEqual(aml.local(1), aml.integer(8))).toEqual(bytes(0x93, 0x61, 0x0a, 0x08));
+    expect(aml.notify(aml.reference('PWRB'), 0x80)).toEqual(bytes(0x86, ...ascii('PWRB'), 0x0a, 0x80));
+  });
+
+  it('encodes If with the predicate and body inside its PkgLength', () => {
+    const body = aml.notify(aml.reference('PWRB'), 0x80);
+    expect(aml.ifThen(aml.local(0), [body])).toEqual(bytes(0xa0, 1 + 1 + body.length, 0x60, ...body));
+  });
+});
+
+describe('operation regions', () => {
+  it('encodes OperationRegion with its space byte, offset and length', () => {
+    expect(aml.operationRegion('GEVR', 'SystemMemory', 0xc000_1000, 1)).toEqual(
+      bytes(0x5b, 0x80, ...ascii('GEVR'), 0x00, 0x0c, 0x00, 0x10, 0x00, 0xc0, 0x01),
+    );
+    expect(aml.operationRegion('PORT', 'SystemIO', 0x600, 1)[6]).toBe(0x01);
+    expect(() => aml.operationRegion('GEVR', 'SystemMemory', -1, 1)).toThrow(AcpiError);
+  });
+
+  it('encodes Field flags (access, lock, update) and each unit as NameSeg + bit width', () => {
+    // Flags: ByteAcc 1 | NoLock 0 | WriteAsZeros 2 << 5 = 0x41.
+    expect(aml.field('GEVR', { access: 'ByteAcc', update: 'WriteAsZeros' }, [{ name: 'GEVT', bits: 8 }])).toEqual(
+      bytes(0x5b, 0x81, 0x0b, ...ascii('GEVR'), 0x41, ...ascii('GEVT'), 0x08),
+    );
+    const f = aml.field('R', { access: 'DWordAcc', lock: true, update: 'WriteAsOnes' }, [{ name: 'A', bits: 1 }]);
+    expect(f[7]).toBe(0x03 | 0x10 | 0x20);
+  });
+
+  it('writes a unit wider than 63 bits in PkgLength layout without counting the length bytes', () => {
+    // 0x100 bits: two bytes, lead 0x40 | low nibble 0, then 0x100 >> 4 = 0x10.
+    const f = aml.field('R', { access: 'AnyAcc' }, [{ name: 'BIG', bits: 0x100 }]);
+    expect([...f.subarray(f.length - 6)]).toEqual([...ascii('BIG_'), 0x40, 0x10]);
+  });
+});
+
 describe('resource descriptors', () => {
   it('encodes an 8-byte IO descriptor decoding 16 bits', () => {
     expect(aml.io(0x3f8, 0x3f8, 1, 8)).toEqual(bytes(0x47, 0x01, 0xf8, 0x03, 0xf8, 0x03, 0x01, 0x08));

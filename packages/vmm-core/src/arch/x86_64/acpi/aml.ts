@@ -19,7 +19,16 @@ const BUFFER_OP = 0x11;
 const PACKAGE_OP = 0x12;
 const METHOD_OP = 0x14;
 const RETURN_OP = 0xa4;
+const STORE_OP = 0x70;
+const AND_OP = 0x7b;
+const NOTIFY_OP = 0x86;
+const LEQUAL_OP = 0x93;
+const IF_OP = 0xa0;
+const LOCAL0_OP = 0x60; // Local0..Local7 = 0x60..0x67
+const ARG0_OP = 0x68; // Arg0..Arg6 = 0x68..0x6E
 const EXT_OP_PREFIX = 0x5b;
+const OP_REGION_OP = 0x80; // after EXT_OP_PREFIX
+const FIELD_OP = 0x81; // after EXT_OP_PREFIX
 const DEVICE_OP = 0x82; // after EXT_OP_PREFIX
 // Name string prefixes, section 20.2.2.
 const ROOT_CHAR = 0x5c; // '\'
@@ -222,6 +231,101 @@ export function method(path: string, body: ReadonlyArray<Uint8Array>, options: M
   }
   const flags = argCount | ((options.serialized === true ? 1 : 0) << 3) | (syncLevel << 4);
   return concat([Uint8Array.of(METHOD_OP), withPkgLength(concat([namePath(path), Uint8Array.of(flags), ...body]))]);
+}
+
+/** LocalObj (section 20.2.6.2): `Local0`..`Local7`. */
+export function local(index: number): Uint8Array {
+  checkRange('Local index', index, 7);
+  return Uint8Array.of(LOCAL0_OP + index);
+}
+
+/** ArgObj (section 20.2.6.1): `Arg0`..`Arg6`. */
+export function arg(index: number): Uint8Array {
+  checkRange('Arg index', index, 6);
+  return Uint8Array.of(ARG0_OP + index);
+}
+
+/** A NameString used as a term (a named object's value, or a SuperName target): `\_SB_.PWRB`, `GEVT`. */
+export function reference(path: string): Uint8Array {
+  return namePath(path);
+}
+
+/** DefStore (section 20.2.5.4): `Store (source, target)`, in ASL+ `target = source`. */
+export function store(source: Uint8Array, target: Uint8Array): Uint8Array {
+  return concat([Uint8Array.of(STORE_OP), source, target]);
+}
+
+/** DefAnd (section 20.2.5.4): `And (a, b, target)`; without a target (NullName) it only yields `a & b`. */
+export function and(a: Uint8Array, b: Uint8Array, target?: Uint8Array): Uint8Array {
+  return concat([Uint8Array.of(AND_OP), a, b, target ?? Uint8Array.of(NULL_NAME)]);
+}
+
+/** DefLEqual (section 20.2.5.4): `LEqual (a, b)`, in ASL+ `a == b`. */
+export function lEqual(a: Uint8Array, b: Uint8Array): Uint8Array {
+  return concat([Uint8Array.of(LEQUAL_OP), a, b]);
+}
+
+/** DefIfElse without an Else (section 20.2.5.3): `If (predicate) { body }`. */
+export function ifThen(predicate: Uint8Array, body: ReadonlyArray<Uint8Array>): Uint8Array {
+  return concat([Uint8Array.of(IF_OP), withPkgLength(concat([predicate, ...body]))]);
+}
+
+/** DefNotify (section 20.2.5.3): `Notify (object, value)`; value 0x80 is a device-specific status change (section 5.6.6). */
+export function notify(object: Uint8Array, value: number): Uint8Array {
+  return concat([Uint8Array.of(NOTIFY_OP), object, integer(value)]);
+}
+
+/** Address spaces of an OperationRegion (section 19.6.100, table 5.174's RegionSpace keywords). */
+export const REGION_SPACE = { SystemMemory: 0x00, SystemIO: 0x01 } as const;
+export type RegionSpace = keyof typeof REGION_SPACE;
+
+/**
+ * DefOpRegion (section 20.2.5.2): `OperationRegion (name, space, offset, length)`; offset is a
+ * guest-physical byte address (SystemMemory) or a port (SystemIO), length is bytes.
+ */
+export function operationRegion(path: string, space: RegionSpace, offset: number, length: number): Uint8Array {
+  checkRange('OperationRegion offset', offset, Number.MAX_SAFE_INTEGER);
+  checkRange('OperationRegion length', length, 0xffff_ffff);
+  return concat([Uint8Array.of(EXT_OP_PREFIX, OP_REGION_OP), namePath(path), Uint8Array.of(REGION_SPACE[space]), integer(offset), integer(length)]);
+}
+
+/** FieldFlags (section 20.2.5.2): AccessType bits 0-3, LockRule bit 4, UpdateRule bits 5-6. */
+export const FIELD_ACCESS = { AnyAcc: 0, ByteAcc: 1, WordAcc: 2, DWordAcc: 3, QWordAcc: 4, BufferAcc: 5 } as const;
+export const FIELD_UPDATE = { Preserve: 0, WriteAsOnes: 1, WriteAsZeros: 2 } as const;
+
+export interface FieldOptions {
+  readonly access: keyof typeof FIELD_ACCESS;
+  /** Lock (true) takes the global lock around accesses; default NoLock. */
+  readonly lock?: boolean;
+  /** Default Preserve. */
+  readonly update?: keyof typeof FIELD_UPDATE;
+}
+
+/** One NamedField of a FieldList: a 1-4 character name and its width in bits. */
+export interface FieldUnit {
+  readonly name: string;
+  readonly bits: number;
+}
+
+/**
+ * The bit width of a NamedField (section 20.2.5.2): PkgLength's byte layout, but the value is
+ * the width itself, not a length that counts its own bytes.
+ */
+function fieldBits(bits: number): Uint8Array {
+  checkRange('Field unit width in bits', bits, MAX_PKG_LENGTH);
+  if (bits <= 0x3f) return Uint8Array.of(bits);
+  const extra = bits < 2 ** 12 ? 1 : bits < 2 ** 20 ? 2 : 3;
+  const out = new Uint8Array(1 + extra);
+  out[0] = (extra << 6) | (bits & 0x0f);
+  for (let i = 1; i <= extra; i++) out[i] = Math.floor(bits / 2 ** (4 + 8 * (i - 1))) & 0xff;
+  return out;
+}
+
+/** DefField (section 20.2.5.2): `Field (region, access, lock, update) { name, bits, ... }`, units packed from bit 0. */
+export function field(region: string, options: FieldOptions, units: ReadonlyArray<FieldUnit>): Uint8Array {
+  const flags = FIELD_ACCESS[options.access] | ((options.lock === true ? 1 : 0) << 4) | (FIELD_UPDATE[options.update ?? 'Preserve'] << 5);
+  const list = units.map((u) => concat([nameSeg(u.name), fieldBits(u.bits)]));
+  return concat([Uint8Array.of(EXT_OP_PREFIX, FIELD_OP), withPkgLength(concat([namePath(region), Uint8Array.of(flags), ...list]))]);
 }
 
 /** DefReturn (section 20.2.5.3): `Return (value)`. */

@@ -1,9 +1,10 @@
 import { le } from '@workervisor/devices';
 import { describe, expect, it } from 'vitest';
-import { VIRTIO_IRQ_BASE, VIRTIO_MMIO_SIZE, VIRTIO_MMIO_START } from '../layout.js';
+import { GED_IRQ, GED_START, VIRTIO_IRQ_BASE, VIRTIO_MMIO_SIZE, VIRTIO_MMIO_START } from '../layout.js';
 import * as aml from './aml.js';
 import { buildDsdt, dsdtAml, virtioNodeName, type VirtioMmioSlot } from './dsdt.js';
 import { AcpiError } from './error.js';
+import { gedAml } from './ged.js';
 import { byteSum, getAscii } from './sdt.js';
 
 /** Offset of the first occurrence of needle in haystack, or -1. */
@@ -81,6 +82,17 @@ describe('buildDsdt', () => {
     expect(count(dsdtAml([]), aml.string('LNRO0005'))).toBe(0);
   });
 
+  it('adds PWRB and GED_ inside \\_SB_ after the virtio nodes only when a GED is given', () => {
+    const ged = { base: GED_START, irq: GED_IRQ };
+    const body = dsdtAml(slots(2), ged);
+    expect(deviceNamed(dsdtAml(slots(2)), 'PWRB')).toBe(-1);
+    expect(deviceNamed(dsdtAml(slots(2)), 'GED_')).toBe(-1);
+    expect(deviceNamed(body, 'PWRB')).toBeGreaterThan(deviceNamed(body, virtioNodeName(1)));
+    expect(deviceNamed(body, 'GED_')).toBeGreaterThan(deviceNamed(body, 'PWRB'));
+    expect(indexOf(body, aml.concat(gedAml(ged)))).toBeGreaterThan(0);
+    expect(byteSum(buildDsdt(slots(2), ged))).toBe(0);
+  });
+
   it('names virtio nodes VR00..VRFF', () => {
     expect([0, 9, 10, 255].map(virtioNodeName)).toEqual(['VR00', 'VR09', 'VR0A', 'VRFF']);
   });
@@ -104,6 +116,10 @@ describe('buildDsdt', () => {
     { base: 0.5, size: 0x1000, irq: 5 },
   ])('rejects a virtio slot that does not fit 32-bit fields: %o', (slot) => {
     expect(() => buildDsdt([slot])).toThrow(expect.objectContaining({ code: 'ERR_VMM_ACPI_INVALID_CONFIG' }));
+  });
+
+  it('rejects a GED register above 4 GiB', () => {
+    expect(() => buildDsdt([], { base: 0x1_0000_0000, irq: GED_IRQ })).toThrow(expect.objectContaining({ code: 'ERR_VMM_ACPI_INVALID_CONFIG' }));
   });
 
   it('rejects more slots than node names', () => {

@@ -1,7 +1,8 @@
 // Differentiated System Description Table: the AML namespace of the machine (ACPI 6.5
 // section 5.2.11.1): COM1, the i8042, one LNRO0005 node per virtio-mmio slot (Linux's
-// virtio_mmio ACPI match; Debian's kernel has no virtio_mmio.device= support) and \_S5_
-// (section 7.4.2) so that a guest poweroff writes the sleep control register.
+// virtio_mmio ACPI match; Debian's kernel has no virtio_mmio.device= support), optionally the
+// GED power button (ged.ts), and \_S5_ (section 7.4.2) so that a guest poweroff writes the
+// sleep control register.
 import {
   ACPI_S5_SLEEP_TYPE,
   COM1_IRQ,
@@ -12,6 +13,7 @@ import {
 } from '../layout.js';
 import * as aml from './aml.js';
 import { AcpiError } from './error.js';
+import { gedAml, type GedConfig } from './ged.js';
 import { buildSdt } from './sdt.js';
 
 /** DSDT revision 2: AML integers are 64-bit (section 5.2.11.1). */
@@ -103,16 +105,20 @@ function checkSlot(slot: VirtioMmioSlot, index: number): void {
   }
 }
 
-/** The DSDT's AML body (everything after the header), for tests and for appending to. */
-export function dsdtAml(virtio: ReadonlyArray<VirtioMmioSlot>): Uint8Array {
+/**
+ * The DSDT's AML body (everything after the header), for tests and for appending to. With `ged`,
+ * \_SB_ also holds the power button PWRB and the Generic Event Device GED_.
+ */
+export function dsdtAml(virtio: ReadonlyArray<VirtioMmioSlot>, ged?: GedConfig): Uint8Array {
   if (virtio.length > MAX_VIRTIO_NODES) {
     throw new AcpiError('invalid-config', `${virtio.length} virtio-mmio slots exceed ${MAX_VIRTIO_NODES}`);
   }
   virtio.forEach(checkSlot);
-  return aml.concat([aml.scope('_SB_', [com1(), i8042(), ...virtio.map(virtioMmio)]), s5()]);
+  const button = ged === undefined ? [] : gedAml(ged);
+  return aml.concat([aml.scope('_SB_', [com1(), i8042(), ...virtio.map(virtioMmio), ...button]), s5()]);
 }
 
 /** The complete DSDT. */
-export function buildDsdt(virtio: ReadonlyArray<VirtioMmioSlot>): Uint8Array {
-  return buildSdt({ signature: 'DSDT', revision: DSDT_REVISION }, dsdtAml(virtio));
+export function buildDsdt(virtio: ReadonlyArray<VirtioMmioSlot>, ged?: GedConfig): Uint8Array {
+  return buildSdt({ signature: 'DSDT', revision: DSDT_REVISION }, dsdtAml(virtio, ged));
 }

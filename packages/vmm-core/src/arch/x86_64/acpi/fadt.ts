@@ -14,7 +14,10 @@ export const FADT_SIZE = 276;
 export const HYPERVISOR_VENDOR_ID = 'WRKVSRVM';
 
 // Fixed Feature Flags, section 5.2.9.1 table 5.10.
-/** Power button, if any, is a control-method device (there is no fixed-feature button). */
+/**
+ * Set: the power button, if any, is a control-method device (there is no fixed-feature button).
+ * Ours is the DSDT's PNP0C0C \_SB.PWRB, notified by the GED (ged.ts).
+ */
 export const FADT_FLAG_PWR_BUTTON = 1 << 4;
 /** Same for the sleep button. */
 export const FADT_FLAG_SLP_BUTTON = 1 << 5;
@@ -65,7 +68,11 @@ export function genericAddress(spaceId: number, bitWidth: number, accessSize: nu
   return gas;
 }
 
-/** Flags we set: hardware-reduced, a reset register, and no fixed-feature buttons (Firecracker sets the same button bits). */
+/**
+ * Flags we set: hardware-reduced, a reset register, and no fixed-feature buttons: the power
+ * button is control-method (PWRB + GED in the DSDT), and there is no sleep button (Firecracker
+ * sets the same button bits).
+ */
 export const FADT_FLAGS = FADT_FLAG_HW_REDUCED_ACPI | FADT_FLAG_RESET_REG_SUP | FADT_FLAG_PWR_BUTTON | FADT_FLAG_SLP_BUTTON;
 
 /**

@@ -1,7 +1,7 @@
 import type { GuestMemory } from '@workervisor/devices';
 import { le } from '@workervisor/devices';
 import { describe, expect, it } from 'vitest';
-import { ACPI_TABLES_END, RSDP_START, VIRTIO_IRQ_BASE, VIRTIO_MMIO_SIZE, VIRTIO_MMIO_START } from '../layout.js';
+import { ACPI_TABLES_END, GED_IRQ, GED_START, RSDP_START, VIRTIO_IRQ_BASE, VIRTIO_MMIO_SIZE, VIRTIO_MMIO_START } from '../layout.js';
 import { ACPI_TABLE_ALIGNMENT, AcpiError, createAcpiTables, planLayout, type AcpiConfig } from './index.js';
 import { byteSum, getAscii } from './sdt.js';
 
@@ -109,10 +109,18 @@ describe('createAcpiTables', () => {
     expect(previousEnd).toBeLessThanOrEqual(ACPI_TABLES_END);
   });
 
-  it('fits the largest machine: MAX_VCPUS vCPUs and 16 virtio slots', () => {
-    const { tables } = createAcpiTables(new TestMemory(0x10_0000), config(254, 16));
+  it('fits the largest machine: MAX_VCPUS vCPUs, 16 virtio slots and the GED', () => {
+    const { tables } = createAcpiTables(new TestMemory(0x10_0000), { ...config(254, 16), ged: { base: GED_START, irq: GED_IRQ } });
     const last = tables[tables.length - 1]!;
     expect(last.address + last.bytes.length).toBeLessThanOrEqual(ACPI_TABLES_END);
+  });
+
+  it('puts the GED power button in the DSDT only when the config has one', () => {
+    const dsdt = (c: AcpiConfig): string => Buffer.from(createAcpiTables(new TestMemory(0x10_0000), c).tables.find((t) => t.signature === 'DSDT')!.bytes).toString('latin1');
+    expect(dsdt(config(1))).not.toContain('ACPI0013');
+    const withGed = dsdt({ ...config(1), ged: { base: GED_START, irq: GED_IRQ } });
+    expect(withGed).toContain('ACPI0013');
+    expect(withGed).toContain('PWRB');
   });
 
   it('fails with guest-memory when RAM does not reach the ACPI window', () => {
