@@ -90,7 +90,12 @@ describeWhen(qemuReadiness(), 'Linux-tier guest under QEMU TCG (reference)', () 
     });
   }
 
-  it('powers off when the ACPI GED power button of QEMU microvm is pressed', async () => {
+  // Opt-in: under TCG on a busy 2-core host, microvm's guest clock can stall at 0.000000 (no HPET or
+  // PM timer to fall back on) and the boot hangs until the timeout. It checks QEMU's GED + the
+  // guest's button handling, not Workervisor, so it must not make the default run flaky.
+  const microvm = process.env['WORKERVISOR_QEMU_MICROVM'] === '1';
+  if (!microvm) console.warn('[workervisor] skipping the QEMU microvm power-button reference test: set WORKERVISOR_QEMU_MICROVM=1 (it can hang under load on TCG)');
+  it.skipIf(!microvm)('powers off when the ACPI GED power button of QEMU microvm is pressed', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'workervisor-qemu-'));
     const monitor = join(dir, 'monitor.sock');
     try {
