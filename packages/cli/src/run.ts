@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { startApiServer, type ApiServerHandle, type VmConfig } from '@workervisor/api/core';
 import { configureLogging, createLogger } from '@workervisor/devices';
-import { Vmm, type SerialSink } from '@workervisor/vmm-core';
+import { Vmm } from '@workervisor/vmm-core';
 import { CliError, type RunOptions } from './args.js';
 
 const log = createLogger('cli');
@@ -27,31 +27,13 @@ async function initialConfig(o: RunOptions): Promise<{ config: VmConfig; metrics
     const { translateFirecrackerConfig } = await import('@workervisor/api');
     const t = translateFirecrackerConfig(json);
     if (t.logger !== undefined) configureLogging(t.logger.level === 'off' ? 'error' : t.logger.level, t.logger.path ?? o.logFile);
-    const config: VmConfig = { ...t.config, serial: { mode: 'Tty' } };
+    // Firecracker files have no serial section: COM1 on the terminal unless --serial says otherwise.
+    const config: VmConfig = { ...t.config, serial: o.config.serial ?? { mode: 'Tty' } };
     return { config, ...(t.metrics === undefined ? {} : { metricsPath: t.metrics.path }) };
   }
   if (o.config.payload?.kernel === undefined) return undefined;
   // vm.create applies the spec's defaults; COM1 on the terminal unless --serial says otherwise.
   return { config: { ...(o.config as VmConfig), serial: o.config.serial ?? { mode: 'Tty' } } };
-}
-
-/** --serial overrides whatever the config says (Firecracker files have no serial section). */
-function serialOverride(o: RunOptions): SerialSink | undefined {
-  const s = o.config.serial;
-  if (s === undefined) return undefined;
-  switch (s.mode) {
-    case 'Tty':
-      return { kind: 'tty' };
-    case 'Off':
-    case 'Null':
-      return { kind: 'off' };
-    case 'File':
-      return s.file === undefined ? undefined : { kind: 'file', path: s.file };
-    case 'Socket':
-      return s.socket === undefined ? undefined : { kind: 'socket', path: s.socket };
-    default:
-      throw new CliError('invalid-value', `--serial ${String((s as { mode: string }).mode).toLowerCase()}: not supported; use tty, off, null, file=PATH or socket=PATH`);
-  }
 }
 
 /** Runs the VMM; resolves with the process exit code. */
@@ -60,11 +42,9 @@ export async function runVmm(o: RunOptions): Promise<number> {
   const initial = await initialConfig(o);
   let finish!: (code: number) => void;
   const done = new Promise<number>((resolve) => (finish = resolve));
-  const serial = serialOverride(o);
   const vmm = new Vmm({
     reboot: o.reboot,
     onExit: (code) => finish(code),
-    ...(serial === undefined ? {} : { serial }),
     logLevel: o.logLevel,
     ...(o.logFile === undefined ? {} : { logFile: o.logFile }),
     ...(o.dumpAcpiDir === undefined

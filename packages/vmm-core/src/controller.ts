@@ -5,7 +5,6 @@ import { createLogger, type LogLevel } from '@workervisor/devices';
 import { buildMachine } from './builder.js';
 import { resolveMachineConfig } from './config/resolve.js';
 import type { GuestExit, Machine } from './machine.js';
-import type { SerialSink } from './machine-config.js';
 
 const log = createLogger('vmm');
 
@@ -18,8 +17,6 @@ export interface VmmOptions {
   reboot: RebootPolicy;
   /** Called when the VMM process should end, with its exit code (guest exit, vmm.shutdown). */
   onExit: (code: number) => void;
-  /** Overrides the config's serial mode (the CLI's --serial). */
-  serial?: SerialSink;
   logLevel?: LogLevel;
   logFile?: string;
   /** Receives each machine right after it is built (benchmarks, tests). */
@@ -158,7 +155,6 @@ export class Vmm implements ApiBackend {
     if (this.config === undefined) throw new ApiError('vm-not-created', 'no VM is created; call vm.create first');
     if (this.machine !== undefined) throw new ApiError('invalid-state', `the VM is already ${this.state === 'Paused' ? 'booted and paused' : 'running'}`);
     const resolved = resolveMachineConfig(this.config);
-    if (this.options.serial !== undefined) resolved.serial = this.options.serial;
     if (this.options.logLevel !== undefined) resolved.logLevel = this.options.logLevel;
     if (this.options.logFile !== undefined) resolved.logFile = this.options.logFile;
     let machine: Machine;
