@@ -135,6 +135,10 @@ async function build(config: MachineConfig, exit: VmExitRequester, inputs: Build
     mailboxes.serve();
   });
   undo.push(() => doorbellWatcher.stop());
+  // Closed only after the vCPUs have stopped (undo runs in reverse): while their stop is awaited a
+  // device may still raise an interrupt, and must not write to a closed, maybe reused, fd number.
+  const irqFds: EventFd[] = [];
+  undo.push(() => irqFds.forEach((fd) => fd.close()));
   const vcpus: VcpuHandle[] = [];
   undo.push(async () => {
     mailboxes.close();
@@ -157,8 +161,6 @@ async function build(config: MachineConfig, exit: VmExitRequester, inputs: Build
   }
 
   // 5. Legacy devices on the buses; interrupts through irqfds.
-  const irqFds: EventFd[] = [];
-  undo.push(() => irqFds.forEach((fd) => fd.close()));
   const pio = new Bus('pio');
   const mmio = new Bus('mmio');
   let serialRef: Serial | undefined;
