@@ -14,3 +14,21 @@ export { linuxGuest, linuxOutDir, linuxTierStatus, LINUX_CMDLINE, GUEST_READY, G
 export { describeWhen, describeKvm, itKvm } from './vitest.js';
 export { bootMachine, type TestMachine } from './machine.js';
 export { readGuestU32 } from './guest-ram.js';
+export { GUEST_KERNEL } from './linux.js';
+export { workervisorVmm, qemuKvmVmm, qemuKvmArgs, qemuKvmStatus, type LinuxBoot, type LinuxVmm } from './linux-vmm.js';
+export {
+  BOOT_TIMEOUT_MS,
+  COMMAND_TIMEOUT_MS,
+  waitReady,
+  guestRun,
+  guestCheck,
+  guestPowerOff,
+  linuxTest,
+  referenceTest,
+  SerialSocketClient,
+  type Console,
+  type GuestReady,
+  type Scenario,
+  type ScenarioContext,
+} from './linux-session.js';
+export { runNested, nestedRunnerStatus, nestedL1, nestedOutDir, type NestedRunOptions, type NestedRunResult } from './nested.js';

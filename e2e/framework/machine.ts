@@ -22,7 +22,7 @@ export async function bootMachine(kernel: string, opts: { vcpus?: number; cmdlin
   const exited = new Promise<GuestExit>((resolve) => (report = resolve));
   const machine = await buildMachine(
     { vcpus: opts.vcpus ?? 1, memoryBytes: (opts.memoryMiB ?? 64) * 1024 * 1024, kernel, cmdline: opts.cmdline ?? '', serial: { kind: 'file', path: serialPath } },
-    { reset: (reason) => report({ kind: 'reset', reason }), powerOff: (reason) => report({ kind: 'poweroff', reason }) },
+    { reset: (reason) => report({ kind: 'reset', reason }), powerOff: (reason) => report({ kind: 'poweroff', reason }), panic: (reason) => report({ kind: 'panic', reason }) },
   );
   machine.onGuestExit(report);
   await machine.resume();

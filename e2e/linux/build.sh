@@ -24,7 +24,9 @@ meta_pkg=linux-image-cloud-amd64
 busybox_pkg=busybox-static
 # button: the ACPI power button (PNP0C0C, notified by the GED; evged itself is built in);
 # evdev: /dev/input/event* for /init's power-button watcher.
-modules="${WORKERVISOR_LINUX_MODULES:-virtio_mmio virtio_blk virtio_net virtio_rng virtio_balloon vmw_vsock_virtio_transport button evdev}"
+# pvpanic_mmio: the DSDT's QEMU0001 pvpanic port, so a guest kernel panic reaches the VMM.
+# ext4 is built into Debian's cloud kernel; the root-filesystem tests need nothing more.
+modules="${WORKERVISOR_LINUX_MODULES:-virtio_mmio virtio_blk virtio_net virtio_rng virtio_balloon vmw_vsock_virtio_transport button evdev pvpanic_mmio}"
 
 # The guest's /init. GUEST-READY is the marker e2e/tests/linux/*.test.ts waits for.
 read -r -d '' init_script <<'EOF' || true
@@ -35,9 +37,28 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev || mdev -s
 mkdir -p /dev/pts && mount -t devpts devpts /dev/pts
-while read -r ko; do
-  insmod "$ko" || echo "init: insmod $ko failed"
-done < /etc/modules.order
+if [ -f /etc/modules.order ]; then
+  while read -r ko; do
+    insmod "$ko" || echo "init: insmod $ko failed"
+  done < /etc/modules.order
+fi
+# root=DEV on the command line (and this is the initramfs): mount it and switch to it, as
+# initramfs-tools would. The ext4 image (rootfs.ext4) carries this same script as /init.
+root_dev="" root_mode=rw
+for arg in $(cat /proc/cmdline); do
+  case "$arg" in
+    root=*) root_dev="${arg#root=}" ;;
+    ro) root_mode=ro ;;
+  esac
+done
+if [ -n "$root_dev" ] && [ ! -f /etc/workervisor-rootfs ]; then
+  mkdir -p /newroot
+  if mount -t ext4 -o "$root_mode" "$root_dev" /newroot; then
+    umount /dev/pts /dev /sys /proc 2>/dev/null
+    exec switch_root /newroot /init
+  fi
+  echo "init: cannot mount root=$root_dev; staying in the initramfs"
+fi
 # The ACPI power button (vm.power-button: GED interrupt -> _EVT -> Notify (PWRB, 0x80) ->
 # button driver) reports KEY_POWER on an evdev node. Do what systemd-logind or acpid would:
 # the first event read (24 bytes, one struct input_event) is the press; power off.
@@ -50,7 +71,8 @@ done
 # interleave with what the test types and reads.
 dmesg -n 1
 nproc="$(nproc 2>/dev/null || grep -c ^processor /proc/cpuinfo)"
-echo "GUEST-READY nproc=$nproc"
+echo "GUEST-KERNEL $(cat /proc/version)"
+echo "GUEST-READY nproc=$nproc root=$(awk '$2 == "/" { print $3 }' /proc/mounts)"
 # A shell on the console (ttyS0 with console=ttyS0): setsid + cttyhack give it a
 # controlling tty, so Ctrl-C and job control work. Respawn: init must never exit.
 while true; do
@@ -65,7 +87,9 @@ note() { echo "e2e/linux/build.sh: $*" >&2; }
 print_paths() {
   echo "vmlinuz=$out/vmlinuz"
   echo "vmlinux=$out/vmlinux"
+  echo "vmlinux-elf64=$out/vmlinux-elf64"
   echo "initramfs=$out/initramfs.cpio.gz"
+  echo "rootfs=$out/rootfs.ext4"
   echo "manifest=$out/manifest.txt"
 }
 
@@ -101,7 +125,8 @@ busybox_ver="$(apt-cache policy "$busybox_pkg" 2>/dev/null | sed -n 's/^ *Candid
 script_hash="$(cat "${BASH_SOURCE[0]}" "$tools" | sha256sum | cut -c1-16)"
 stamp="kernel=$kernel_pkg $kernel_ver busybox=$busybox_pkg $busybox_ver modules=$modules scripts=$script_hash"
 if [[ $force == 0 && -f "$out/.stamp" && "$(cat "$out/.stamp")" == "$stamp" \
-      && -f "$out/vmlinuz" && -f "$out/vmlinux" && -f "$out/initramfs.cpio.gz" ]]; then
+      && -f "$out/vmlinuz" && -f "$out/vmlinux" && -f "$out/vmlinux-elf64" && -f "$out/initramfs.cpio.gz" \
+      && -f "$out/rootfs.ext4" ]]; then
   note "up to date ($kernel_pkg $kernel_ver); --force rebuilds"
   print_paths
   exit 0
@@ -152,6 +177,9 @@ note "extracting vmlinux from the bzImage's LZ4 payload"
 python3 "$tools" vmlinux "$out/vmlinuz" "$out/vmlinux.tmp" || die "vmlinux extraction failed"
 mv "$out/vmlinux.tmp" "$out/vmlinux"
 pvh_entry="$(python3 "$tools" pvh "$out/vmlinux")" || die "vmlinux has no PVH entry note"
+# The same ELF without the PVH note, so the loader takes its 64-bit entry and a zero page.
+python3 "$tools" strip-pvh "$out/vmlinux" "$out/vmlinux-elf64.tmp" || die "stripping the PVH note failed"
+mv "$out/vmlinux-elf64.tmp" "$out/vmlinux-elf64"
 
 # --- initramfs --------------------------------------------------------------------------
 root="$work/root"
@@ -177,6 +205,23 @@ python3 "$tools" modules "$work/kernel" "$root" $modules > "$work/modules.txt" \
 python3 "$tools" cpio "$root" "$out/initramfs.cpio.gz.tmp" || die "writing the initramfs failed"
 mv "$out/initramfs.cpio.gz.tmp" "$out/initramfs.cpio.gz"
 
+# --- ext4 root filesystem -----------------------------------------------------------------
+# The same busybox and /init without the modules (the initramfs loaded them before it switched
+# root); /etc/workervisor-rootfs tells /init it is already on the real root. Fixed UUID, hash
+# seed and time keep the image reproducible.
+note "writing the ext4 root filesystem"
+command -v mkfs.ext4 >/dev/null || die "mkfs.ext4 not found (apt-get install e2fsprogs)"
+rootfs="$work/rootfs"
+cp -a "$root" "$rootfs"
+rm -rf "$rootfs/lib/modules" "$rootfs/etc/modules.order"
+echo "workervisor Linux-tier root filesystem" > "$rootfs/etc/workervisor-rootfs"
+mkdir -p "$rootfs/data" "$rootfs/newroot"
+rm -f "$out/rootfs.ext4.tmp"
+E2FSPROGS_FAKE_TIME=1 mkfs.ext4 -q -F -d "$rootfs" -L wvroot -U 6f0bbbe1-6a1e-4b8c-9d44-0a5b2c7e3d11 \
+  -E hash_seed=2f3c1a5e-8b7d-4c6e-a1f0-9d8e7c6b5a43,root_owner=0:0 -T default -b 4096 \
+  "$out/rootfs.ext4.tmp" 64M || die "mkfs.ext4 -d failed"
+mv "$out/rootfs.ext4.tmp" "$out/rootfs.ext4"
+
 # --- manifest ---------------------------------------------------------------------------
 {
   echo "kernel-package: $kernel_pkg $kernel_ver"
@@ -186,12 +231,12 @@ mv "$out/initramfs.cpio.gz.tmp" "$out/initramfs.cpio.gz"
   echo "modules (load order):"
   sed 's/^/  /' "$work/modules.txt"
   echo "sha256:"
-  (cd "$out" && sha256sum vmlinuz vmlinux initramfs.cpio.gz | sed 's/^/  /')
+  (cd "$out" && sha256sum vmlinuz vmlinux vmlinux-elf64 initramfs.cpio.gz rootfs.ext4 | sed 's/^/  /')
 } > "$out/manifest.txt"
 echo "$stamp" > "$out/.stamp"
 
 note "built from $kernel_pkg $kernel_ver ($uname_r), PVH entry $pvh_entry"
-for f in vmlinuz vmlinux initramfs.cpio.gz; do
+for f in vmlinuz vmlinux vmlinux-elf64 initramfs.cpio.gz rootfs.ext4; do
   note "  $(du -h "$out/$f" | cut -f1)	$out/$f"
 done
 print_paths

@@ -4,6 +4,8 @@
   vmlinux  BZIMAGE OUT    extract the ELF vmlinux from a bzImage's LZ4 legacy payload
                           (boot protocol 2.08+: payload_offset at 0x248, payload_length at 0x24c)
   pvh      VMLINUX        print the XEN_ELFNOTE_PHYS32_ENTRY address, fail if absent
+  strip-pvh VMLINUX OUT   copy VMLINUX with its PHYS32_ENTRY note renumbered to an unused type,
+                          so a loader takes the ELF's own 64-bit entry (e_entry) instead
   modules  TREE DEST M..  copy kernel modules M and their dependencies (from .modinfo
                           "depends=") into DEST, decompressed, and write DEST/etc/modules.order
                           in load order
@@ -136,6 +138,39 @@ def cmd_vmlinux(bzimage_path, out_path):
 def elf64(data, what):
     if data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:
         die(f"{what} is not a little-endian ELF64 file")
+
+
+def pvh_note_offset(data):
+    """The file offset of the PHYS32_ENTRY note's n_type field, or None."""
+    elf64(data, "vmlinux")
+    phoff = struct.unpack_from("<Q", data, 0x20)[0]
+    phentsize, phnum = struct.unpack_from("<HH", data, 0x36)
+    for k in range(phnum):
+        p_type, _flags, p_offset, _va, _pa, p_filesz = struct.unpack_from(
+            "<IIQQQQ", data, phoff + k * phentsize)
+        if p_type != PT_NOTE:
+            continue
+        i, end = p_offset, p_offset + p_filesz
+        while i + 12 <= end:
+            namesz, descsz, n_type = struct.unpack_from("<III", data, i)
+            name = data[i + 12 : i + 12 + namesz].rstrip(b"\0")
+            if name == b"Xen" and n_type == XEN_ELFNOTE_PHYS32_ENTRY:
+                return i + 8
+            i = i + 12 + ((namesz + 3) & ~3) + ((descsz + 3) & ~3)
+    return None
+
+
+def cmd_strip_pvh(path, out_path):
+    data = bytearray(open(path, "rb").read())
+    at = pvh_note_offset(data)
+    if at is None:
+        die(f"{path} has no Xen PHYS32_ENTRY note to strip")
+    # 0x7fff_fff0 is no Xen ELF note type (xen/include/public/elfnote.h stops at 19).
+    struct.pack_into("<I", data, at, 0x7FFF_FFF0)
+    if pvh_entry(bytes(data)) is not None:
+        die("stripping the PVH note failed")
+    with open(out_path, "wb") as f:
+        f.write(data)
 
 
 def pvh_entry(data):
@@ -329,6 +364,8 @@ def main(argv):
         cmd_vmlinux(argv[1], argv[2])
     elif len(argv) == 2 and argv[0] == "pvh":
         cmd_pvh(argv[1])
+    elif len(argv) == 3 and argv[0] == "strip-pvh":
+        cmd_strip_pvh(argv[1], argv[2])
     elif len(argv) >= 4 and argv[0] == "modules":
         cmd_modules(argv[1], argv[2], argv[3:])
     elif len(argv) == 3 and argv[0] == "cpio":

@@ -11,7 +11,7 @@ async function runOnce(kernel, n, handling) {
   const exited = new Promise((r) => (done = r));
   const m = await buildMachine(
     { vcpus: 1, memoryBytes: 64 << 20, kernel, cmdline: `n=${n}`, serial: { kind: 'off' } },
-    { reset: () => done(), powerOff: () => done() },
+    { reset: () => done(), powerOff: () => done(), panic: () => done() },
   );
   m.onGuestExit(() => done());
   let coreCount = 0;

@@ -4,7 +4,7 @@ import { buildMachine } from '@workervisor/vmm-core';
 import { hrUs, summary } from './stats.mjs';
 
 export async function benchKick(kernel, { samples = 200 } = {}) {
-  const m = await buildMachine({ vcpus: 1, memoryBytes: 64 << 20, kernel, cmdline: '', serial: { kind: 'off' } }, { reset() {}, powerOff() {} });
+  const m = await buildMachine({ vcpus: 1, memoryBytes: 64 << 20, kernel, cmdline: '', serial: { kind: 'off' } }, { reset() {}, powerOff() {}, panic() {} });
   await m.resume();
   await new Promise((r) => setTimeout(r, 200));
   const v = m.vcpus[0];

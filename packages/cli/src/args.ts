@@ -497,6 +497,9 @@ VMM:
 Values can be given as "--flag VALUE" or "--flag=VALUE" (use the second form when the value
 starts with "-").
 
+Exit status: 0 when the guest powers off or resets (with --reboot exit), 1 when the VM fails,
+2 for a bad flag, 3 when the guest kernel panics (reported through the pvpanic device).
+
 Examples:
   workervisor --kernel vmlinux --initramfs initrd.cpio --cmdline "console=ttyS0" --cpus 2 --memory 256M
   workervisor --api-socket /tmp/wv.sock &

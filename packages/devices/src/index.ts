@@ -36,6 +36,7 @@ export {
   type AcpiGedMetrics,
   type AcpiGedState,
 } from './legacy/acpi-ged.js';
+export { PvPanic, PVPANIC_PORT_COUNT, PVPANIC_PANICKED, PVPANIC_CRASH_LOADED, type PvPanicOptions, type PvPanicMetrics } from './legacy/pvpanic.js';
 export { AcpiShutdown, ACPI_SHUTDOWN_PORT_COUNT, type AcpiShutdownOptions, type AcpiShutdownMetrics } from './legacy/acpi-shutdown.js';
 export {
   DebugPort,

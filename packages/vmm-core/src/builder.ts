@@ -1,7 +1,7 @@
 // The one wiring function (Firecracker's builder.rs): KVM, guest RAM, irqchip, devices, kernel,
 // ACPI, vCPU workers — a straight line of named steps. Returns a Machine ready to resume().
 import { readFileSync } from 'node:fs';
-import { AcpiGed, AcpiShutdown, BootTimer, Bus, BytePortBusDevice, createLogger, DebugPort, I8042, Serial, VmmError, type IrqTrigger, type LogLevel, type VmExitRequester } from '@workervisor/devices';
+import { AcpiGed, AcpiShutdown, BootTimer, Bus, BytePortBusDevice, createLogger, DebugPort, I8042, PvPanic, Serial, VmmError, type IrqTrigger, type LogLevel, type VmExitRequester } from '@workervisor/devices';
 import { EventFd, FdWatcher, Kvm, stopAllVcpus, type VmFd } from '@workervisor/native';
 import { MailboxServer, VcpuHandle, type VcpuState } from '@workervisor/vcpu-worker';
 import { createAcpiTables } from './arch/x86_64/acpi/index.js';
@@ -68,8 +68,13 @@ function irqfdTrigger(vm: VmFd, gsi: number, fds: EventFd[]): IrqTrigger {
   return { trigger: () => fd.write(1) };
 }
 
-/** Builds the machine for `config`. Guest exits reach `exit` (reset, poweroff). */
-export async function buildMachine(config: MachineConfig, exit: VmExitRequester): Promise<Machine> {
+/** A reset or power-off request from a device, plus a guest kernel panic (pvpanic). */
+export interface GuestExitRequester extends VmExitRequester {
+  panic(reason: string): void;
+}
+
+/** Builds the machine for `config`. Guest exits reach `exit` (reset, poweroff, panic). */
+export async function buildMachine(config: MachineConfig, exit: GuestExitRequester): Promise<Machine> {
   installExitHook();
   // 1. Inputs first: a bad path fails before any KVM resource exists.
   const kernelBytes = readInput(config.kernel, 'kernel-unreadable', 'kernel');
@@ -100,7 +105,7 @@ interface BuildInputs {
   diskBackends: ReturnType<typeof openInputDisks>;
 }
 
-async function build(config: MachineConfig, exit: VmExitRequester, inputs: BuildInputs, undo: Array<() => void | Promise<void>>): Promise<Machine> {
+async function build(config: MachineConfig, exit: GuestExitRequester, inputs: BuildInputs, undo: Array<() => void | Promise<void>>): Promise<Machine> {
   const cleanups: Array<() => void> = [];
   undo.push(() => cleanups.forEach((c) => c()));
   // The disk images are open already; attachDisks takes them over (virtio.close closes them).
@@ -182,6 +187,7 @@ async function build(config: MachineConfig, exit: VmExitRequester, inputs: Build
   pio.insert(new BytePortBusDevice(i8042), L.I8042_DATA_PORT, 5, 'i8042');
   pio.insert(new BytePortBusDevice(new AcpiShutdown({ exit, resetValue: L.ACPI_RESET_VALUE, s5SleepType: L.ACPI_S5_SLEEP_TYPE })), L.ACPI_SHUTDOWN_PORT, 1, 'acpi-shutdown');
   pio.insert(new BytePortBusDevice(debugPort), L.DEBUG_PORT, 1, 'debug-port');
+  pio.insert(new BytePortBusDevice(new PvPanic({ onPanic: (reason) => exit.panic(reason) })), L.PVPANIC_PORT, 1, 'pvpanic');
   mmio.insert(bootTimer, L.BOOT_TIMER_START, L.BOOT_TIMER_SIZE, 'boot-timer');
   mmio.insert(new BytePortBusDevice(ged), L.GED_START, L.GED_SIZE, 'acpi-ged');
 

@@ -10,6 +10,9 @@ const log = createLogger('vmm');
 
 export const VERSION = '0.1.0';
 
+/** The VMM's exit code when the guest kernel panicked (pvpanic); 0 is a clean reset or power-off. */
+export const GUEST_PANIC_EXIT_CODE = 3;
+
 /** What a guest reset does: end the VMM (Firecracker's behaviour) or boot the VM again. */
 export type RebootPolicy = 'exit' | 'restart';
 
@@ -162,6 +165,7 @@ export class Vmm implements ApiBackend {
       machine = await buildMachine(resolved, {
         reset: (reason) => machine.guestExit({ kind: 'reset', reason }),
         powerOff: (reason) => machine.guestExit({ kind: 'poweroff', reason }),
+        panic: (reason) => machine.guestExit({ kind: 'panic', reason }),
       });
     } catch (err) {
       throw asConfigError(err);
@@ -222,6 +226,13 @@ export class Vmm implements ApiBackend {
         log.error(`the VM failed: ${exit.error.message}`);
         await this.stopMachine();
         this.options.onExit(1);
+        return;
+      }
+      if (exit.kind === 'panic') {
+        // Whatever the guest does next (panic=N reboots it), a crash must not look like a clean exit.
+        log.error(`the guest crashed: ${exit.reason}; stopping the VM`);
+        await this.stopMachine();
+        this.options.onExit(GUEST_PANIC_EXIT_CODE);
         return;
       }
       log.info(`guest ${exit.kind === 'reset' ? 'reset' : 'powered off'} (${exit.reason})`);

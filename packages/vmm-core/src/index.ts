@@ -7,5 +7,5 @@ export { createAcpiTables, AcpiError, type AcpiTables, type AcpiTable } from './
 export { loadKernel, detectKernelFormat, type LoadedKernel, type LoadKernelOptions, type BootProtocolChoice } from './loader/kernel.js';
 export { LoaderError, type LoaderErrorKind } from './loader/errors.js';
 export { X86Error } from './arch/x86_64/errors.js';
-export { Vmm, VERSION, type VmmOptions, type RebootPolicy } from './controller.js';
+export { Vmm, VERSION, GUEST_PANIC_EXIT_CODE, type VmmOptions, type RebootPolicy } from './controller.js';
 export { resolveMachineConfig, MIN_MEMORY_BYTES } from './config/resolve.js';

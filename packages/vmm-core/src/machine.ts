@@ -14,7 +14,11 @@ const log = createLogger('machine');
 const accessChannel = diagnostics.channel('workervisor:vcpu:access');
 
 /** Why the guest wants the VM to end. */
-export type GuestExit = { kind: 'reset'; reason: string } | { kind: 'poweroff'; reason: string } | { kind: 'failed'; error: Error };
+export type GuestExit =
+  | { kind: 'reset'; reason: string }
+  | { kind: 'poweroff'; reason: string }
+  | { kind: 'panic'; reason: string }
+  | { kind: 'failed'; error: Error };
 
 export interface MachineParts {
   kvm: Kvm;

@@ -64,6 +64,8 @@ export const I8042_DATA_PORT = 0x60;
 export const I8042_COMMAND_PORT = 0x64;
 export const I8042_IRQ = 1;
 export const DEBUG_PORT = 0x80;
+/** QEMU's pvpanic port (its ISA pvpanic default): the DSDT's QEMU0001 node points here. */
+export const PVPANIC_PORT = 0x505;
 /**
  * The GED interrupt: the last pin of KVM's 24-pin IOAPIC, edge-triggered. Not an ISA IRQ
  * (no legacy meaning, no MADT override) and clear of COM1 4, i8042 1, the PIT on 2 and the

@@ -67,6 +67,14 @@ describe('buildDsdt', () => {
     expect(indexOf(body, aml.concat([aml.io(0x60, 0x60, 1, 1), aml.io(0x64, 0x64, 1, 1), aml.irqNoFlags([1])]))).toBeGreaterThan(0);
   });
 
+  it('describes the pvpanic port as QEMU0001 with IO 0x505 length 1', () => {
+    const body = dsdtAml([]);
+    const dev = deviceNamed(body, 'PEVT');
+    expect(dev).toBeGreaterThan(0);
+    expect(indexOf(body, aml.name('_HID', aml.string('QEMU0001')))).toBeGreaterThan(dev);
+    expect(indexOf(body, aml.io(0x505, 0x505, 1, 1), dev)).toBeGreaterThan(dev);
+  });
+
   it('has one LNRO0005 node per virtio slot with its window and edge-triggered GSI', () => {
     const given = slots(3);
     const body = dsdtAml(given);

@@ -1,5 +1,5 @@
 // Differentiated System Description Table: the AML namespace of the machine (ACPI 6.5
-// section 5.2.11.1): COM1, the i8042, one LNRO0005 node per virtio-mmio slot (Linux's
+// section 5.2.11.1): COM1, the i8042, the pvpanic port, one LNRO0005 node per virtio-mmio slot (Linux's
 // virtio_mmio ACPI match; Debian's kernel has no virtio_mmio.device= support), optionally the
 // GED power button (ged.ts), and \_S5_ (section 7.4.2) so that a guest poweroff writes the
 // sleep control register.
@@ -10,6 +10,7 @@ import {
   I8042_COMMAND_PORT,
   I8042_DATA_PORT,
   I8042_IRQ,
+  PVPANIC_PORT,
 } from '../layout.js';
 import * as aml from './aml.js';
 import { AcpiError } from './error.js';
@@ -20,6 +21,8 @@ import { buildSdt } from './sdt.js';
 export const DSDT_REVISION = 2;
 /** The _HID Linux's virtio_mmio driver matches (drivers/virtio/virtio_mmio.c). */
 export const VIRTIO_MMIO_HID = 'LNRO0005';
+/** The _HID of QEMU's pvpanic device (drivers/misc/pvpanic/pvpanic-mmio.c). */
+export const PVPANIC_HID = 'QEMU0001';
 /** At most this many virtio-mmio nodes: their names are VR00..VRFF. */
 export const MAX_VIRTIO_NODES = 256;
 
@@ -78,6 +81,18 @@ function virtioMmio(slot: VirtioMmioSlot, index: number): Uint8Array {
 }
 
 /**
+ * Device(PEVT): QEMU's pvpanic (QEMU0001) on one I/O port. Linux's pvpanic-mmio binds it and
+ * writes PVPANIC_PANICKED when the kernel panics, so the VMM can tell a crash from a reboot.
+ */
+function pvpanic(): Uint8Array {
+  return aml.device('PEVT', [
+    aml.name('_HID', aml.string(PVPANIC_HID)),
+    aml.name('_UID', aml.integer(0)),
+    aml.name('_CRS', aml.resourceTemplate([aml.io(PVPANIC_PORT, PVPANIC_PORT, 1, 1)])),
+  ]);
+}
+
+/**
  * `Name (\_S5_, Package () { SLP_TYPa, SLP_TYPb, 0, 0 })`: the guest writes
  * SLP_TYPa << 2 | SLP_EN to the FADT's sleep control register to power off.
  */
@@ -115,7 +130,7 @@ export function dsdtAml(virtio: ReadonlyArray<VirtioMmioSlot>, ged?: GedConfig):
   }
   virtio.forEach(checkSlot);
   const button = ged === undefined ? [] : gedAml(ged);
-  return aml.concat([aml.scope('_SB_', [com1(), i8042(), ...virtio.map(virtioMmio), ...button]), s5()]);
+  return aml.concat([aml.scope('_SB_', [com1(), i8042(), pvpanic(), ...virtio.map(virtioMmio), ...button]), s5()]);
 }
 
 /** The complete DSDT. */

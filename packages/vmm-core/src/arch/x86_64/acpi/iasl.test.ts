@@ -143,13 +143,13 @@ describe.skipIf(!hasIasl || !hasAcpiexec)('acpiexec', () => {
 
   it('loads the DSDT and converts every _CRS without a mismatch', () => {
     const { dir } = dumpAndDisassemble(1, 2);
-    const devices = ['COM1', 'PS2K', 'VR00', 'VR01', 'GED'];
+    const devices = ['COM1', 'PS2K', 'PEVT', 'VR00', 'VR01', 'GED'];
     const out = acpiexec(dir, ['Evaluate \\_S5', ...devices.map((d) => `Resources \\_SB.${d}`)], ['DSDT.dat']);
-    expect(out).toMatch(/\b6 Devices/); // COM1, PS2K, VR00, VR01, PWRB, GED
+    expect(out).toMatch(/\b7 Devices/); // COM1, PS2K, PEVT (pvpanic), VR00, VR01, PWRB, GED
     expect(out.match(/\[Integer\] = 0000000000000005/g) ?? []).toHaveLength(2); // SLP_TYPa, SLP_TYPb
     expect(out.match(/32-Bit Fixed Memory Range Resource/g) ?? []).toHaveLength(2);
     expect(out.match(/Extended IRQ Resource/g) ?? []).toHaveLength(3);
-    expect(out.match(/I\/O Resource/g) ?? []).toHaveLength(3);
+    expect(out.match(/I\/O Resource/g) ?? []).toHaveLength(4); // COM1, i8042 x2, pvpanic
   });
 
   // acpiexec backs a SystemMemory OperationRegion with a plain buffer: it reads what AML last

@@ -1,0 +1,99 @@
+// The two VMMs a Linux-tier test can boot its guest with: Workervisor, and QEMU with KVM as the
+// reference (`-M microvm`: virtio-mmio devices in an ACPI DSDT, as ours are, so the guest uses the
+// same drivers). A scenario is written once against `LinuxVmm` and runs on either.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { kvmStatus, type Readiness } from './kvm.js';
+import { LINUX_CMDLINE, linuxGuest } from './linux.js';
+import { Microvm } from './microvm.js';
+import { QEMU_BINARY } from './nested.js';
+
+/** One Linux guest boot, in VMM-neutral terms. */
+export interface LinuxBoot {
+  /** Kernel image; default the bzImage. */
+  kernel?: string;
+  /** vCPUs; default 1. */
+  cpus?: number;
+  /** Guest RAM in MiB; default 256. */
+  memoryMiB?: number;
+  /** Appended to LINUX_CMDLINE (e.g. `root=/dev/vda`). */
+  cmdlineExtra?: string;
+  /** virtio-blk disks in order: the first is /dev/vda. */
+  disks?: ReadonlyArray<{ path: string; readonly?: boolean }>;
+  /** What a guest reboot does: end the VMM (default) or boot again. */
+  reboot?: 'exit' | 'restart';
+  /** COM1 on this Unix socket instead of stdin/stdout. */
+  serialSocket?: string;
+  /** Workervisor only: the API socket. */
+  apiSocket?: string;
+}
+
+export interface LinuxVmm {
+  readonly name: 'workervisor' | 'qemu-kvm';
+  /** Exit code when the guest kernel panics. */
+  readonly panicExitCode: number;
+  /** Whether this VMM can run `boot` at all (QEMU has no 64-bit ELF entry, no Workervisor API). */
+  supports(boot: LinuxBoot): boolean;
+  spawn(boot: LinuxBoot): Microvm;
+}
+
+function cmdline(boot: LinuxBoot): string {
+  return boot.cmdlineExtra === undefined ? LINUX_CMDLINE : `${LINUX_CMDLINE} ${boot.cmdlineExtra}`;
+}
+
+export const workervisorVmm: LinuxVmm = {
+  name: 'workervisor',
+  panicExitCode: 3,
+  supports: () => true,
+  spawn(boot) {
+    const extraArgs: string[] = ['--reboot', boot.reboot ?? 'exit'];
+    for (const disk of boot.disks ?? []) extraArgs.push('--disk', `path=${disk.path}${disk.readonly === true ? ',readonly=on' : ''}`);
+    return Microvm.spawn({
+      kernel: boot.kernel ?? linuxGuest.vmlinuz,
+      initramfs: linuxGuest.initramfs,
+      cmdline: cmdline(boot),
+      cpus: boot.cpus ?? 1,
+      memory: boot.memoryMiB ?? 256,
+      ...(boot.serialSocket === undefined ? {} : { serial: `socket=${boot.serialSocket}` }),
+      ...(boot.apiSocket === undefined ? {} : { apiSocket: boot.apiSocket }),
+      extraArgs,
+    });
+  },
+};
+
+/** QEMU's argv for `boot` under KVM. */
+export function qemuKvmArgs(boot: LinuxBoot): string[] {
+  const args = [
+    '-M', 'microvm,acpi=on', '-enable-kvm', '-cpu', 'host',
+    '-smp', String(boot.cpus ?? 1), '-m', String(boot.memoryMiB ?? 256),
+    '-nodefaults', '-no-user-config', '-display', 'none',
+    '-kernel', boot.kernel ?? linuxGuest.vmlinuz, '-initrd', linuxGuest.initramfs, '-append', cmdline(boot),
+    // QEMU's ISA pvpanic is the device ours copies; a panic ends QEMU with exit code 1.
+    '-device', 'pvpanic', '-action', 'panic=exit-failure',
+  ];
+  if (boot.serialSocket === undefined) args.push('-serial', 'stdio');
+  else args.push('-chardev', `socket,id=com1,path=${boot.serialSocket},server=on,wait=off`, '-serial', 'chardev:com1');
+  if ((boot.reboot ?? 'exit') === 'exit') args.push('-no-reboot');
+  (boot.disks ?? []).forEach((disk, i) => {
+    args.push('-drive', `id=vd${i},file=${disk.path},format=raw,if=none${disk.readonly === true ? ',readonly=on' : ''}`);
+    args.push('-device', `virtio-blk-device,drive=vd${i}`);
+  });
+  return args;
+}
+
+export const qemuKvmVmm: LinuxVmm = {
+  name: 'qemu-kvm',
+  panicExitCode: 1,
+  supports: (boot) => boot.apiSocket === undefined && boot.kernel !== linuxGuest.vmlinuxElf64,
+  spawn: (boot) => Microvm.spawnCommand(QEMU_BINARY, qemuKvmArgs(boot)),
+};
+
+/** Whether QEMU with KVM can serve as the reference here. */
+export function qemuKvmStatus(): Readiness {
+  const kvm = kvmStatus();
+  if (!kvm.usable) return kvm;
+  const probe = spawnSync(QEMU_BINARY, ['--version'], { stdio: 'ignore' });
+  if (probe.error !== undefined || probe.status !== 0) return { usable: false, reason: `${QEMU_BINARY} is not installed (apt-get install qemu-system-x86)` };
+  if (!existsSync(linuxGuest.vmlinuz)) return { usable: false, reason: 'the Linux guest is not built' };
+  return { usable: true };
+}
