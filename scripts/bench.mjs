@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { benchApi } from './bench/api.mjs';
 import { benchExits } from './bench/exits.mjs';
 import { benchKick } from './bench/kick.mjs';
+import { benchLinuxBoot } from './bench/linux-boot.mjs';
 import { benchStartup } from './bench/startup.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -22,4 +23,5 @@ if (!only || only === 'exits') result.pio_exit = await benchExits(guest('pio-ben
 if (!only || only === 'kick') result.kick = await benchKick(guest('counter.elf'));
 if (!only || only === 'startup') result.startup = await benchStartup(`${root}packages/cli/bin/workervisor.js`, guest('hello.elf'));
 if (!only || only === 'api') result.api = await benchApi();
+if (!only || only === 'linux-boot') result.linux_boot = await benchLinuxBoot();
 console.log(JSON.stringify(result, null, 2));

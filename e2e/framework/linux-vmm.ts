@@ -16,6 +16,8 @@ export interface LinuxBoot {
   cpus?: number;
   /** Guest RAM in MiB; default 256. */
   memoryMiB?: number;
+  /** The kernel command line instead of LINUX_CMDLINE (cmdlineExtra is still appended). */
+  cmdline?: string;
   /** Appended to LINUX_CMDLINE (e.g. `root=/dev/vda`). */
   cmdlineExtra?: string;
   /** virtio-blk disks in order: the first is /dev/vda. */
@@ -38,7 +40,8 @@ export interface LinuxVmm {
 }
 
 function cmdline(boot: LinuxBoot): string {
-  return boot.cmdlineExtra === undefined ? LINUX_CMDLINE : `${LINUX_CMDLINE} ${boot.cmdlineExtra}`;
+  const base = boot.cmdline ?? LINUX_CMDLINE;
+  return boot.cmdlineExtra === undefined ? base : `${base} ${boot.cmdlineExtra}`;
 }
 
 export const workervisorVmm: LinuxVmm = {

@@ -79,7 +79,10 @@ grep -qw svm /proc/cpuinfo || fail "no SVM in L1's CPU (QEMU needs -cpu max with
 [ -c /dev/hvc0 ] || fail "no /dev/hvc0 for the job's output (virtio_console)"
 ip link set lo up 2>/dev/null
 say "running the job"
-chroot /mnt/root /bin/sh /nested-job/job.sh < /dev/null > /dev/hvc0 2>&1
+# Through a pipe: the job sees a pipe, as under any CI, not the hvc0 tty (vitest would redraw
+# a live status on a tty); pipefail keeps the job's own status.
+set -o pipefail
+chroot /mnt/root /bin/sh /nested-job/job.sh < /dev/null 2>&1 | cat > /dev/hvc0
 done_with "exit $?"
 EOF
 
