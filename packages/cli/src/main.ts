@@ -15,7 +15,12 @@ export function describeError(err: unknown): string {
   return parts.join(': ');
 }
 
-export async function main(argv: readonly string[]): Promise<number> {
+export interface MainOptions {
+  /** disableInspector() found the Node inspector open and closed it (logged once the log is set up). */
+  inspectorWasOpen?: boolean;
+}
+
+export async function main(argv: readonly string[], options: MainOptions = {}): Promise<number> {
   try {
     const parsed = parseArgs(argv);
     switch (parsed.kind) {
@@ -31,7 +36,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         return await runRemote({ socket: parsed.socket, command: parsed.command });
       }
       case 'run':
-        return await runVmm(parsed.options);
+        return await runVmm(parsed.options, { inspectorWasOpen: options.inspectorWasOpen === true });
     }
   } catch (err) {
     if (process.env.WORKERVISOR_DEBUG === '1') console.error(err);

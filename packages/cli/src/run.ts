@@ -6,6 +6,7 @@ import { startApiServer, type ApiServerHandle, type VmConfig } from '@workerviso
 import { configureLogging, createLogger } from '@workervisor/devices';
 import { Vmm } from '@workervisor/vmm-core';
 import { CliError, type RunOptions } from './args.js';
+import { INSPECTOR_RISK } from './no-inspector.js';
 
 const log = createLogger('cli');
 
@@ -37,8 +38,9 @@ async function initialConfig(o: RunOptions): Promise<{ config: VmConfig; metrics
 }
 
 /** Runs the VMM; resolves with the process exit code. */
-export async function runVmm(o: RunOptions): Promise<number> {
+export async function runVmm(o: RunOptions, env: { inspectorWasOpen?: boolean } = {}): Promise<number> {
   configureLogging(o.logLevel, o.logFile);
+  if (env.inspectorWasOpen === true) log.warn(`closed the Node inspector (--inspect or NODE_OPTIONS): ${INSPECTOR_RISK}`);
   const initial = await initialConfig(o);
   let finish!: (code: number) => void;
   const done = new Promise<number>((resolve) => (finish = resolve));
@@ -63,6 +65,9 @@ export async function runVmm(o: RunOptions): Promise<number> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  // disableInspector's listener keeps SIGUSR1 from opening the inspector; this one only says so.
+  const onUsr1 = () => log.warn('SIGUSR1 ignored: the Node inspector is disabled in the VMM');
+  process.on('SIGUSR1', onUsr1);
 
   let server: ApiServerHandle | undefined;
   try {
@@ -80,6 +85,7 @@ export async function runVmm(o: RunOptions): Promise<number> {
   } finally {
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
+    process.off('SIGUSR1', onUsr1);
     await server?.close();
     await vmm.close();
   }
