@@ -70,3 +70,34 @@ export { Queue, MAX_QUEUE_SIZE, type Descriptor, type DescriptorChain, type Queu
 export { MmioTransport, REG_QUEUE_NOTIFY, MMIO_MAGIC, MMIO_VERSION, type MmioTransportMetrics, type MmioTransportOptions } from './virtio/mmio.js';
 export { VirtioBlock, DEFAULT_BLOCK_QUEUE_SIZE, SECTOR_SIZE, type VirtioBlockOptions, type VirtioBlockMetrics } from './virtio/block.js';
 export { FileBlockBackend, type BlockBackend, type FileBlockBackendOptions } from './virtio/block-backend.js';
+export {
+  VirtioRng,
+  DEFAULT_RNG_QUEUE_SIZE,
+  MAX_RNG_REQUEST_BYTES,
+  type VirtioRngOptions,
+  type VirtioRngMetrics,
+  type VirtioRngState,
+} from './virtio/rng.js';
+export {
+  VirtioConsole,
+  VIRTIO_CONSOLE_F_SIZE,
+  VIRTIO_CONSOLE_F_MULTIPORT,
+  VIRTIO_CONSOLE_F_EMERG_WRITE,
+  DEFAULT_CONSOLE_QUEUE_SIZE,
+  DEFAULT_CONSOLE_INPUT_CAPACITY,
+  type ConsoleOutput,
+  type VirtioConsoleOptions,
+  type VirtioConsoleMetrics,
+  type VirtioConsoleState,
+} from './virtio/console.js';
+export {
+  RateLimiter,
+  RateLimiterError,
+  TokenBucket,
+  tokenBucketFromApi,
+  type RateLimiterConfig,
+  type RateLimiterState,
+  type TokenBucketConfig,
+  type TokenBucketState,
+  type MillisecondClock,
+} from './rate-limiter.js';

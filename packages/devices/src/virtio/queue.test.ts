@@ -37,6 +37,16 @@ describe('Queue', () => {
     expect(queue.headsTaken).toBe(6);
   });
 
+  it('gives the last chain back with undoPop, so the next pop returns it again', () => {
+    const { mem, driver, queue } = setup();
+    const { head } = driver.addChain([{ len: 4, writable: true }]);
+    expect(queue.pop(mem)?.head).toBe(head);
+    queue.undoPop();
+    expect([queue.headsTaken, queue.metrics.chains]).toEqual([0, 0]);
+    expect(queue.pop(mem)?.head).toBe(head);
+    expect(queue.pop(mem)).toBeUndefined();
+  });
+
   it('returns nothing when the driver made nothing available', () => {
     const { mem, queue } = setup();
     expect(queue.pop(mem)).toBeUndefined();

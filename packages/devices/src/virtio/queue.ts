@@ -156,6 +156,17 @@ export class Queue {
     return undefined;
   }
 
+  /**
+   * Puts the chain the last pop() returned back on the available ring, as if it had not been
+   * taken (virtio-queue's go_to_previous_position): for a device that must wait before serving
+   * it (a rate limit). Call only right after a pop() that returned a chain.
+   */
+  undoPop(): void {
+    this.nextAvail = (this.nextAvail - 1) & 0xffff;
+    this.headsTaken--;
+    this.metrics.chains--;
+  }
+
   /** Puts chain `head` on the used ring with `len` bytes written by the device (2.7.8). */
   addUsed(mem: GuestMemory, head: number, len: number): void {
     const element = this.usedRing + 4 + 8 * (this.nextUsed % this.size);
