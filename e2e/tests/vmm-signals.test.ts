@@ -114,3 +114,15 @@ describe('SIGUSR1 and the Node inspector', () => {
     expect(vmm.stderr()).toMatch(/closed the Node inspector/);
   });
 });
+
+describe('stop signals', () => {
+  for (const signal of ['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGUSR2'] as const) {
+    it(`stops in order on ${signal}: exit 128+${constants.signals[signal]}, the API socket removed`, async () => {
+      const vmm = await startVmm();
+      vmm.child.kill(signal);
+      expect(await vmm.exit).toEqual({ code: 128 + constants.signals[signal], signal: null });
+      expect(existsSync(vmm.socket)).toBe(false);
+      expect(vmm.stderr()).toContain(`${signal}: stopping the VM`);
+    });
+  }
+});

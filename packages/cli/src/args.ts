@@ -498,7 +498,9 @@ Values can be given as "--flag VALUE" or "--flag=VALUE" (use the second form whe
 starts with "-").
 
 Exit status: 0 when the guest powers off or resets (with --reboot exit), 1 when the VM fails,
-2 for a bad flag, 3 when the guest kernel panics (reported through the pvpanic device).
+2 for a bad flag, 3 when the guest kernel panics (reported through the pvpanic device), and
+128+N when signal N stops the VMM: SIGHUP 129, SIGINT 130, SIGQUIT 131, SIGUSR2 140, SIGTERM 143
+(the VM is stopped and the API socket removed first; SIGUSR1 is ignored).
 
 Examples:
   workervisor --kernel vmlinux --initramfs initrd.cpio --cmdline "console=ttyS0" --cpus 2 --memory 256M

@@ -1,6 +1,7 @@
 // `workervisor` (run mode): resolve the VM config from flags or a Firecracker config file, start the
 // API server unless --no-api, boot, and live until the guest or an API call ends the VMM.
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import { startApiServer, type ApiServerHandle, type VmConfig } from '@workervisor/api/core';
 import { configureLogging, createLogger } from '@workervisor/devices';
@@ -37,42 +38,58 @@ async function initialConfig(o: RunOptions): Promise<{ config: VmConfig; metrics
   return { config: { ...(o.config as VmConfig), serial: o.config.serial ?? { mode: 'Tty' } } };
 }
 
+/** Signals that stop the VMM in order (VM stopped, API socket removed) rather than by their default action. */
+export const STOP_SIGNALS = ['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGUSR2'] as const;
+
+/** The exit status after a stop signal: 128 + its number, as a shell reports a process it killed. */
+export function signalExitCode(signal: NodeJS.Signals): number {
+  return 128 + osConstants.signals[signal];
+}
+
 /** Runs the VMM; resolves with the process exit code. */
 export async function runVmm(o: RunOptions, env: { inspectorWasOpen?: boolean } = {}): Promise<number> {
   configureLogging(o.logLevel, o.logFile);
   if (env.inspectorWasOpen === true) log.warn(`closed the Node inspector (--inspect or NODE_OPTIONS): ${INSPECTOR_RISK}`);
-  const initial = await initialConfig(o);
   let finish!: (code: number) => void;
   const done = new Promise<number>((resolve) => (finish = resolve));
-  const vmm = new Vmm({
-    reboot: o.reboot,
-    onExit: (code) => finish(code),
-    logLevel: o.logLevel,
-    ...(o.logFile === undefined ? {} : { logFile: o.logFile }),
-    ...(o.dumpAcpiDir === undefined
-      ? {}
-      : {
-          onMachine: (m) => {
-            mkdirSync(o.dumpAcpiDir!, { recursive: true });
-            for (const t of m.parts.acpi.tables) writeFileSync(join(o.dumpAcpiDir!, `${t.signature}.dat`), t.bytes);
-          },
-        }),
-  });
 
+  // Installed first, so a signal during start-up is an orderly stop too.
+  let stopping: number | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping !== undefined) {
+      // A second signal while the VM stops: the 'exit' hook still takes every vCPU out of KVM_RUN.
+      log.warn(`${signal} while stopping: exiting now`);
+      process.exit(stopping);
+    }
+    stopping = signalExitCode(signal);
     log.info(`${signal}: stopping the VM`);
-    finish(signal === 'SIGTERM' ? 0 : 130);
+    finish(stopping);
   };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
+  for (const s of STOP_SIGNALS) process.on(s, onSignal);
   // disableInspector's listener keeps SIGUSR1 from opening the inspector; this one only says so.
   const onUsr1 = () => log.warn('SIGUSR1 ignored: the Node inspector is disabled in the VMM');
   process.on('SIGUSR1', onUsr1);
 
   let server: ApiServerHandle | undefined;
+  let vmm: Vmm | undefined;
   try {
-    if (o.apiSocket !== undefined && !o.noApi) server = await startApiServer({ socketPath: o.apiSocket, backend: vmm, logLevel: o.logLevel });
-    if (initial !== undefined) {
+    const initial = await initialConfig(o);
+    vmm = new Vmm({
+      reboot: o.reboot,
+      onExit: (code) => finish(code),
+      logLevel: o.logLevel,
+      ...(o.logFile === undefined ? {} : { logFile: o.logFile }),
+      ...(o.dumpAcpiDir === undefined
+        ? {}
+        : {
+            onMachine: (m) => {
+              mkdirSync(o.dumpAcpiDir!, { recursive: true });
+              for (const t of m.parts.acpi.tables) writeFileSync(join(o.dumpAcpiDir!, `${t.signature}.dat`), t.bytes);
+            },
+          }),
+    });
+    if (stopping === undefined && o.apiSocket !== undefined && !o.noApi) server = await startApiServer({ socketPath: o.apiSocket, backend: vmm, logLevel: o.logLevel });
+    if (stopping === undefined && initial !== undefined) {
       await vmm.create(initial.config);
       await vmm.boot();
     }
@@ -83,10 +100,9 @@ export async function runVmm(o: RunOptions, env: { inspectorWasOpen?: boolean } 
     }
     return code;
   } finally {
-    process.off('SIGTERM', onSignal);
-    process.off('SIGINT', onSignal);
-    process.off('SIGUSR1', onUsr1);
     await server?.close();
-    await vmm.close();
+    await vmm?.close();
+    for (const s of STOP_SIGNALS) process.off(s, onSignal);
+    process.off('SIGUSR1', onUsr1);
   }
 }
