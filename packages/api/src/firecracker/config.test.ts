@@ -60,6 +60,29 @@ describe('Firecracker config translation', () => {
     expect(Value.Check(VmConfigSchema, config)).toBe(true);
   });
 
+  it('carries the entropy rate limiter (bytes and ops buckets) into rng.rate_limiter_config', () => {
+    const fc = base();
+    fc['entropy'] = { rate_limiter: { bandwidth: { size: 1000, one_time_burst: 4096, refill_time: 100 }, ops: { size: 10, refill_time: 1000 } } };
+    const { config } = translateFirecrackerConfig(fc);
+    expect(config.rng).toEqual({
+      src: '/dev/urandom',
+      rate_limiter_config: { bandwidth: { size: 1000, one_time_burst: 4096, refill_time: 100 }, ops: { size: 10, refill_time: 1000 } },
+    });
+    expect(Value.Check(VmConfigSchema, config)).toBe(true);
+    const nulls = base();
+    nulls['entropy'] = { rate_limiter: { bandwidth: null, ops: null } };
+    expect(translateFirecrackerConfig(nulls).config.rng).toEqual({ src: '/dev/urandom' });
+  });
+
+  it('rejects an entropy section with an unknown key or a malformed bucket, naming the field', () => {
+    const fc = base();
+    fc['entropy'] = { rate_limiter: { bandwidth: { size: 10 } } };
+    expect(rejects(fc).details?.['field']).toMatch(/^entropy\.rate_limiter\.bandwidth/);
+    const fc2 = base();
+    fc2['entropy'] = { source: '/dev/hwrng' };
+    expect(rejects(fc2).details?.['field']).toBe('entropy.source');
+  });
+
   it('rejects an unknown top-level or nested key by name', () => {
     const fc = base();
     fc['serial-console'] = {};

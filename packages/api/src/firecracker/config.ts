@@ -177,8 +177,10 @@ export function translateFirecrackerConfig(input: unknown): FirecrackerTranslati
     config.balloon = { size: b.amount_mib * MIB, deflate_on_oom: b.deflate_on_oom, free_page_reporting: b.free_page_reporting ?? false };
   }
   if (fc.entropy != null) {
-    if (fc.entropy.rate_limiter != null) unsupported('entropy.rate_limiter', 'an entropy rate limiter');
-    config.rng = { src: '/dev/urandom' };
+    // Firecracker's entropy device reads getrandom, as /dev/urandom does; its rate limiter (bytes
+    // and requests) rides in our RngConfig extension rate_limiter_config.
+    const limiter = fc.entropy.rate_limiter == null ? {} : rateLimiter(fc.entropy.rate_limiter);
+    config.rng = { src: '/dev/urandom', ...(Object.keys(limiter).length === 0 ? {} : { rate_limiter_config: limiter }) };
   }
 
   const out: FirecrackerTranslation = { config };

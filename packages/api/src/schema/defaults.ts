@@ -12,7 +12,8 @@ export const DEFAULT_MEMORY_SIZE = 512 * 1024 * 1024;
  * A copy of `config` with defaults applied: nested `default`s from the spec (disk queue_size 128,
  * net ip/mask, cpus.nested true, ...) and, when absent, `cpus` {1, 1}, `memory` 512 MiB,
  * `serial` Tty and `console` Off. Cloud Hypervisor defaults to serial Null + console Tty (virtio-console);
- * Workervisor has no virtio-console, so COM1 is the console (README "Differences"). The input is not modified.
+ * Workervisor keeps COM1 as the default console and adds a virtio-console only when `console` asks for
+ * one (README "Differences"). The input is not modified.
  */
 export function withDefaults(config: VmConfig): VmConfig {
   const copy = Value.Clone(config);

@@ -166,6 +166,9 @@ export const RngConfigSchema = Strict({
   ...pci(),
   iommu: Opt(Bool(false)),
   src: Type.String(),
+  // A Workervisor extension, not in Cloud Hypervisor's RngConfig: Firecracker's
+  // `entropy.rate_limiter` (bandwidth in bytes, ops in requests) lands here.
+  rate_limiter_config: Opt(RateLimiterConfigSchema),
 });
 
 export const RtcConfigSchema = Strict({ id: Opt(Type.String()), ...pci(), iommu: Opt(Bool(false)) });
