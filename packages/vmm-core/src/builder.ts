@@ -1,7 +1,7 @@
 // The one wiring function (Firecracker's builder.rs): KVM, guest RAM, irqchip, devices, kernel,
 // ACPI, vCPU workers — a straight line of named steps. Returns a Machine ready to resume().
 import { readFileSync } from 'node:fs';
-import { AcpiGed, AcpiShutdown, BootTimer, Bus, BytePortBusDevice, createLogger, DebugPort, I8042, PvPanic, Serial, VmmError, type IrqTrigger, type LogLevel, type VmExitRequester } from '@workervisor/devices';
+import { AcpiGed, AcpiShutdown, BootTimer, Bus, BytePortBusDevice, createLogger, DebugPort, I8042, PvPanic, Serial, VirtioRng, VmmError, type IrqTrigger, type LogLevel, type VmExitRequester } from '@workervisor/devices';
 import { EventFd, FdWatcher, Kvm, stopAllVcpus, type VmFd } from '@workervisor/native';
 import { MailboxServer, VcpuHandle, type VcpuState } from '@workervisor/vcpu-worker';
 import { createAcpiTables } from './arch/x86_64/acpi/index.js';
@@ -21,7 +21,8 @@ import { Machine, type MachineParts } from './machine.js';
 import type { MachineConfig } from './machine-config.js';
 import { GuestMemoryMmap } from './memory.js';
 import { attachSerialInput, serialOutput } from './serial-host.js';
-import { attachDisks, openDisks } from './virtio-wiring.js';
+import { attachDisks, openDisks, type NamedVirtioDevice } from './virtio-wiring.js';
+import { createHostedConsole } from './console-host.js';
 import { serialSocket } from './serial-socket.js';
 
 const log = createLogger('builder');
@@ -191,8 +192,19 @@ async function build(config: MachineConfig, exit: GuestExitRequester, inputs: Bu
   mmio.insert(bootTimer, L.BOOT_TIMER_START, L.BOOT_TIMER_SIZE, 'boot-timer');
   mmio.insert(new BytePortBusDevice(ged), L.GED_START, L.GED_SIZE, 'acpi-ged');
 
-  // 6. Virtio devices: disk i in virtio-mmio slot i (irqfd GSI VIRTIO_IRQ_BASE + i, ioeventfd kicks).
-  const virtio = attachDisks({ vm, memory, mmio, irq: (gsi) => irqfdTrigger(vm, gsi, irqFds) }, inputs.disks, inputs.diskBackends);
+  // 6. Virtio devices: disk i in virtio-mmio slot i, then the rng and the console (irqfd GSI
+  //    VIRTIO_IRQ_BASE + slot, ioeventfd kicks). The console's host end (stdin, file, socket) first.
+  const others: NamedVirtioDevice[] = [];
+  if (config.rng !== undefined) {
+    const name = config.rng.id ?? 'rng';
+    others.push({ name, device: new VirtioRng({ name, ...(config.rng.rateLimiter === undefined ? {} : { rateLimiter: config.rng.rateLimiter }) }) });
+  }
+  if (config.console !== undefined) {
+    const hosted = await createHostedConsole(config.console);
+    cleanups.push(hosted.close);
+    others.push(hosted);
+  }
+  const virtio = attachDisks({ vm, memory, mmio, irq: (gsi) => irqfdTrigger(vm, gsi, irqFds) }, inputs.disks, inputs.diskBackends, others);
   disksAttached = true;
   cleanups.push(virtio.close);
 

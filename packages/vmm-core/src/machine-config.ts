@@ -1,5 +1,5 @@
 // MachineConfig: what the builder needs, resolved from an API VmConfig (paths, sizes, modes).
-import type { LogLevel } from '@workervisor/devices';
+import type { LogLevel, RateLimiterConfig } from '@workervisor/devices';
 import type { BootProtocolChoice } from './loader/kernel.js';
 
 /** Where COM1's output goes (and, for 'tty', where its input comes from). */
@@ -25,6 +25,21 @@ export interface DiskSpec {
   queueSize?: number;
 }
 
+/** The virtio-rng device; its bytes come from the host's getrandom. */
+export interface RngSpec {
+  /** Counter key (Cloud Hypervisor's `id`); default `rng`. */
+  id?: string;
+  /** Token buckets on bytes and requests; none = no limit. */
+  rateLimiter?: RateLimiterConfig;
+}
+
+/** A virtio-console (hvc0) and where its output goes / its input comes from. */
+export interface ConsoleSpec {
+  /** Counter key (Cloud Hypervisor's `id`); default `console`. */
+  id?: string;
+  sink: { kind: 'tty' } | { kind: 'file'; path: string } | { kind: 'socket'; path: string };
+}
+
 export interface MachineConfig {
   vcpus: number;
   /** Guest RAM in bytes (page multiple). */
@@ -35,6 +50,10 @@ export interface MachineConfig {
   serial: SerialSink;
   /** virtio-blk disks, at most VIRTIO_MMIO_SLOTS; none when omitted. */
   disks?: DiskSpec[];
+  /** A virtio-rng device (slot after the disks); none when omitted. */
+  rng?: RngSpec;
+  /** A virtio-console (slot after the disks and rng); none when omitted. */
+  console?: ConsoleSpec;
   /** Which entry to use for an ELF with a PVH note ('auto' = PVH). */
   protocol?: BootProtocolChoice;
   logLevel?: LogLevel;

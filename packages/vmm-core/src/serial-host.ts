@@ -1,6 +1,7 @@
-// Connects COM1 to the host: output to stdout or a file (or nowhere), input from stdin in 'tty' mode.
+// Connects COM1 (and the virtio-console) to the host: output to stdout or a file (or nowhere), input
+// from stdin in 'tty' mode.
 import { closeSync, openSync, writeSync } from 'node:fs';
-import type { Serial, SerialOutput } from '@workervisor/devices';
+import type { SerialOutput } from '@workervisor/devices';
 import type { SerialSink } from './machine-config.js';
 
 /** The transmit side for a sink, plus its cleanup. */
@@ -23,13 +24,18 @@ export function serialOutput(sink: SerialSink): { output: SerialOutput | undefin
 
 const CTRL_A = 0x01;
 
+/** Whatever takes host input with Serial's contract: as many bytes as fit, the count returned. */
+export interface InputSink {
+  enqueueInput(bytes: Uint8Array): number;
+}
+
 /**
  * Feeds stdin to the UART's receive FIFO in 'tty' mode, pausing stdin while the FIFO is full and
  * resuming when the guest drains it. A terminal is put in raw mode so keys reach the guest as typed;
  * Ctrl-A x (as in QEMU) ends the VMM.
  * Returns the drain callback for Serial's onInputDrained and a cleanup.
  */
-export function attachSerialInput(getSerial: () => Serial | undefined, onEscape: () => void = () => process.kill(process.pid, 'SIGTERM')): { onDrained: () => void; close: () => void } {
+export function attachSerialInput(getSerial: () => InputSink | undefined, onEscape: () => void = () => process.kill(process.pid, 'SIGTERM')): { onDrained: () => void; close: () => void } {
   const stdin = process.stdin;
   let backlog: Buffer | undefined;
   // In raw mode Ctrl-C goes to the guest, so the way out is QEMU's: Ctrl-A then x.

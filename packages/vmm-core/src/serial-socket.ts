@@ -3,7 +3,8 @@
 import { chmodSync, existsSync, lstatSync, mkdtempSync, renameSync, rmdirSync, rmSync, unlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createServer, type Server, type Socket } from 'node:net';
-import { createLogger, RateLimitedLog, type Serial, type SerialOutput } from '@workervisor/devices';
+import { createLogger, RateLimitedLog, type SerialOutput } from '@workervisor/devices';
+import type { InputSink } from './serial-host.js';
 
 const log = createLogger('serial');
 /** Output kept while no client is connected, replayed to the next one (bytes). */
@@ -19,10 +20,13 @@ export interface SerialSocket {
   close: () => void;
 }
 
-/** Listens on `path`; replaces a stale socket, refuses any other file. */
-export function serialSocket(path: string, getSerial: () => Serial | undefined): SerialSocket {
+/**
+ * Listens on `path`; replaces a stale socket, refuses any other file. `what` names the device in
+ * messages (`serial` for COM1, `console` for the virtio-console, which reuses this).
+ */
+export function serialSocket(path: string, getSerial: () => InputSink | undefined, what = 'serial'): SerialSocket {
   if (existsSync(path)) {
-    if (!lstatSync(path).isSocket()) throw new Error(`--serial socket=${path}: the path exists and is not a socket`);
+    if (!lstatSync(path).isSocket()) throw new Error(`--${what} socket=${path}: the path exists and is not a socket`);
     unlinkSync(path);
   }
   let client: Socket | undefined;
@@ -42,7 +46,7 @@ export function serialSocket(path: string, getSerial: () => Serial | undefined):
 
   const server: Server = createServer((socket) => {
     if (client !== undefined) {
-      socket.end('workervisor: another client holds this serial console\r\n');
+      socket.end(`workervisor: another client holds this ${what} console\r\n`);
       return;
     }
     client = socket;
@@ -54,7 +58,7 @@ export function serialSocket(path: string, getSerial: () => Serial | undefined):
       socket.pause();
       pump();
     });
-    socket.on('error', (err) => log.debug('serial client error', { error: err.message }));
+    socket.on('error', (err) => log.debug(`${what} client error`, { error: err.message }));
     socket.on('close', () => {
       if (client === socket) client = undefined;
       pending = undefined;
@@ -62,7 +66,7 @@ export function serialSocket(path: string, getSerial: () => Serial | undefined):
   });
   // Bound in a private 0700 directory, made 0600, then renamed into place: the socket is never
   // reachable with the umask's looser mode.
-  const privateDir = mkdtempSync(join(dirname(path), '.wv-serial-'));
+  const privateDir = mkdtempSync(join(dirname(path), `.wv-${what}-`));
   const staging = join(privateDir, 's');
   const removePrivateDir = (): void => {
     try {
@@ -83,7 +87,7 @@ export function serialSocket(path: string, getSerial: () => Serial | undefined):
         rmdirSync(privateDir);
         // From now on a server error (e.g. EMFILE on accept) is logged, never an uncaught exception.
         server.removeAllListeners('error');
-        server.on('error', (err) => log.warn(`serial socket ${path}: ${err.message}`));
+        server.on('error', (err) => log.warn(`${what} socket ${path}: ${err.message}`));
         resolve();
       } catch (err) {
         removePrivateDir();
@@ -91,7 +95,7 @@ export function serialSocket(path: string, getSerial: () => Serial | undefined):
       }
     });
   });
-  ready.catch((err: Error) => log.error(`serial socket ${path} failed`, { error: err.message }));
+  ready.catch((err: Error) => log.error(`${what} socket ${path} failed`, { error: err.message }));
   server.unref();
 
   return {
@@ -103,7 +107,7 @@ export function serialSocket(path: string, getSerial: () => Serial | undefined):
           // A client that stops reading must not make the guest grow the VMM's memory.
           if (client.writableLength > CLIENT_QUEUE_LIMIT) {
             dropped += chunk.length;
-            dropLog.warn(`serial socket ${path}: the client is not reading; dropping output`, { droppedBytes: dropped });
+            dropLog.warn(`${what} socket ${path}: the client is not reading; dropping output`, { droppedBytes: dropped });
             return;
           }
           client.write(chunk);

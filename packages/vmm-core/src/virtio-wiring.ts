@@ -23,8 +23,14 @@ export interface VirtioSlot {
 /** The virtio devices of a machine and the host resources behind them. */
 export interface VirtioDevices {
   readonly slots: readonly VirtioSlot[];
-  /** Stops the notify watchers, closes their eventfds and the disk images. Idempotent. */
+  /** Resets every device (no timer or input may touch guest RAM after it), stops the notify watchers, closes their eventfds and the disk images. Idempotent. */
   close(): void;
+}
+
+/** A virtio device other than a disk (rng, console), with its counter key. */
+export interface NamedVirtioDevice {
+  readonly name: string;
+  readonly device: VirtioDevice;
 }
 
 /** Opens every disk image (before any KVM resource exists, so a bad path fails early). */
@@ -47,9 +53,9 @@ export interface VirtioWiringOptions {
   readonly irq: (gsi: number) => IrqTrigger;
 }
 
-/** Creates a virtio-blk device per disk and wires slot i for disk i. */
-export function attachDisks(opts: VirtioWiringOptions, disks: readonly DiskSpec[], backends: readonly BlockBackend[]): VirtioDevices {
-  if (disks.length > VIRTIO_MMIO_SLOTS) throw new RangeError(`${disks.length} virtio devices exceed ${VIRTIO_MMIO_SLOTS} slots`);
+/** Creates a virtio-blk device per disk and wires slot i for disk i, then the `others` in the slots after them. */
+export function attachDisks(opts: VirtioWiringOptions, disks: readonly DiskSpec[], backends: readonly BlockBackend[], others: readonly NamedVirtioDevice[] = []): VirtioDevices {
+  if (disks.length + others.length > VIRTIO_MMIO_SLOTS) throw new RangeError(`${disks.length + others.length} virtio devices exceed ${VIRTIO_MMIO_SLOTS} slots`);
   const fds: EventFd[] = [];
   const watchers: FdWatcher[] = [];
   const slots: VirtioSlot[] = [];
@@ -57,6 +63,7 @@ export function attachDisks(opts: VirtioWiringOptions, disks: readonly DiskSpec[
   const close = (): void => {
     if (closed) return;
     closed = true;
+    for (const s of slots) s.device.reset();
     for (const w of watchers) w.stop();
     for (const fd of fds) fd.close();
     for (const b of backends) b.close();
@@ -68,6 +75,7 @@ export function attachDisks(opts: VirtioWiringOptions, disks: readonly DiskSpec[
       const device = new VirtioBlock({ backend, name, ...(disk.serial === undefined ? {} : { serial: disk.serial }), ...(disk.queueSize === undefined ? {} : { queueSize: disk.queueSize }) });
       slots.push(wireSlot(opts, index, name, device, fds, watchers));
     });
+    others.forEach((o, i) => slots.push(wireSlot(opts, disks.length + i, o.name, o.device, fds, watchers)));
   } catch (err) {
     close();
     throw err;

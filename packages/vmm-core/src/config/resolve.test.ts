@@ -100,3 +100,108 @@ describe('resolveMachineConfig disks', () => {
     expect(thrown(() => resolveMachineConfig(withDisks(Array.from({ length: 17 }, () => ({ path: image }))), HOST)).details?.field).toBe('disks');
   });
 });
+
+describe('resolveMachineConfig rng', () => {
+  const withRng = (rng: unknown, extra: Record<string, unknown> = {}): VmConfig => ({ payload: { kernel: '/vmlinux' }, memory: { size: 64 << 20 }, rng, ...extra }) as unknown as VmConfig;
+
+  it('has no rng unless configured', () => {
+    expect(resolveMachineConfig(withRng(undefined), HOST).rng).toBeUndefined();
+  });
+
+  it.each(['/dev/urandom', '/dev/random'])('accepts src %s', (src) => {
+    expect(resolveMachineConfig(withRng({ src }), HOST).rng).toEqual({});
+  });
+
+  it('keeps the id and turns rate_limiter_config into token buckets; a zero bucket is no limit', () => {
+    const rng = { src: '/dev/urandom', id: 'entropy0', iommu: false, rate_limiter_config: { bandwidth: { size: 1000, one_time_burst: 10, refill_time: 100 }, ops: { size: 0, refill_time: 100 } } };
+    expect(resolveMachineConfig(withRng(rng), HOST).rng).toEqual({ id: 'entropy0', rateLimiter: { bandwidth: { size: 1000, oneTimeBurst: 10, refillTimeMs: 100 } } });
+  });
+
+  it('refuses another entropy source by name', () => {
+    const err = thrown(() => resolveMachineConfig(withRng({ src: '/dev/hwrng' }), HOST));
+    expect(err.code).toBe('ERR_VMM_API_NOT_SUPPORTED');
+    expect(err.message).toMatch(/rng\.src \/dev\/hwrng .*\/dev\/urandom and \/dev\/random/);
+  });
+
+  it.each([
+    [{ iommu: true }, /rng\.iommu/],
+    [{ pci_segment: 1 }, /rng\.pci_segment/],
+  ])('refuses %j', (extra, message) => {
+    const err = thrown(() => resolveMachineConfig(withRng({ src: '/dev/urandom', ...extra }), HOST));
+    expect(err.code).toBe('ERR_VMM_API_NOT_SUPPORTED');
+    expect(err.message).toMatch(message);
+  });
+
+  it('refuses an rng id a disk already uses', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wv-resolve-'));
+    const image = join(dir, 'd.img');
+    writeFileSync(image, Buffer.alloc(512));
+    try {
+      expect(thrown(() => resolveMachineConfig(withRng({ src: '/dev/urandom' }, { disks: [{ path: image, id: 'rng' }] }), HOST)).details?.field).toBe('rng.id');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('resolveMachineConfig console', () => {
+  const withConsole = (console: unknown, serial: unknown = { mode: 'Off' }): VmConfig => ({ payload: { kernel: '/vmlinux' }, memory: { size: 64 << 20 }, console, serial }) as unknown as VmConfig;
+
+  it('has no virtio-console for mode Off or no console section', () => {
+    expect(resolveMachineConfig(withConsole({ mode: 'Off' }), HOST).console).toBeUndefined();
+    expect(resolveMachineConfig(withConsole(undefined), HOST).console).toBeUndefined();
+  });
+
+  it.each<[unknown, unknown]>([
+    [{ mode: 'Tty' }, { sink: { kind: 'tty' } }],
+    [{ mode: 'File', file: '/tmp/hvc0.log', id: 'con0' }, { id: 'con0', sink: { kind: 'file', path: '/tmp/hvc0.log' } }],
+    [{ mode: 'Socket', socket: '/tmp/hvc0.sock', iommu: false }, { sink: { kind: 'socket', path: '/tmp/hvc0.sock' } }],
+  ])('resolves %j', (console, spec) => {
+    expect(resolveMachineConfig(withConsole(console), HOST).console).toEqual(spec);
+  });
+
+  it.each([
+    ['Pty', /console mode Pty/],
+    ['Null', /console mode Null .*use Off/],
+  ])('refuses mode %s as not supported, by name', (mode, message) => {
+    const err = thrown(() => resolveMachineConfig(withConsole({ mode }), HOST));
+    expect(err.code).toBe('ERR_VMM_API_NOT_SUPPORTED');
+    expect(err.message).toMatch(message);
+  });
+
+  it('refuses Tty on both the console and COM1, the default serial included', () => {
+    const configs = [withConsole({ mode: 'Tty' }, { mode: 'Tty' }), { payload: { kernel: '/vmlinux' }, console: { mode: 'Tty' } } as VmConfig];
+    for (const config of configs) {
+      const err = thrown(() => resolveMachineConfig(config, HOST));
+      expect(err.code).toBe('ERR_VMM_API_INVALID_CONFIG');
+      expect(err.details?.field).toBe('console.mode');
+      expect(err.message).toMatch(/cannot share the terminal; set serial to Off, Null, File or Socket/);
+    }
+  });
+
+  it.each<[unknown, unknown, string]>([
+    [{ mode: 'File' }, undefined, 'console.file'],
+    [{ mode: 'Socket' }, undefined, 'console.socket'],
+    [{ mode: 'Tty', file: '/tmp/x' }, undefined, 'console.file'],
+    [{ mode: 'File', file: '/tmp/x', socket: '/tmp/s' }, undefined, 'console.socket'],
+    [{ mode: 'Socket', socket: '/tmp/s' }, { mode: 'Socket', socket: '/tmp/s' }, 'console.socket'],
+  ])('refuses %j (serial %j) naming %s', (console, serial, field) => {
+    const err = thrown(() => resolveMachineConfig(withConsole(console, serial ?? { mode: 'Off' }), HOST));
+    expect(err.code).toBe('ERR_VMM_API_INVALID_CONFIG');
+    expect(err.details?.field).toBe(field);
+  });
+
+  it.each([
+    [{ iommu: true }, /console\.iommu/],
+    [{ pci_device_id: 3 }, /console\.pci_segment/],
+  ])('refuses %j', (extra, message) => {
+    const err = thrown(() => resolveMachineConfig(withConsole({ mode: 'File', file: '/tmp/x', ...extra }), HOST));
+    expect(err.code).toBe('ERR_VMM_API_NOT_SUPPORTED');
+    expect(err.message).toMatch(message);
+  });
+
+  it('refuses a console id the rng uses', () => {
+    const config = { ...withConsole({ mode: 'File', file: '/tmp/x', id: 'rng' }), rng: { src: '/dev/urandom' } } as VmConfig;
+    expect(thrown(() => resolveMachineConfig(config, HOST)).details?.field).toBe('console.id');
+  });
+});

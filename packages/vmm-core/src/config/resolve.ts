@@ -3,16 +3,17 @@
 import { closeSync, openSync, statSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { ApiError, type VmConfig } from '@workervisor/api/core';
-import type { DiskConfig } from '@workervisor/api';
+import type { ConsoleConfig, DiskConfig, RngConfig } from '@workervisor/api';
+import { tokenBucketFromApi, type RateLimiterConfig } from '@workervisor/devices';
 import { MAX_VCPUS, VIRTIO_MMIO_SLOTS } from '../arch/x86_64/layout.js';
-import type { DiskSpec, MachineConfig, SerialSink } from '../machine-config.js';
+import type { ConsoleSpec, DiskSpec, MachineConfig, RngSpec, SerialSink } from '../machine-config.js';
 
 /** The smallest guest we boot: room for the kernel at 1 MiB, ACPI, an initramfs. */
 export const MIN_MEMORY_BYTES = 16 * 1024 * 1024;
 
 /** Config sections that name devices we do not emulate yet. */
 const UNSUPPORTED_LISTS = ['net', 'fs', 'pmem', 'devices', 'user_devices', 'vdpa', 'generic_vhost_user', 'numa', 'pci_segments'] as const;
-const UNSUPPORTED_SINGLES = ['rng', 'vsock', 'balloon', 'sgx_epc', 'tpm', 'landlock_rules'] as const;
+const UNSUPPORTED_SINGLES = ['vsock', 'balloon', 'sgx_epc', 'tpm', 'landlock_rules'] as const;
 
 function notSupported(what: string): ApiError {
   return new ApiError('not-supported', `${what} is not supported by this VMM yet`);
@@ -115,6 +116,73 @@ function disks(config: VmConfig): DiskSpec[] {
   });
 }
 
+/** The entropy sources an `rng.src` may name: the guest's bytes come from getrandom, which both give. */
+const RNG_SOURCES = ['/dev/urandom', '/dev/random'];
+
+/** Options every virtio device shares that a virtio-mmio machine without an IOMMU cannot honour. */
+function checkMmioPlacement(d: { iommu?: boolean; pci_segment?: number; pci_device_id?: number }, at: string): void {
+  if (d.iommu === true) throw notSupported(`${at}.iommu (there is no virtual IOMMU)`);
+  if (d.pci_segment !== undefined || d.pci_device_id !== undefined) throw notSupported(`${at}.pci_segment/pci_device_id (${at} is virtio-mmio)`);
+}
+
+/** Cloud Hypervisor's `rng` section (plus rate_limiter_config, our extension) -> the virtio-rng device. */
+function rng(r: RngConfig): RngSpec {
+  checkMmioPlacement(r, 'rng');
+  if (!RNG_SOURCES.includes(r.src)) {
+    throw notSupported(`rng.src ${r.src} (the guest's entropy comes from the host's getrandom, the source of ${RNG_SOURCES.join(' and ')}; name one of those)`);
+  }
+  const limit = r.rate_limiter_config;
+  const bandwidth = tokenBucketFromApi(limit?.bandwidth);
+  const ops = tokenBucketFromApi(limit?.ops);
+  const rateLimiter: RateLimiterConfig = { ...(bandwidth === undefined ? {} : { bandwidth }), ...(ops === undefined ? {} : { ops }) };
+  return {
+    ...(r.id === undefined ? {} : { id: r.id }),
+    ...(bandwidth === undefined && ops === undefined ? {} : { rateLimiter }),
+  };
+}
+
+/** Cloud Hypervisor's `console` section -> the virtio-console, or undefined for mode Off. */
+function virtioConsole(c: ConsoleConfig, serial: SerialSink): ConsoleSpec | undefined {
+  if (c.file !== undefined && c.mode !== 'File') throw invalid('console.file', `console.file is used only with mode File (mode is ${c.mode})`);
+  if (c.socket !== undefined && c.mode !== 'Socket') throw invalid('console.socket', `console.socket is used only with mode Socket (mode is ${c.mode})`);
+  if (c.mode === 'Off') return undefined;
+  checkMmioPlacement(c, 'console');
+  const id = c.id === undefined ? {} : { id: c.id };
+  switch (c.mode) {
+    case 'Tty':
+      // One terminal, one reader: COM1 and hvc0 would split every keystroke between them.
+      if (serial.kind === 'tty') {
+        throw invalid('console.mode', 'console mode Tty and serial mode Tty (the default when serial is omitted) cannot share the terminal; set serial to Off, Null, File or Socket, or the console to File or Socket');
+      }
+      return { ...id, sink: { kind: 'tty' } };
+    case 'File':
+      if (c.file === undefined || c.file === '') throw invalid('console.file', 'console mode File needs console.file');
+      return { ...id, sink: { kind: 'file', path: c.file } };
+    case 'Socket':
+      if (c.socket === undefined || c.socket === '') throw invalid('console.socket', 'console mode Socket needs console.socket');
+      if (serial.kind === 'socket' && serial.path === c.socket) throw invalid('console.socket', `console.socket ${c.socket} is also serial.socket; give each its own path`);
+      return { ...id, sink: { kind: 'socket', path: c.socket } };
+    case 'Pty':
+      throw notSupported('console mode Pty (a pseudo-terminal); use Tty, File or Socket');
+    case 'Null':
+      throw notSupported('console mode Null (a virtio-console that discards its output); use Off for no virtio-console');
+  }
+}
+
+/** Every virtio device needs a slot, and every counter key must name one device. */
+function checkVirtioNames(disks: readonly DiskSpec[], rngSpec: RngSpec | undefined, consoleSpec: ConsoleSpec | undefined): void {
+  const count = disks.length + (rngSpec === undefined ? 0 : 1) + (consoleSpec === undefined ? 0 : 1);
+  if (count > VIRTIO_MMIO_SLOTS) throw invalid('disks', `${count} virtio devices (disks, rng, console) exceed the ${VIRTIO_MMIO_SLOTS} virtio-mmio slots`);
+  const names = new Set(disks.map((d, i) => d.id ?? `disk${i}`));
+  const rngName = rngSpec === undefined ? undefined : (rngSpec.id ?? 'rng');
+  if (rngName !== undefined) {
+    if (names.has(rngName)) throw invalid('rng.id', `rng.id "${rngName}" is used by a disk`);
+    names.add(rngName);
+  }
+  const consoleName = consoleSpec === undefined ? undefined : (consoleSpec.id ?? 'console');
+  if (consoleName !== undefined && names.has(consoleName)) throw invalid('console.id', `console.id "${consoleName}" is used by another device`);
+}
+
 /**
  * Checks `config` and resolves it for the builder. Throws ApiError (invalid-config / not-supported).
  * Works on a config with or without withDefaults applied: every fallback here is that default.
@@ -128,10 +196,6 @@ export function resolveMachineConfig(config: VmConfig, hostMemory = totalmem()):
   for (const key of UNSUPPORTED_SINGLES) {
     if (record[key] !== undefined && record[key] !== null) throw notSupported(`"${key}"`);
   }
-  const console = config.console;
-  if (console !== undefined && console.mode !== 'Off' && console.mode !== 'Null') {
-    throw notSupported(`console mode ${console.mode} (virtio-console); use "console": {"mode": "Off"} and the serial port`);
-  }
   const payload = config.payload;
   if (payload?.kernel === undefined) throw invalid('payload.kernel', 'payload.kernel is required: a path to an ELF vmlinux or a bzImage');
   if (payload.firmware !== undefined) throw notSupported('payload.firmware');
@@ -143,13 +207,20 @@ export function resolveMachineConfig(config: VmConfig, hostMemory = totalmem()):
   if (size < MIN_MEMORY_BYTES) throw invalid('memory.size', `memory.size ${size} bytes is below the minimum of ${MIN_MEMORY_BYTES} (16M)`);
   if (size > hostMemory) throw invalid('memory.size', `memory.size ${size} bytes exceeds the host's ${hostMemory} bytes of RAM`);
   if (size % 4096 !== 0) throw invalid('memory.size', `memory.size ${size} is not a multiple of 4096`);
+  const serial = serialSink(config);
+  const diskSpecs = disks(config);
+  const rngSpec = config.rng === undefined ? undefined : rng(config.rng);
+  const consoleSpec = config.console === undefined ? undefined : virtioConsole(config.console, serial);
+  checkVirtioNames(diskSpecs, rngSpec, consoleSpec);
   return {
     vcpus,
     memoryBytes: size,
     kernel: payload.kernel,
     ...(payload.initramfs === undefined ? {} : { initramfs: payload.initramfs }),
     cmdline: payload.cmdline ?? '',
-    serial: serialSink(config),
-    disks: disks(config),
+    serial,
+    disks: diskSpecs,
+    ...(rngSpec === undefined ? {} : { rng: rngSpec }),
+    ...(consoleSpec === undefined ? {} : { console: consoleSpec }),
   };
 }
