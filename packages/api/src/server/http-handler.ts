@@ -1,9 +1,9 @@
 // The HTTP side of the API worker: reads a size-capped body, routes the request, hands the
 // resulting ApiRequest to `dispatch`, and writes the JSON answer. Malformed HTTP gets a JSON 400.
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { toErrorData, type ErrorData } from '@workervisor/devices';
-import { ApiError, apiErrorCode, errorBody, statusForCode } from '../errors.js';
+import { ApiError, errorBody, statusForCode } from '../errors.js';
 import type { ApiRequest, ApiResponse } from '../protocol.js';
 import type { Router } from '../router.js';
 
@@ -122,6 +122,26 @@ function drain(req: IncomingMessage): Promise<void> {
   });
 }
 
+/**
+ * The path and query of a request target, exactly as sent. WHATWG URL parsing would resolve
+ * `%2e%2e` and `..` segments and read `//api/...` as a host, so a route could be reached under
+ * another path; the router matches the raw path instead (RFC 9112 section 3.2: origin-form, or
+ * absolute-form, whose authority is dropped). Anything else (`*`, authority-form) is a 400.
+ */
+export function requestTarget(raw: string): { path: string; query: URLSearchParams } {
+  let rest = raw;
+  const absolute = /^https?:\/\/[^/?#]*/i.exec(raw);
+  if (absolute !== null) rest = raw.slice(absolute[0].length) || '/';
+  if (!rest.startsWith('/')) throw new ApiError('bad-request', `Request target ${truncate(raw)} is not a path (such as /api/v1/vm.info)`);
+  const q = rest.indexOf('?');
+  return q < 0 ? { path: rest, query: new URLSearchParams() } : { path: rest.slice(0, q), query: new URLSearchParams(rest.slice(q + 1)) };
+}
+
+/** Keeps attacker-sized strings out of messages. */
+function truncate(s: string, max = 128): string {
+  return s.length <= max ? s : `${s.slice(0, max)}...`;
+}
+
 /** A node:http 'request' listener serving the API. */
 export function createRequestHandler(options: HttpHandlerOptions): (req: IncomingMessage, res: ServerResponse) => void {
   const limit = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
@@ -138,20 +158,15 @@ export function createRequestHandler(options: HttpHandlerOptions): (req: Incomin
     };
 
     void (async () => {
-      let url: URL;
-      try {
-        url = new URL(req.url ?? '', 'http://localhost');
-      } catch {
-        throw new ApiError('bad-request', 'Malformed request target');
-      }
-      path = url.pathname;
+      const target = requestTarget(req.url ?? '');
+      path = target.path;
       const { route, params } = router.match(method, path);
 
       const declared = Number(req.headers['content-length'] ?? '0');
       if (declared > limit) throw new ApiError('body-too-large', `Request body of ${declared} bytes exceeds ${limit} bytes`);
       const body = hasBody ? await readBody(req, limit) : new Uint8Array(0);
 
-      const request = route.invoke({ method, path, query: url.searchParams, headers: req.headers, body, params });
+      const request = route.invoke({ method, path, query: target.query, headers: req.headers, body, params });
       const response = await dispatch(request);
       finish(sendResponse(res, response));
     })().catch(async (err: unknown) => {
@@ -159,6 +174,17 @@ export function createRequestHandler(options: HttpHandlerOptions): (req: Incomin
       fail(err);
     });
   };
+}
+
+/** Writes a JSON error straight to a socket node:http no longer manages, and closes it. */
+function endWithError(socket: Duplex, data: ErrorData): void {
+  const status = statusForCode(data.code);
+  const allow = data.details?.['allow'];
+  const text = JSON.stringify(errorBody(data));
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\n` +
+      `${status === 405 && typeof allow === 'string' ? `Allow: ${allow}\r\n` : ''}Connection: close\r\n\r\n${text}`,
+  );
 }
 
 /**
@@ -172,11 +198,31 @@ export function handleClientError(err: NodeJS.ErrnoException, socket: Duplex): v
   }
   const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
   const timedOut = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
-  const [status, reason] = tooLarge ? [431, 'Request Header Fields Too Large'] : timedOut ? [408, 'Request Timeout'] : [400, 'Bad Request'];
   const message = tooLarge ? 'Request headers are too large' : timedOut ? 'Request timed out' : `Malformed HTTP request (${err.code ?? 'parse error'})`;
-  const code = apiErrorCode(tooLarge ? 'headers-too-large' : timedOut ? 'request-timeout' : 'bad-request');
-  const text = JSON.stringify({ message, code });
-  socket.end(
-    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`,
-  );
+  endWithError(socket, toErrorData(new ApiError(tooLarge ? 'headers-too-large' : timedOut ? 'request-timeout' : 'bad-request', message)));
+}
+
+/**
+ * node:http 'connect' and 'upgrade' listener. Without one node:http drops such a connection with no
+ * answer; the API tunnels nothing and speaks only HTTP/1.1, so each gets a JSON error: a 405 (with
+ * Allow) or 404 when the target is a path, else a 400.
+ */
+export function createUpgradeHandler(router: Router<ApiRequest>): (req: IncomingMessage, socket: Duplex) => void {
+  return (req, socket) => {
+    const method = req.method ?? '';
+    let error: unknown;
+    try {
+      if (method !== 'CONNECT') throw new ApiError('bad-request', `Protocol upgrades are not supported (Upgrade: ${truncate(String(req.headers.upgrade ?? ''))}); send plain HTTP/1.1`);
+      const { path } = requestTarget(req.url ?? '');
+      router.match(method, path);
+      error = new ApiError('method-not-allowed', `Method CONNECT is not allowed on ${truncate(path)}`);
+    } catch (err) {
+      error = err;
+    }
+    if (method === 'CONNECT' && error instanceof ApiError && error.kind === 'bad-request') {
+      error = new ApiError('bad-request', `CONNECT ${truncate(req.url ?? '')}: the API tunnels nothing; send requests to paths under /api/v1`);
+    }
+    socket.on('error', () => socket.destroy());
+    endWithError(socket, toErrorData(error));
+  };
 }

@@ -90,6 +90,52 @@ describe('API server', () => {
     expect(field.field).toBe('disks[0].pth');
   });
 
+  /** Sends one raw request and resolves with everything the server wrote when it ends the connection. */
+  const exchange = (bytes: string): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const s = connect({ path: socketPath });
+      const chunks: Buffer[] = [];
+      s.on('data', (c: Buffer) => chunks.push(c));
+      s.on('end', () => resolve(Buffer.concat(chunks).toString('latin1')));
+      s.on('error', reject);
+      s.write(bytes);
+    });
+
+  it('matches the raw request path: no dot-segment, percent-decoding or slash folding', async () => {
+    for (const target of ['/api/v1/%2e%2e/v1/vm.delete', '/api/v1/../v1/vm.delete', '/api/v1/./vm.delete', '//api/v1/vm.info', '/api//v1/vm.info', '/api/v1/vm%2Einfo', '/api/v1/vm.info/']) {
+      const method = target.includes('delete') ? 'PUT' : 'GET';
+      const before = backend.seen.length;
+      const out = await exchange(`${method} ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+      expect(out, target).toMatch(/^HTTP\/1\.1 404 /);
+      expect(out, target).toMatch(/\r\n\r\n\{"message":"No route for [^"]*","code":"ERR_VMM_API_NOT_FOUND"\}$/);
+      expect(backend.seen.length, `${target} reached the backend`).toBe(before);
+    }
+    // The query string is still split off (and the absolute form of the target is accepted).
+    expect(await exchange('GET /api/v1/vmm.ping?x=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')).toMatch(/^HTTP\/1\.1 200 /);
+    expect(await exchange('GET http://localhost/api/v1/vmm.ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')).toMatch(/^HTTP\/1\.1 200 /);
+    const star = await exchange('OPTIONS * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    expect(star).toMatch(/^HTTP\/1\.1 400 /);
+    expect(star).toMatch(/"code":"ERR_VMM_API_BAD_REQUEST"/);
+  });
+
+  it('serves a request without Host (a Unix socket has no host to name)', async () => {
+    const out = await exchange('GET /api/v1/vmm.ping HTTP/1.1\r\nConnection: close\r\n\r\n');
+    expect(out).toMatch(/^HTTP\/1\.1 200 /);
+    expect(out).toMatch(/"version":"0\.1\.0"/);
+  });
+
+  it('answers CONNECT and Upgrade requests with JSON errors instead of dropping the connection', async () => {
+    const connectOut = await exchange('CONNECT localhost:80 HTTP/1.1\r\nHost: localhost:80\r\n\r\n');
+    expect(connectOut).toMatch(/^HTTP\/1\.1 400 /);
+    expect(connectOut).toMatch(/\r\n\r\n\{"message":"[^"]+","code":"ERR_VMM_API_BAD_REQUEST"\}$/);
+    const connectPath = await exchange('CONNECT /api/v1/vm.info HTTP/1.1\r\nHost: x\r\n\r\n');
+    expect(connectPath).toMatch(/^HTTP\/1\.1 405 /);
+    expect(connectPath).toMatch(/\r\nAllow: GET\r\n/i);
+    const upgrade = await exchange('GET /api/v1/vm.info HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
+    expect(upgrade).toMatch(/^HTTP\/1\.1 400 /);
+    expect(upgrade).toMatch(/"code":"ERR_VMM_API_BAD_REQUEST"/);
+  });
+
   it('keeps connections alive across requests', async () => {
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     const sockets = new Set<unknown>();

@@ -6,7 +6,7 @@ import { configureLogging, createLogger, toErrorData } from '@workervisor/device
 import { ApiError } from '../errors.js';
 import { fail, type ApiRequest, type ApiResponse } from '../protocol.js';
 import { createApiRouter } from '../routes/index.js';
-import { createRequestHandler, handleClientError } from './http-handler.js';
+import { createRequestHandler, createUpgradeHandler, handleClientError } from './http-handler.js';
 import type { ApiWorkerData, MainToWorker, WorkerToMain } from './messages.js';
 import { bindPrivateSocket, removeBoundSocket, type BoundSocket } from './socket.js';
 
@@ -40,7 +40,9 @@ function dispatch(request: ApiRequest): Promise<ApiResponse> {
 
 const inFlight = new Set<Promise<void>>();
 const server = createServer(
-  { requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 },
+  // No Host needed: a Unix socket has no host to name, and Cloud Hypervisor does not ask for one
+  // (node:http would answer a bare 400 with an empty body).
+  { requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000, requireHostHeader: false },
   (req, res) => {
     if (closing) res.shouldKeepAlive = false;
     const done = new Promise<void>((resolve) => res.once('close', resolve));
@@ -49,13 +51,17 @@ const server = createServer(
     handler(req, res);
   },
 );
+const router = createApiRouter();
 const handler = createRequestHandler({
-  router: createApiRouter(),
+  router,
   dispatch,
   maxBodyBytes: data.maxBodyBytes,
   onResponse: (method, path, status) => log.debug('request', { method, path: path.slice(0, 128), status }),
 });
 server.on('clientError', handleClientError);
+const upgrade = createUpgradeHandler(router);
+server.on('connect', upgrade);
+server.on('upgrade', upgrade);
 
 let bound: BoundSocket | undefined;
 

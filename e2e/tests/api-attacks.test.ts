@@ -1,0 +1,46 @@
+// Reproducers from issue 9 against a real VMM's API socket: each must now fail the attack.
+import { spawnSync } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launch, type Vm } from '@workervisor/sdk';
+import { guestPath } from '../framework/index.js';
+
+const hasCurl = spawnSync('curl', ['--version']).status === 0;
+
+/** `curl --path-as-is`: the target goes out exactly as written, dot-segments and all. */
+function curl(socket: string, method: string, target: string, body?: unknown): { status: number; json: Record<string, unknown> | undefined } {
+  const args = ['-s', '--path-as-is', '-o', '-', '-w', '\n%{http_code}', '--unix-socket', socket, '-X', method, `http://localhost${target}`];
+  if (body !== undefined) args.push('-H', 'Content-Type: application/json', '-d', JSON.stringify(body));
+  const r = spawnSync('curl', args, { encoding: 'utf8', timeout: 30_000 });
+  const lines = r.stdout.trimEnd().split('\n');
+  const status = Number(lines.pop());
+  const text = lines.join('\n');
+  return { status, json: text === '' ? undefined : (JSON.parse(text) as Record<string, unknown>) };
+}
+
+const HELLO = { payload: { kernel: guestPath('hello.elf') }, cpus: { boot_vcpus: 1, max_vcpus: 1 }, memory: { size: 64 * 1024 * 1024 } };
+
+describe.skipIf(!hasCurl)('API paths are matched as sent', () => {
+  let vm: Vm;
+  beforeAll(async () => {
+    vm = await launch({ serial: 'off' });
+  });
+  afterAll(async () => {
+    await vm?.close();
+  });
+
+  it('does not delete the VM through /api/v1/%2e%2e/v1/vm.delete or other spellings of the path', () => {
+    expect(curl(vm.socketPath, 'PUT', '/api/v1/vm.create', HELLO).status).toBe(204);
+    for (const target of ['/api/v1/%2e%2e/v1/vm.delete', '/api/v1/../v1/vm.delete', '/api/v1/./vm.delete', '//api/v1/vm.delete', '/api/v1/vm%2edelete']) {
+      const r = curl(vm.socketPath, 'PUT', target);
+      expect(r.status, target).toBe(404);
+      expect(r.json, target).toMatchObject({ code: 'ERR_VMM_API_NOT_FOUND' });
+    }
+    expect(curl(vm.socketPath, 'GET', '/api/v1/vm.info').json).toMatchObject({ state: 'Created' });
+  });
+
+  it('does not read //api/v1/vm.info as /v1/vm.info: a JSON 404', () => {
+    const r = curl(vm.socketPath, 'GET', '//api/v1/vm.info');
+    expect(r.status).toBe(404);
+    expect(r.json).toMatchObject({ code: 'ERR_VMM_API_NOT_FOUND', message: 'No route for //api/v1/vm.info' });
+  });
+});
