@@ -56,8 +56,19 @@ describe('parseArgs: run', () => {
     ['--serial file=/tmp/a,b=c.log', { serial: { mode: 'File', file: '/tmp/a,b=c.log' } }],
     ['--serial=socket=/tmp/s.sock', { serial: { mode: 'Socket', socket: '/tmp/s.sock' } }],
     ['--console off', { console: { mode: 'Off' } }],
+    ['--console tty --serial off', { console: { mode: 'Tty' }, serial: { mode: 'Off' } }],
+    ['--console file=/tmp/hvc0.log', { console: { mode: 'File', file: '/tmp/hvc0.log' } }],
+    ['--console=socket=/tmp/hvc,0.sock', { console: { mode: 'Socket', socket: '/tmp/hvc,0.sock' } }],
+    ['--console socket=/tmp/c.sock --serial socket=/tmp/s.sock', { console: { mode: 'Socket', socket: '/tmp/c.sock' }, serial: { mode: 'Socket', socket: '/tmp/s.sock' } }],
+    ['--rng src=/dev/urandom', { rng: { src: '/dev/urandom' } }],
+    ['--rng /dev/random', { rng: { src: '/dev/random' } }],
+    ['--rng src=/dev/urandom,iommu=off', { rng: { src: '/dev/urandom', iommu: false } }],
   ])('%s', (flags, config) => {
     expect(run(`--kernel /k ${flags}`).config).toEqual({ payload: { kernel: '/k' }, ...config });
+  });
+
+  it('takes --console with --config-file (a Firecracker file has no console section)', () => {
+    expect(run('--config-file vm.json --console socket=/tmp/c.sock').config).toEqual({ console: { mode: 'Socket', socket: '/tmp/c.sock' } });
   });
 
   it('accepts --flag=VALUE, which lets a value start with "-"', () => {
@@ -105,7 +116,7 @@ describe('parseArgs: help and version', () => {
   });
 
   it('documents every flag in the help', () => {
-    for (const flag of ['--kernel', '--initramfs', '--cmdline', '--cpus', '--memory', '--serial', '--console', '--api-socket', '--config-file', '--no-api', '--reboot', '--dump-acpi', '-vv', '--log-file', '--help', '--version', 'remote']) {
+    for (const flag of ['--kernel', '--initramfs', '--cmdline', '--cpus', '--memory', '--serial', '--console', '--rng', '--disk', '--api-socket', '--config-file', '--no-api', '--reboot', '--dump-acpi', '-vv', '--log-file', '--help', '--version', 'remote']) {
       expect(HELP).toContain(flag);
     }
   });
@@ -132,7 +143,17 @@ describe('parseArgs: errors', () => {
     ['--kernel /k --serial pty', 'invalid-value', '--serial pty: not supported; use tty (this terminal), file=PATH or socket=PATH'],
     ['--kernel /k --serial blah', 'invalid-value', '--serial blah: expected one of tty (or stdout), off, null, file=PATH, socket=PATH'],
     ['--kernel /k --serial file=', 'missing-value', '--serial file=: empty path (write --serial file=PATH)'],
-    ['--kernel /k --console tty', 'invalid-value', '--console tty: Workervisor has no virtio-console, so only --console off is accepted; the guest console is --serial (e.g. --serial tty)'],
+    ['--kernel /k --console tty', 'conflict', '--console tty conflicts with the serial port on the terminal (--serial tty is the default): add --serial off, null, file=PATH or socket=PATH, or give the console file=PATH or socket=PATH'],
+    ['--kernel /k --console tty --serial stdout', 'conflict', '--console tty conflicts with --serial tty: add --serial off, null, file=PATH or socket=PATH, or give the console file=PATH or socket=PATH'],
+    ['--kernel /k --console pty', 'invalid-value', '--console pty: not supported; use off (no virtio-console), tty (this terminal), file=PATH or socket=PATH'],
+    ['--kernel /k --console null', 'invalid-value', '--console null: not supported; use off (no virtio-console), tty (this terminal), file=PATH or socket=PATH'],
+    ['--kernel /k --console hvc0', 'invalid-value', '--console hvc0: expected one of off, tty, file=PATH, socket=PATH'],
+    ['--kernel /k --console socket=', 'missing-value', '--console socket=: empty path (write --console socket=PATH)'],
+    ['--kernel /k --rng iommu=on', 'invalid-value', '--rng iommu=on: src=PATH is required (e.g. --rng src=/dev/urandom)'],
+    ['--kernel /k --rng src=/dev/urandom,iommu=yes', 'invalid-value', '--rng src=/dev/urandom,iommu=yes: iommu must be on or off'],
+    ['--kernel /k --rng src=/dev/urandom,size=1', 'invalid-value', "--rng src=/dev/urandom,size=1: unknown option 'size' (accepted: src=, iommu=)"],
+    ['--rng src=/dev/urandom --api-socket /tmp/a', 'requires', '--rng needs --kernel PATH (or --config-file FILE): without one no VM is booted at start, and a VM created through the API takes its settings from vm.create'],
+    ['--config-file vm.json --rng src=/dev/urandom', 'conflict', '--rng conflicts with --config-file: the config file sets entropy; drop --rng or edit the file'],
     ['--api-socket fd=3', 'invalid-value', '--api-socket fd=3: passing the socket as fd= is not supported; use --api-socket PATH'],
     ['--kernel /k --reboot never', 'invalid-value', '--reboot never: expected exit (a guest reset ends the VMM) or restart (it reboots the VM)'],
     ['--kernel /k --no-api=yes', 'invalid-value', "--no-api takes no value (got '--no-api=yes')"],

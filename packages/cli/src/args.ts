@@ -42,13 +42,20 @@ export interface CliDiskConfig {
   id?: string;
 }
 
+/** `--rng`: Cloud Hypervisor's RngConfig (`src`, `iommu`). */
+export interface CliRngConfig {
+  src: string;
+  iommu?: boolean;
+}
+
 export interface CliVmConfig {
   disks?: CliDiskConfig[];
+  rng?: CliRngConfig;
   payload?: PayloadConfig;
   cpus?: CpusConfig;
   memory?: MemoryConfig;
   serial?: CliConsoleConfig;
-  /** Only `{ mode: 'Off' | 'Null' }`: Workervisor has no virtio-console. */
+  /** The virtio-console (hvc0): Off (none), Tty, File or Socket. */
   console?: CliConsoleConfig;
 }
 
@@ -103,7 +110,8 @@ const FLAGS: Record<string, FlagSpec> = {
   cpus: { value: 'boot=N[,max=M]' },
   memory: { value: 'size=SIZE' },
   serial: { value: 'tty|off|null|file=PATH|socket=PATH' },
-  console: { value: 'off' },
+  console: { value: 'off|tty|file=PATH|socket=PATH' },
+  rng: { value: 'src=PATH[,iommu=off]' },
   'api-socket': { value: 'PATH' },
   'config-file': { value: 'FILE' },
   'no-api': {},
@@ -116,7 +124,7 @@ const FLAGS: Record<string, FlagSpec> = {
 };
 
 /** Flags that shape the VM; they need --kernel (or, for serial/console, --config-file). */
-const VM_FLAGS = ['initramfs', 'cmdline', 'cpus', 'memory', 'serial', 'console', 'disk'] as const;
+const VM_FLAGS = ['initramfs', 'cmdline', 'cpus', 'memory', 'serial', 'console', 'disk', 'rng'] as const;
 /** Flags the Firecracker config file already covers (boot-source, machine-config). */
 const CONFIG_FILE_COVERS: Record<string, string> = {
   kernel: 'boot-source.kernel_image_path',
@@ -125,6 +133,7 @@ const CONFIG_FILE_COVERS: Record<string, string> = {
   cpus: 'machine-config.vcpu_count',
   memory: 'machine-config.mem_size_mib',
   disk: 'drives',
+  rng: 'entropy',
 };
 
 /** Parses `workervisor` arguments (without node and the script path). Throws CliError. */
@@ -207,6 +216,8 @@ export function parseArgs(argv: readonly string[]): ParsedCli {
   if (disks.length > 0) options.config.disks = disks;
   const consoleFlag = values.get('console');
   if (consoleFlag !== undefined) options.config.console = parseConsole(consoleFlag);
+  const rng = values.get('rng');
+  if (rng !== undefined) options.config.rng = parseRng(rng);
   const apiSocket = values.get('api-socket');
   if (apiSocket !== undefined) options.apiSocket = parseApiSocket('--api-socket', apiSocket);
   const configFile = values.get('config-file');
@@ -226,6 +237,10 @@ export function parseArgs(argv: readonly string[]): ParsedCli {
 }
 
 function checkCombinations(options: RunOptions, values: ReadonlyMap<string, string>): void {
+  // COM1 defaults to tty: one terminal cannot feed both it and hvc0 (Cloud Hypervisor's DoubleTtyMode).
+  if (options.config.console?.mode === 'Tty' && (options.config.serial?.mode ?? 'Tty') === 'Tty') {
+    throw new CliError('conflict', `--console tty conflicts with ${values.has('serial') ? '--serial tty' : 'the serial port on the terminal (--serial tty is the default)'}: add --serial off, null, file=PATH or socket=PATH, or give the console file=PATH or socket=PATH`);
+  }
   if (options.noApi && options.apiSocket !== undefined) {
     throw new CliError('conflict', '--no-api conflicts with --api-socket: drop --api-socket to run without an API server, or --no-api to serve one');
   }
@@ -343,10 +358,36 @@ function parseSerial(value: string): CliConsoleConfig {
   throw new CliError('invalid-value', `--serial ${value}: expected one of tty (or stdout), off, null, file=PATH, socket=PATH`);
 }
 
+/** The virtio-console: `off` (none, the default), `tty`, `file=PATH` or `socket=PATH`. */
 function parseConsole(value: string): CliConsoleConfig {
-  if (value === 'off') return { mode: 'Off' };
-  if (value === 'null') return { mode: 'Null' };
-  throw new CliError('invalid-value', `--console ${value}: Workervisor has no virtio-console, so only --console off is accepted; the guest console is --serial (e.g. --serial tty)`);
+  switch (value) {
+    case 'off':
+      return { mode: 'Off' };
+    case 'tty':
+      return { mode: 'Tty' };
+    case 'pty':
+    case 'null':
+      throw new CliError('invalid-value', `--console ${value}: not supported; use off (no virtio-console), tty (this terminal), file=PATH or socket=PATH`);
+  }
+  const file = pathAfter('--console', value, 'file=');
+  if (file !== undefined) return { mode: 'File', file };
+  const socket = pathAfter('--console', value, 'socket=');
+  if (socket !== undefined) return { mode: 'Socket', socket };
+  throw new CliError('invalid-value', `--console ${value}: expected one of off, tty, file=PATH, socket=PATH`);
+}
+
+/** Cloud Hypervisor's `--rng src=PATH[,iommu=on|off]`; a bare value is the src. */
+function parseRng(value: string): CliRngConfig {
+  const kv = parseKeyValues('--rng', value, ['src', 'iommu'], 'src');
+  const src = kv.get('src');
+  if (src === undefined) throw new CliError('invalid-value', `--rng ${value}: src=PATH is required (e.g. --rng src=/dev/urandom)`);
+  const rng: CliRngConfig = { src };
+  const iommu = kv.get('iommu');
+  if (iommu !== undefined) {
+    if (iommu !== 'on' && iommu !== 'off') throw new CliError('invalid-value', `--rng ${value}: iommu must be on or off`);
+    rng.iommu = iommu === 'on';
+  }
+  return rng;
 }
 
 function parseApiSocket(flag: string, value: string): string {
@@ -476,7 +517,11 @@ VM (with --kernel):
                          (default 512M); "--memory 512M" is short for size=512M
   --serial MODE          COM1 (ttyS0): tty (or stdout; the default), off, null,
                          file=PATH (write output to PATH) or socket=PATH (a Unix socket)
-  --console off          Accepted for Cloud Hypervisor compatibility (no virtio-console)
+  --console MODE         A virtio-console (hvc0; boot with console=hvc0): off (none, the
+                         default), tty (needs --serial off|null|file=|socket=), file=PATH
+                         or socket=PATH (a Unix socket; its client types the input)
+  --rng src=PATH         A virtio-rng (/dev/hwrng in the guest) fed by the host's getrandom;
+                         PATH is /dev/urandom or /dev/random
   --disk path=PATH[,readonly=on][,id=ID]
                          A virtio-blk disk backed by a host file or block device; repeat
                          the flag for more disks (the first is /dev/vda)

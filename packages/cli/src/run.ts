@@ -29,8 +29,9 @@ async function initialConfig(o: RunOptions): Promise<{ config: VmConfig; metrics
     const { translateFirecrackerConfig } = await import('@workervisor/api');
     const t = translateFirecrackerConfig(json);
     if (t.logger !== undefined) configureLogging(t.logger.level === 'off' ? 'error' : t.logger.level, t.logger.path ?? o.logFile);
-    // Firecracker files have no serial section: COM1 on the terminal unless --serial says otherwise.
-    const config: VmConfig = { ...t.config, serial: o.config.serial ?? { mode: 'Tty' } };
+    // Firecracker files have no serial or console section: COM1 on the terminal unless --serial
+    // says otherwise, and a virtio-console only with --console.
+    const config: VmConfig = { ...t.config, serial: o.config.serial ?? { mode: 'Tty' }, ...(o.config.console === undefined ? {} : { console: o.config.console }) };
     return { config, ...(t.metrics === undefined ? {} : { metricsPath: t.metrics.path }) };
   }
   if (o.config.payload?.kernel === undefined) return undefined;
