@@ -44,3 +44,27 @@ describe.skipIf(!hasCurl)('API paths are matched as sent', () => {
     expect(r.json).toMatchObject({ code: 'ERR_VMM_API_NOT_FOUND', message: 'No route for //api/v1/vm.info' });
   });
 });
+
+describe.skipIf(!hasCurl)('sandbox requests are refused, never accepted and ignored', () => {
+  let vm: Vm;
+  beforeAll(async () => {
+    vm = await launch({ serial: 'off' });
+  });
+  afterAll(async () => {
+    await vm?.close();
+  });
+
+  it('answers vm.create with landlock_enable: true with a 501 naming the key, and creates nothing', () => {
+    const r = curl(vm.socketPath, 'PUT', '/api/v1/vm.create', { ...HELLO, landlock_enable: true });
+    expect(r.status).toBe(501);
+    expect(r.json).toMatchObject({ code: 'ERR_VMM_API_NOT_SUPPORTED', field: 'landlock_enable' });
+    expect(String(r.json?.['message'])).toMatch(/landlock_enable.*Landlock is not supported/);
+    expect(curl(vm.socketPath, 'GET', '/api/v1/vm.info').status).toBe(404);
+  });
+
+  it('answers landlock_rules with a 501 too', () => {
+    const r = curl(vm.socketPath, 'PUT', '/api/v1/vm.create', { ...HELLO, landlock_rules: [{ path: '/tmp', access: 'rw' }] });
+    expect(r.status).toBe(501);
+    expect(r.json).toMatchObject({ code: 'ERR_VMM_API_NOT_SUPPORTED', field: 'landlock_rules' });
+  });
+});

@@ -205,3 +205,26 @@ describe('resolveMachineConfig console', () => {
     expect(thrown(() => resolveMachineConfig(config, HOST)).details?.field).toBe('console.id');
   });
 });
+
+describe('resolveMachineConfig Landlock', () => {
+  const base = { payload: { kernel: '/vmlinux' }, memory: { size: 64 << 20 } };
+
+  it('refuses landlock_enable: true by name instead of accepting it and applying nothing', () => {
+    const err = thrown(() => resolveMachineConfig({ ...base, landlock_enable: true } as VmConfig, HOST));
+    expect(err.code).toBe('ERR_VMM_API_NOT_SUPPORTED');
+    expect(err.details?.field).toBe('landlock_enable');
+    expect(err.message).toMatch(/^"landlock_enable": Landlock is not supported/);
+  });
+
+  it('refuses landlock_rules, even an empty list', () => {
+    for (const rules of [[{ path: '/tmp', access: 'rw' }], []]) {
+      const err = thrown(() => resolveMachineConfig({ ...base, landlock_rules: rules } as unknown as VmConfig, HOST));
+      expect(err.code).toBe('ERR_VMM_API_NOT_SUPPORTED');
+      expect(err.details?.field).toBe('landlock_rules');
+    }
+  });
+
+  it('accepts landlock_enable: false (the default)', () => {
+    expect(resolveMachineConfig({ ...base, landlock_enable: false } as VmConfig, HOST).vcpus).toBe(1);
+  });
+});

@@ -13,10 +13,14 @@ export const MIN_MEMORY_BYTES = 16 * 1024 * 1024;
 
 /** Config sections that name devices we do not emulate yet. */
 const UNSUPPORTED_LISTS = ['net', 'fs', 'pmem', 'devices', 'user_devices', 'vdpa', 'generic_vhost_user', 'numa', 'pci_segments'] as const;
-const UNSUPPORTED_SINGLES = ['vsock', 'balloon', 'sgx_epc', 'tpm', 'landlock_rules'] as const;
+const UNSUPPORTED_SINGLES = ['vsock', 'balloon', 'sgx_epc', 'tpm'] as const;
 
 function notSupported(what: string): ApiError {
   return new ApiError('not-supported', `${what} is not supported by this VMM yet`);
+}
+
+function landlockNotSupported(key: string): ApiError {
+  return new ApiError('not-supported', `"${key}": Landlock is not supported by this VMM yet, so no Landlock ruleset would be applied; remove the key${key === 'landlock_enable' ? ' or set it to false' : ''}`, { details: { field: key } });
 }
 
 function invalid(field: string, message: string): ApiError {
@@ -193,6 +197,9 @@ export function resolveMachineConfig(config: VmConfig, hostMemory = totalmem()):
     const v = record[key];
     if (Array.isArray(v) && v.length > 0) throw notSupported(`"${key}" (${v.length} configured)`);
   }
+  // Accepting a sandbox request without applying it would be worse than refusing it (issue 9).
+  if (config.landlock_enable === true) throw landlockNotSupported('landlock_enable');
+  if (record['landlock_rules'] !== undefined && record['landlock_rules'] !== null) throw landlockNotSupported('landlock_rules');
   for (const key of UNSUPPORTED_SINGLES) {
     if (record[key] !== undefined && record[key] !== null) throw notSupported(`"${key}"`);
   }
