@@ -28,6 +28,10 @@ export interface LinuxBoot {
   serialSocket?: string;
   /** Workervisor only: the API socket. */
   apiSocket?: string;
+  /** A virtio-rng fed by the host's /dev/urandom (getrandom). */
+  rng?: boolean;
+  /** A virtio-console (/dev/hvc0) on this Unix socket, as well as COM1. */
+  consoleSocket?: string;
 }
 
 export interface LinuxVmm {
@@ -51,6 +55,8 @@ export const workervisorVmm: LinuxVmm = {
   spawn(boot) {
     const extraArgs: string[] = ['--reboot', boot.reboot ?? 'exit'];
     for (const disk of boot.disks ?? []) extraArgs.push('--disk', `path=${disk.path}${disk.readonly === true ? ',readonly=on' : ''}`);
+    if (boot.rng === true) extraArgs.push('--rng', 'src=/dev/urandom');
+    if (boot.consoleSocket !== undefined) extraArgs.push('--console', `socket=${boot.consoleSocket}`);
     return Microvm.spawn({
       kernel: boot.kernel ?? linuxGuest.vmlinuz,
       initramfs: linuxGuest.initramfs,
@@ -81,6 +87,11 @@ export function qemuKvmArgs(boot: LinuxBoot): string[] {
     args.push('-drive', `id=vd${i},file=${disk.path},format=raw,if=none${disk.readonly === true ? ',readonly=on' : ''}`);
     args.push('-device', `virtio-blk-device,drive=vd${i}`);
   });
+  if (boot.rng === true) args.push('-object', 'rng-random,id=rng0,filename=/dev/urandom', '-device', 'virtio-rng-device,rng=rng0');
+  // QEMU's console is a port of a virtio-serial device (MULTIPORT); port 0 is the guest's hvc0.
+  if (boot.consoleSocket !== undefined) {
+    args.push('-device', 'virtio-serial-device', '-chardev', `socket,id=hvc0,path=${boot.consoleSocket},server=on,wait=off`, '-device', 'virtconsole,chardev=hvc0');
+  }
   return args;
 }
 

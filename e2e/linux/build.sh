@@ -26,7 +26,7 @@ busybox_pkg=busybox-static
 # evdev: /dev/input/event* for /init's power-button watcher.
 # pvpanic_mmio: the DSDT's QEMU0001 pvpanic port, so a guest kernel panic reaches the VMM.
 # ext4 is built into Debian's cloud kernel; the root-filesystem tests need nothing more.
-modules="${WORKERVISOR_LINUX_MODULES:-virtio_mmio virtio_blk virtio_net virtio_rng virtio_balloon vmw_vsock_virtio_transport button evdev pvpanic_mmio}"
+modules="${WORKERVISOR_LINUX_MODULES:-virtio_mmio virtio_blk virtio_net virtio_rng virtio_console virtio_balloon vmw_vsock_virtio_transport button evdev pvpanic_mmio}"
 
 # The guest's /init. GUEST-READY is the marker e2e/tests/linux/*.test.ts waits for.
 read -r -d '' init_script <<'EOF' || true

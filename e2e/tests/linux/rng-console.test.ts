@@ -1,0 +1,48 @@
+// virtio-rng and virtio-console under Linux's own drivers (virtio-rng.ko, virtio_console.ko): the
+// guest's hwrng is virtio_rng.0 and /dev/hwrng yields bytes; a virtio console on a Unix socket,
+// next to COM1, carries `echo` from the guest's /dev/hvc0 to the socket client and a line typed
+// by the client to `head -n1 /dev/hvc0` in the guest. One boot for both, to keep boots few.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'vitest';
+import { describeWhen, guestCheck, guestPowerOff, linuxTest, linuxTierStatus, SerialSocketClient, waitReady } from '../../framework/index.js';
+
+/** Polls (once a second, up to 30 s) in the guest until `condition` holds; a subshell, so its exit 1 on timeout spares the shell. */
+const until = (condition: string): string => `(i=0; until ${condition}; do i=$((i+1)); [ $i -ge 30 ] && exit 1; sleep 1; done)`;
+
+describeWhen(linuxTierStatus(), 'Debian cloud kernel: virtio-rng and virtio-console', () => {
+  linuxTest('reads /dev/hwrng from virtio_rng.0 and talks both ways over /dev/hvc0 on a console socket', async ({ spawn, vmm, defer }) => {
+    const dir = mkdtempSync(join(tmpdir(), 'workervisor-hvc-'));
+    defer(() => rmSync(dir, { recursive: true, force: true }));
+    const path = join(dir, 'hvc0.sock');
+    const vm = spawn({ rng: true, consoleSocket: path });
+    const client = await SerialSocketClient.connect(path);
+    defer(() => client.close());
+    await waitReady(vm, `${vmm.name} rng + console`);
+
+    // (a) The entropy device is the hwrng the kernel picked, and reading it returns data.
+    expect(await guestCheck(vm, 'cat /sys/class/misc/hw_random/rng_current')).toBe('virtio_rng.0');
+    const dump = await guestCheck(vm, 'dd if=/dev/hwrng bs=64 count=1 2>/dev/null | od -An -v -tx1');
+    const bytes = dump.split(/\s+/).filter((b) => b !== '');
+    expect(bytes, `od output:\n${dump}`).toHaveLength(64);
+    expect(bytes.every((b) => /^[0-9a-f]{2}$/.test(b))).toBe(true);
+    expect(new Set(bytes).size, 'random bytes, not a constant fill').toBeGreaterThan(8);
+
+    // (b) The console driver bound and made hvc0; guest -> host.
+    expect((await guestCheck(vm, 'ls /sys/bus/virtio/drivers')).split(/\s+/)).toContain('virtio_console');
+    await guestCheck(vm, 'test -c /dev/hvc0 && echo hi-from-hvc0 > /dev/hvc0');
+    await client.expectSerial(/hi-from-hvc0\r?\n/, { timeoutMs: 30_000 });
+
+    // Host -> guest: a reader holds hvc0 open (started in a subshell, so the interactive shell
+    // prints no job notices), then the client types one line.
+    await guestCheck(vm, '(head -n1 /dev/hvc0 > /tmp/hvc-in & echo $! > /tmp/hvc-pid)');
+    await guestCheck(vm, until('ls -l /proc/$(cat /tmp/hvc-pid)/fd 2>/dev/null | grep -q hvc0'));
+    client.writeSerial('typed-on-the-console-socket\n');
+    await guestCheck(vm, until('[ -s /tmp/hvc-in ]'));
+    expect(await guestCheck(vm, 'cat /tmp/hvc-in')).toBe('typed-on-the-console-socket');
+
+    expect(await guestPowerOff(vm)).toEqual({ code: 0, signal: null });
+    expect(vm.serial).not.toMatch(/Kernel panic/);
+  });
+});
