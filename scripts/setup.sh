@@ -12,7 +12,9 @@ want_linux=1
 
 # gcc/g++/make/python3: the addon (node-gyp) and the test guests. acpica-tools: iasl validates
 # our ACPI tables. lz4: fast vmlinux extraction. util-linux (runuser): a permission test.
-packages=(gcc g++ make python3 binutils acpica-tools lz4 util-linux)
+# e2fsprogs: the Linux tier's ext4 root image (mkfs.ext4 -d) and its checks (debugfs, e2fsck).
+# qemu-system-x86: the nested runner's L1 on nested-PVM hosts, and the QEMU-KVM reference.
+packages=(gcc g++ make python3 binutils acpica-tools lz4 util-linux e2fsprogs qemu-system-x86)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]} > 0)); then
@@ -43,8 +45,13 @@ step "building the test guests"
 bash e2e/guests/build.sh
 
 if ((want_linux)); then
-  step "fetching Debian's cloud kernel and building the Linux-tier initramfs"
+  step "fetching Debian's cloud kernel and building the Linux-tier initramfs and ext4 root"
   bash e2e/linux/build.sh
+  if [[ -d /sys/module/kvm_pvm ]]; then
+    # Nested PVM: the Linux tier runs inside a nested KVM (e2e/nested/README.md).
+    step "building the nested runner's L1 (Debian's generic kernel + a busybox initramfs)"
+    bash e2e/nested/build.sh
+  fi
 fi
 
 if [[ ! -r /dev/kvm || ! -w /dev/kvm ]]; then

@@ -41,10 +41,10 @@ export const linuxGuest = {
 export const LINUX_CMDLINE = 'console=ttyS0 quiet reboot=k panic=-1 pci=off i8042.noaux i8042.nomux i8042.dumbkbd';
 
 /** The marker /init prints once modules are loaded: online CPUs, then the root filesystem type. */
-export const GUEST_READY = /GUEST-READY nproc=(\d+) root=(\S+)/;
+export const GUEST_READY = /GUEST-READY nproc=(\d+) root=(\S+)\r?\n/;
 
 /** The line /init prints just before GUEST-READY: the guest's /proc/version. */
-export const GUEST_KERNEL = /GUEST-KERNEL (Linux version [^\r\n]*)/;
+export const GUEST_KERNEL = /GUEST-KERNEL (Linux version [^\r\n]*)\r?\n/;
 
 /** The prompt of the guest's shell (PS1 set by /init). */
 export const GUEST_PROMPT = /\[guest\]# /;

@@ -36,5 +36,7 @@ describeWhen(linuxTierStatus(), 'Debian cloud kernel: entry paths and SMP', () =
   linuxTest('boots from the PVH ELF (vmlinux) on 4 vCPUs', bootScenario(linuxGuest.vmlinux, 4, 'PVH 4 vCPUs'));
   // QEMU cannot boot an ELF without a PVH note: no reference for this one.
   linuxTest('boots from the ELF 64-bit entry (vmlinux without its PVH note) on 1 vCPU', bootScenario(linuxGuest.vmlinuxElf64, 1, 'ELF64 1 vCPU'), { reference: false });
-  referenceTest('boots from the bzImage on 2 vCPUs', bootScenario(linuxGuest.vmlinuz, 2, 'bzImage 2 vCPUs'));
+  // Proves the reference itself works in this run; 1 vCPU, where QEMU-KVM inside the nested L1
+  // has been steady (with 2-4 vCPUs it stalled in RCU or reset before init in some runs).
+  referenceTest('boots from the bzImage on 1 vCPU', bootScenario(linuxGuest.vmlinuz, 1, 'bzImage 1 vCPU'));
 });

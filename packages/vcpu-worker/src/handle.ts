@@ -2,10 +2,13 @@
 // Each request gets a fresh MessageChannel; its port2 travels with the command and carries the
 // one reply. Requests that must reach a running vCPU are followed by a kick.
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
-import { fromErrorData, logLevel, VmmError, type LogLevel } from '@workervisor/devices';
+import { fromErrorData, logFileDescriptor, logLevel, VmmError, type LogLevel } from '@workervisor/devices';
 import type { VmFd } from '@workervisor/native';
 import { createMailbox } from './mailbox.js';
 import type { PortHandling, VcpuCommand, VcpuEvent, VcpuReply, VcpuState, VcpuStats, VcpuWorkerData } from './protocol.js';
+
+/** How long a worker's first answer may take (thread start-up + module loading), in ms. */
+export const STARTUP_TIMEOUT_MS = 120_000;
 
 export class VcpuError extends VmmError<'timeout' | 'worker-failed' | 'finished'> {
   constructor(kind: 'timeout' | 'worker-failed' | 'finished', message: string, options?: { cause?: unknown }) {
@@ -22,7 +25,8 @@ export interface VcpuHandleOptions {
   doorbellFd: number;
   onEvent: (event: VcpuEvent) => void;
   logLevel?: LogLevel;
-  logFile?: string;
+  /** The log file's fd; defaults to this thread's (logFileDescriptor), stderr when it has none. */
+  logFd?: number;
   /** Milliseconds to wait for any reply before failing (default 10 s). */
   timeoutMs?: number;
 }
@@ -41,6 +45,8 @@ export class VcpuHandle {
   private readonly vm: VmFd;
   private readonly timeoutMs: number;
   private exited = false;
+  /** Whether the worker has answered once: until then its thread start-up counts against the wait. */
+  private answered = false;
   /** Rejecters of requests still waiting for a reply, called if the worker exits first. */
   private readonly pending = new Set<() => void>();
   /** The error that ended the worker, if one did. */
@@ -57,6 +63,7 @@ export class VcpuHandle {
     const events = new MessageChannel();
     this.control = control.port1;
     this.events = events.port1;
+    const logFd = opts.logFd ?? logFileDescriptor();
     const workerData: VcpuWorkerData = {
       id: opts.id,
       vmFd: opts.vm.fd,
@@ -68,7 +75,7 @@ export class VcpuHandle {
       control: control.port2,
       events: events.port2,
       logLevel: opts.logLevel ?? logLevel(),
-      ...(opts.logFile === undefined ? {} : { logFile: opts.logFile }),
+      ...(logFd === undefined ? {} : { logFd }),
     };
     // --input-type (from `node -e` parents) would make the worker's own module fail to load.
     const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
@@ -99,10 +106,13 @@ export class VcpuHandle {
         port1.close();
         this.pending.delete(onExit);
       };
+      // A worker's first answer waits for its thread to start and load its modules: ~100 ms on a
+      // quiet host, but over 10 s for 4 workers on a 2-vCPU nested-KVM host under TCG (measured).
+      const waitMs = this.answered ? this.timeoutMs : Math.max(this.timeoutMs, STARTUP_TIMEOUT_MS);
       const timer = setTimeout(() => {
         settle();
-        reject(new VcpuError('timeout', `vCPU ${this.id} did not answer ${body.type} within ${this.timeoutMs} ms`));
-      }, this.timeoutMs);
+        reject(new VcpuError('timeout', `vCPU ${this.id} did not answer ${body.type} within ${waitMs} ms`));
+      }, waitMs);
       const onExit = (): void => {
         settle();
         const why = this.failure === undefined ? '' : `: ${this.failure.message}`;
@@ -110,6 +120,7 @@ export class VcpuHandle {
       };
       port1.once('message', (reply: VcpuReply) => {
         settle();
+        this.answered = true;
         if (reply.ok) resolve(reply.value as T);
         else reject(fromErrorData(reply.error));
       });
