@@ -6,3 +6,4 @@ export { ok, fail, notSupported, ENDPOINT_OF, type ApiBackend, type ApiRequest, 
 export { startApiServer, type ApiServerOptions, type ApiServerHandle } from './server/server.js';
 export { ApiServerError, type ApiServerErrorKind } from './server/errors.js';
 export type { VmConfig, VmInfo, VmState, VmCounters, VmmPingResponse } from './schema/index.js';
+export { describeJsonError, jsonErrorLocation, jsonErrorOffset, type JsonErrorLocation } from './json-error.js';

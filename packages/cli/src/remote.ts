@@ -2,6 +2,7 @@
 // Results go to stdout as pretty JSON; failures print the VMM's own message to stderr.
 import { readFile } from 'node:fs/promises';
 import { ApiError, ConnectionError, connect, type ConnectOptions, type VmConfig, type VmmClient } from '@workervisor/sdk';
+import { describeJsonError } from '@workervisor/api/core';
 import type { RemoteCommand } from './args.js';
 
 /** Where runRemote reads and writes; defaults to the process's streams and files. */
@@ -97,8 +98,9 @@ async function readConfig(file: string, io: RemoteIo): Promise<VmConfig> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
-  } catch (err) {
-    throw new Error(`the VM config ${file} is not valid JSON: ${(err as Error).message}`, { cause: err });
+  } catch {
+    // V8's message quotes the text: a position only.
+    throw new Error(`the VM config ${file} is not valid JSON (${describeJsonError(text)})`);
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
     throw new Error(`the VM config ${file} must be a JSON object (a Cloud Hypervisor VmConfig)`);

@@ -1,30 +1,33 @@
 // `workervisor` (run mode): resolve the VM config from flags or a Firecracker config file, start the
 // API server unless --no-api, boot, and live until the guest or an API call ends the VMM.
-import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { closeSync, writeFileSync, mkdirSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
-import { startApiServer, type ApiServerHandle, type VmConfig } from '@workervisor/api/core';
-import { configureLogging, createLogger } from '@workervisor/devices';
+import { describeJsonError, startApiServer, type ApiServerHandle, type VmConfig } from '@workervisor/api/core';
+import { appendNonBlocking, configureLogging, createLogger, logLevel, openOutputFile, readHostFile } from '@workervisor/devices';
 import { Vmm } from '@workervisor/vmm-core';
 import { CliError, type RunOptions } from './args.js';
 import { INSPECTOR_RISK } from './no-inspector.js';
 
 const log = createLogger('cli');
+/** A Firecracker config is a few KiB; this is the API's request body cap. */
+const CONFIG_FILE_MAX_BYTES = 1024 * 1024;
 
 /** The VmConfig to boot at start, or undefined to wait for vm.create. */
 async function initialConfig(o: RunOptions): Promise<{ config: VmConfig; metricsPath?: string } | undefined> {
   if (o.configFile !== undefined) {
     let text: string;
     try {
-      text = readFileSync(o.configFile, 'utf8');
+      text = readHostFile(o.configFile, { what: '--config-file', maxBytes: CONFIG_FILE_MAX_BYTES, limit: 'the API body limit' }).toString('utf8');
     } catch (err) {
-      throw new CliError('invalid-value', `--config-file ${o.configFile}: cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+      throw new CliError('invalid-value', (err as Error).message);
     }
     let json: unknown;
     try {
       json = JSON.parse(text);
-    } catch (err) {
-      throw new CliError('invalid-value', `--config-file ${o.configFile}: not valid JSON (${(err as Error).message})`);
+    } catch {
+      // V8's message quotes the text, and the file may be a secret: a position only, no cause.
+      throw new CliError('invalid-value', `--config-file ${o.configFile}: not valid JSON (${describeJsonError(text)})`);
     }
     const { translateFirecrackerConfig } = await import('@workervisor/api');
     const t = translateFirecrackerConfig(json);
@@ -78,8 +81,9 @@ export async function runVmm(o: RunOptions, env: { inspectorWasOpen?: boolean } 
     vmm = new Vmm({
       reboot: o.reboot,
       onExit: (code) => finish(code),
-      logLevel: o.logLevel,
-      ...(o.logFile === undefined ? {} : { logFile: o.logFile }),
+      // As configured above (a Firecracker logger section may have changed it); the workers
+      // write to the log file this thread opened.
+      logLevel: logLevel(),
       ...(o.dumpAcpiDir === undefined
         ? {}
         : {
@@ -89,7 +93,7 @@ export async function runVmm(o: RunOptions, env: { inspectorWasOpen?: boolean } 
             },
           }),
     });
-    if (stopping === undefined && o.apiSocket !== undefined && !o.noApi) server = await startApiServer({ socketPath: o.apiSocket, backend: vmm, logLevel: o.logLevel });
+    if (stopping === undefined && o.apiSocket !== undefined && !o.noApi) server = await startApiServer({ socketPath: o.apiSocket, backend: vmm, logLevel: logLevel() });
     if (stopping === undefined && initial !== undefined) {
       await vmm.create(initial.config);
       await vmm.boot();
@@ -97,7 +101,10 @@ export async function runVmm(o: RunOptions, env: { inspectorWasOpen?: boolean } 
     const code = await done;
     const counters = vmm.counters();
     if (initial?.metricsPath !== undefined && counters !== undefined) {
-      writeFileSync(initial.metricsPath, JSON.stringify({ utc_timestamp_ms: Date.now(), ...counters }) + '\n', { flag: 'a' });
+      // Firecracker's metrics_path is often a FIFO: opened and written without blocking, 0600.
+      const out = openOutputFile(initial.metricsPath, 'metrics file');
+      appendNonBlocking(out.fd, Buffer.from(JSON.stringify({ utc_timestamp_ms: Date.now(), ...counters }) + '\n'));
+      if (out.owned) closeSync(out.fd);
     }
     return code;
   } finally {

@@ -76,5 +76,6 @@ export interface VcpuWorkerData {
   control: MessagePort;
   events: MessagePort;
   logLevel: LogLevel;
-  logFile?: string;
+  /** The log file the core opened (workers write to it; never reopen it); absent = stderr. */
+  logFd?: number;
 }

@@ -11,7 +11,7 @@ import { AccessKind, MailboxClient } from './mailbox.js';
 import type { PortHandling, VcpuCommand, VcpuEvent, VcpuReply, VcpuState, VcpuStats, VcpuWorkerData, WorkerState } from './protocol.js';
 
 const data = workerData as VcpuWorkerData;
-configureLogging(data.logLevel, data.logFile);
+configureLogging(data.logLevel, data.logFd === undefined ? undefined : { fd: data.logFd });
 const log = createLogger(`vcpu${data.id}`);
 const guestLog = new RateLimitedLog(log);
 const exitChannel = diagnostics.channel('workervisor:vcpu:exit');

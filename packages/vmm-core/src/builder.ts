@@ -1,7 +1,7 @@
 // The one wiring function (Firecracker's builder.rs): KVM, guest RAM, irqchip, devices, kernel,
 // ACPI, vCPU workers — a straight line of named steps. Returns a Machine ready to resume().
-import { readFileSync } from 'node:fs';
-import { AcpiGed, AcpiShutdown, BootTimer, Bus, BytePortBusDevice, createLogger, DebugPort, I8042, PvPanic, Serial, VirtioRng, VmmError, type IrqTrigger, type LogLevel, type VmExitRequester } from '@workervisor/devices';
+import { constants as bufferConstants } from 'node:buffer';
+import { AcpiGed, AcpiShutdown, BootTimer, Bus, BytePortBusDevice, createLogger, DebugPort, I8042, PvPanic, readHostFile, Serial, VirtioRng, VmmError, type IrqTrigger, type VmExitRequester } from '@workervisor/devices';
 import { EventFd, FdWatcher, Kvm, stopAllVcpus, type VmFd } from '@workervisor/native';
 import { MailboxServer, VcpuHandle, type VcpuState } from '@workervisor/vcpu-worker';
 import { createAcpiTables } from './arch/x86_64/acpi/index.js';
@@ -26,8 +26,10 @@ import { createHostedConsole } from './console-host.js';
 import { serialSocket } from './serial-socket.js';
 
 const log = createLogger('builder');
+/** Node's largest Buffer: the hard cap on a kernel or initramfs, whatever the guest's RAM. */
+const BUFFER_MAX_LENGTH = bufferConstants.MAX_LENGTH;
 
-export type BuildErrorKind = 'kernel-unreadable' | 'initramfs-unreadable' | 'disk-unreadable' | 'vcpu-setup';
+export type BuildErrorKind = 'disk-unreadable' | 'vcpu-setup';
 
 export class BuildError extends VmmError<BuildErrorKind> {
   constructor(kind: BuildErrorKind, message: string, options?: { cause?: unknown }) {
@@ -44,13 +46,14 @@ function installExitHook(): void {
   process.once('exit', () => stopAllVcpus());
 }
 
-function readInput(path: string, kind: 'kernel-unreadable' | 'initramfs-unreadable', what: string): Uint8Array {
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? 'error';
-    throw new BuildError(kind, `cannot read ${what} ${path} (${code})`, { cause: err });
-  }
+/**
+ * Reads the kernel or initramfs: a regular file no larger than guest RAM (neither can be loaded
+ * otherwise), refused by name before any byte is read when it is a FIFO, a device or a /proc
+ * file (readHostFile; HostFileError's code marks it a config error for the API).
+ */
+function readInput(path: string, what: 'kernel' | 'initramfs', memoryBytes: number): Uint8Array {
+  const ram = memoryBytes <= BUFFER_MAX_LENGTH;
+  return readHostFile(path, { what, maxBytes: ram ? memoryBytes : BUFFER_MAX_LENGTH, limit: ram ? 'guest RAM' : "Node's largest Buffer" });
 }
 
 function openInputDisks(disks: NonNullable<MachineConfig['disks']>): ReturnType<typeof openDisks> {
@@ -78,8 +81,8 @@ export interface GuestExitRequester extends VmExitRequester {
 export async function buildMachine(config: MachineConfig, exit: GuestExitRequester): Promise<Machine> {
   installExitHook();
   // 1. Inputs first: a bad path fails before any KVM resource exists.
-  const kernelBytes = readInput(config.kernel, 'kernel-unreadable', 'kernel');
-  const initramfsBytes = config.initramfs === undefined ? undefined : readInput(config.initramfs, 'initramfs-unreadable', 'initramfs');
+  const kernelBytes = readInput(config.kernel, 'kernel', config.memoryBytes);
+  const initramfsBytes = config.initramfs === undefined ? undefined : readInput(config.initramfs, 'initramfs', config.memoryBytes);
   const disks = config.disks ?? [];
   const diskBackends = openInputDisks(disks);
 
@@ -160,7 +163,7 @@ async function build(config: MachineConfig, exit: GuestExitRequester, inputs: Bu
       regions: [...memory.regions],
       doorbellFd: doorbell.fd,
       onEvent: (e) => machine?.onVcpuEvent(e),
-      ...logOptions(config.logLevel, config.logFile),
+      ...(config.logLevel === undefined ? {} : { logLevel: config.logLevel }),
     });
     vcpus.push(handle);
     mailboxes.add(handle.mailbox);
@@ -246,8 +249,4 @@ async function configureVcpu(handle: VcpuHandle, id: number, count: number, supp
     state.sregs = boot.sregs;
   }
   await handle.setState(state);
-}
-
-function logOptions(level: LogLevel | undefined, file: string | undefined): { logLevel?: LogLevel; logFile?: string } {
-  return { ...(level === undefined ? {} : { logLevel: level }), ...(file === undefined ? {} : { logFile: file }) };
 }

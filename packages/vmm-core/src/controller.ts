@@ -21,13 +21,12 @@ export interface VmmOptions {
   /** Called when the VMM process should end, with its exit code (guest exit, vmm.shutdown). */
   onExit: (code: number) => void;
   logLevel?: LogLevel;
-  logFile?: string;
   /** Receives each machine right after it is built (benchmarks, tests). */
   onMachine?: (machine: Machine) => void;
 }
 
 /** Error codes that mean "the VM's config or its files are unusable": a 400 for the API, not a 500. */
-const CONFIG_ERROR_CODE = /^ERR_VMM_(LOADER|X86|ACPI|GUEST_MEMORY)_|^ERR_VMM_BUILD_(KERNEL|INITRAMFS|DISK)_UNREADABLE$/;
+const CONFIG_ERROR_CODE = /^ERR_VMM_(LOADER|X86|ACPI|GUEST_MEMORY|HOST_FILE)_|^ERR_VMM_BUILD_DISK_UNREADABLE$/;
 
 function asConfigError(err: unknown): unknown {
   const code = (err as { code?: unknown }).code;
@@ -159,7 +158,6 @@ export class Vmm implements ApiBackend {
     if (this.machine !== undefined) throw new ApiError('invalid-state', `the VM is already ${this.state === 'Paused' ? 'booted and paused' : 'running'}`);
     const resolved = resolveMachineConfig(this.config);
     if (this.options.logLevel !== undefined) resolved.logLevel = this.options.logLevel;
-    if (this.options.logFile !== undefined) resolved.logFile = this.options.logFile;
     let machine: Machine;
     try {
       machine = await buildMachine(resolved, {

@@ -56,6 +56,6 @@ export interface MachineConfig {
   console?: ConsoleSpec;
   /** Which entry to use for an ELF with a PVH note ('auto' = PVH). */
   protocol?: BootProtocolChoice;
+  /** The vCPU workers' log level; they write to the core's log file (logFileDescriptor). */
   logLevel?: LogLevel;
-  logFile?: string;
 }

@@ -1,7 +1,7 @@
 // Connects COM1 (and the virtio-console) to the host: output to stdout or a file (or nowhere), input
 // from stdin in 'tty' mode.
-import { closeSync, openSync, writeSync } from 'node:fs';
-import type { SerialOutput } from '@workervisor/devices';
+import { closeSync } from 'node:fs';
+import { appendNonBlocking, openOutputFile, type SerialOutput } from '@workervisor/devices';
 import type { SerialSink } from './machine-config.js';
 
 /** The transmit side for a sink, plus its cleanup. */
@@ -10,8 +10,10 @@ export function serialOutput(sink: SerialSink): { output: SerialOutput | undefin
     case 'off':
       return { output: undefined, close: () => {} };
     case 'file': {
-      const fd = openSync(sink.path, 'a', 0o600);
-      return { output: { write: (bytes) => void writeSync(fd, bytes) }, close: () => closeSync(fd) };
+      // Opened without blocking (a FIFO with no reader fails at once) and written without
+      // blocking: a full FIFO loses output rather than stalling the core's event loop.
+      const out = openOutputFile(sink.path, 'serial output file');
+      return { output: { write: (bytes) => void appendNonBlocking(out.fd, bytes) }, close: () => (out.owned ? closeSync(out.fd) : undefined) };
     }
     case 'socket':
       throw new Error('socket sinks are created by serialSocket()');

@@ -2,6 +2,7 @@
 // VmConfig. Every key is either translated or rejected by name: nothing is silently dropped.
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { VmmError, type LogLevel } from '@workervisor/devices';
+import { describeJsonError } from '../json-error.js';
 import { describeViolation } from '../router.js';
 import type { DiskConfig, NetConfig, VmConfig } from '../schema/vm-config.js';
 import type { RateLimiterConfigSchema } from '../schema/common.js';
@@ -196,8 +197,9 @@ export function parseFirecrackerConfig(text: string): FirecrackerTranslation {
   let json: unknown;
   try {
     json = JSON.parse(text);
-  } catch (err) {
-    throw new FirecrackerConfigError('invalid-json', `Firecracker config is not valid JSON: ${(err as Error).message}`, '', err);
+  } catch {
+    // V8's message quotes the text: a position only, and no cause carrying it.
+    throw new FirecrackerConfigError('invalid-json', `Firecracker config is not valid JSON (${describeJsonError(text)})`, '');
   }
   return translateFirecrackerConfig(json);
 }

@@ -7,6 +7,8 @@ import type { ApiRequest } from '../protocol.js';
 export interface ApiWorkerData {
   socketPath: string;
   logLevel: LogLevel;
+  /** The main thread's log file; absent = stderr. */
+  logFd?: number;
   maxBodyBytes: number;
   /** How long close() waits for in-flight requests before dropping connections, ms. */
   closeGraceMs: number;

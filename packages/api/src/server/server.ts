@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { channel } from 'node:diagnostics_channel';
 import { fileURLToPath } from 'node:url';
 import { Worker, type MessagePort } from 'node:worker_threads';
-import { createLogger, fromErrorData, logLevel, type LogLevel } from '@workervisor/devices';
+import { createLogger, fromErrorData, logFileDescriptor, logLevel, type LogLevel } from '@workervisor/devices';
 import { ApiError } from '../errors.js';
 import { fail, type ApiBackend, type ApiRequest, type ApiResponse } from '../protocol.js';
 import { ApiServerError } from './errors.js';
@@ -62,9 +62,12 @@ async function serve(backend: ApiBackend, request: ApiRequest, reply: MessagePor
 
 /** Starts the API server; resolves once the socket accepts connections. */
 export function startApiServer(options: ApiServerOptions): Promise<ApiServerHandle> {
+  const logFd = logFileDescriptor();
   const workerData: ApiWorkerData = {
     socketPath: options.socketPath,
     logLevel: options.logLevel ?? logLevel(),
+    // The worker writes to this thread's log file rather than opening it again.
+    ...(logFd === undefined ? {} : { logFd }),
     maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     closeGraceMs: options.closeGraceMs ?? 2_000,
   };

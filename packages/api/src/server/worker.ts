@@ -13,7 +13,7 @@ import { bindPrivateSocket, removeBoundSocket, type BoundSocket } from './socket
 const data = workerData as ApiWorkerData;
 if (parentPort === null) throw new Error('server/worker.js must run as a worker thread');
 const port: MessagePort = parentPort;
-configureLogging(data.logLevel);
+configureLogging(data.logLevel, data.logFd === undefined ? undefined : { fd: data.logFd });
 const log = createLogger('api');
 
 const post = (msg: WorkerToMain, transfer: MessagePort[] = []) => port.postMessage(msg, transfer);

@@ -1,6 +1,6 @@
 // Where a virtio-blk device's bytes live: the BlockBackend interface and its host-file
 // implementation. I/O is synchronous (fs.*Sync on the core thread), see block.ts for why.
-import { closeSync, fdatasyncSync, fstatSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
+import { closeSync, constants, fdatasyncSync, fstatSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
 import { VirtioError } from './device.js';
 
 /** The storage behind a block device. Offsets and lengths in bytes; throws only for host failures. */
@@ -43,7 +43,9 @@ export class FileBlockBackend implements BlockBackend {
     const readonly = options.readonly === true;
     let fd: number;
     try {
-      fd = openSync(path, readonly ? 'r' : 'r+');
+      // O_NONBLOCK: a FIFO put in the image's place cannot hang the open (imageSize then refuses
+      // it); reads and writes of regular files and block devices ignore the flag.
+      fd = openSync(path, (readonly ? constants.O_RDONLY : constants.O_RDWR) | constants.O_NONBLOCK | constants.O_NOCTTY);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code ?? 'error';
       throw new VirtioError('invalid-config', `cannot open disk image ${path} ${readonly ? 'read-only' : 'read-write'} (${code})`, { cause: err, details: { path } });

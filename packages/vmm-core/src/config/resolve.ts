@@ -1,6 +1,6 @@
 // VmConfig (the API's Cloud Hypervisor shape) -> MachineConfig (what the builder needs). Features
 // the VMM cannot provide yet are refused here by name, never silently dropped.
-import { closeSync, openSync, statSync } from 'node:fs';
+import { closeSync, constants, openSync, statSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { ApiError, type VmConfig } from '@workervisor/api/core';
 import type { ConsoleConfig, DiskConfig, RngConfig } from '@workervisor/api';
@@ -81,7 +81,8 @@ function checkDiskPath(path: string, readonly: boolean, at: string): void {
   }
   if (!isDisk) throw invalid(field, `${field} ${path} is neither a regular file nor a block device`);
   try {
-    closeSync(openSync(path, readonly ? 'r' : 'r+'));
+    // O_NONBLOCK: a FIFO swapped in since the stat cannot hang the open.
+    closeSync(openSync(path, (readonly ? constants.O_RDONLY : constants.O_RDWR) | constants.O_NONBLOCK | constants.O_NOCTTY));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'error';
     const hint = !readonly && (code === 'EACCES' || code === 'EROFS' || code === 'EPERM') ? '; set readonly: true to use it read-only' : '';
