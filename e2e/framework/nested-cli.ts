@@ -5,15 +5,16 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { nestedOutDir, runNested } from './nested.js';
 
-const command = process.argv.slice(2);
+const interactive = process.argv[2] === '--interactive';
+const command = process.argv.slice(interactive ? 3 : 2);
 if (command.length === 0) {
-  console.error('usage: npm run nested -- COMMAND [ARG...]   (runs COMMAND inside L1, in this directory)');
+  console.error('usage: npm run nested -- [--interactive] COMMAND [ARG...]   (runs COMMAND inside L1, in this directory;\n       --interactive gives it this terminal)');
   process.exit(2);
 }
 mkdirSync(nestedOutDir, { recursive: true });
 const timeoutMs = Number(process.env['WORKERVISOR_NESTED_TIMEOUT_MS'] ?? 40 * 60_000);
 const logFile = join(nestedOutDir, 'nested-cli.log');
-const result = await runNested({ command, cwd: process.cwd(), timeoutMs, logFile });
+const result = await runNested({ command, cwd: process.cwd(), timeoutMs, logFile, interactive });
 if (result.kind === 'failed') {
   console.error(`nested: ${result.reason}`);
   process.exit(1);

@@ -44,6 +44,11 @@ export interface NestedRunOptions {
   cpus?: number;
   /** L1 RAM in MiB; default 8192 (the tmpfs overlay lives in it). */
   memoryMiB?: number;
+  /**
+   * Give the job this process's terminal (stdin and stdout through hvc0) instead of a pipe and
+   * /dev/null; its output then goes to the terminal only, not to `onOutput` or the log.
+   */
+  interactive?: boolean;
 }
 
 export type NestedRunResult =
@@ -136,16 +141,18 @@ export async function runNested(options: NestedRunOptions): Promise<NestedRunRes
   const output = options.onOutput ?? ((chunk: Buffer) => process.stdout.write(chunk));
   try {
     writeFileSync(join(jobDir, 'job.sh'), jobScript(options));
+    if (options.interactive === true) writeFileSync(join(jobDir, 'interactive'), '');
     const cpus = options.cpus ?? Math.min(4, (await import('node:os')).availableParallelism());
     const args = qemuArgs(jobDir, consoleLog, cpus, options.memoryMiB ?? 8192);
     log.write(`# ${QEMU_BINARY} ${args.join(' ')}\n`);
-    const child = spawn(QEMU_BINARY, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // Interactive: QEMU's stdio chardev puts the terminal in raw mode and restores it on exit.
+    const child = spawn(QEMU_BINARY, args, { stdio: [options.interactive === true ? 'inherit' : 'ignore', options.interactive === true ? 'inherit' : 'pipe', 'pipe'] });
     let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => {
+    child.stdout?.on('data', (chunk: Buffer) => {
       output(chunk);
       log.write(chunk);
     });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
       stderr += chunk;
     });
     let timedOut = false;

@@ -82,7 +82,12 @@ say "running the job"
 # Through a pipe: the job sees a pipe, as under any CI, not the hvc0 tty (vitest would redraw
 # a live status on a tty); pipefail keeps the job's own status.
 set -o pipefail
-chroot /mnt/root /bin/sh /nested-job/job.sh < /dev/null 2>&1 | cat > /dev/hvc0
+if [ -f /mnt/job/interactive ]; then
+  # A person at the other end (npm run demo): the job gets hvc0 as its terminal, both ways.
+  chroot /mnt/root /bin/sh /nested-job/job.sh < /dev/hvc0 > /dev/hvc0 2>&1
+else
+  chroot /mnt/root /bin/sh /nested-job/job.sh < /dev/null 2>&1 | cat > /dev/hvc0
+fi
 done_with "exit $?"
 EOF
 

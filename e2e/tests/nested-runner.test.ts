@@ -1,0 +1,50 @@
+// The nested runner's host side without booting L1: the job script it writes, the status file it
+// reads, QEMU's argv, and the reasons it gives when it cannot run.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { jobScript, nestedL1, parseStatus, qemuArgs } from '../framework/nested.js';
+
+describe('nested runner', () => {
+  it('writes a job that cds, exports only the passed-on variables, and keeps argv words intact', () => {
+    const script = jobScript({ command: ['node', "it's a test", '$HOME'], cwd: '/work/x y', env: { EXTRA: 'a b' } }, { PATH: '/bin', SECRET: 's', WORKERVISOR_LOG: 'debug' });
+    const dir = mkdtempSync(join(tmpdir(), 'wv-job-'));
+    try {
+      // Run it with a shell, `node` replaced by printf, from a directory that exists.
+      const runnable = script.replace("cd '/work/x y'", `cd '${dir}'`).replace("exec 'node'", "exec printf '%s|'");
+      writeFileSync(join(dir, 'job.sh'), runnable);
+      const r = spawnSync('sh', [join(dir, 'job.sh')], { encoding: 'utf8', env: {} });
+      expect(r.stdout).toBe("it's a test|$HOME|");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect(script).toContain("cd '/work/x y' || exit 125");
+    expect(script).toContain("export WORKERVISOR_LOG='debug'");
+    expect(script).toContain("export EXTRA='a b'");
+    expect(script).not.toContain('SECRET');
+  });
+
+  it('refuses an environment variable name the shell cannot export', () => {
+    expect(() => jobScript({ command: 'true', env: { 'A-B': '1' } }, {})).toThrow(/invalid environment variable name 'A-B'/);
+  });
+
+  it('reads exit N and error: REASON from the status file, and says when it is unreadable', () => {
+    expect(parseStatus('exit 0\n')).toEqual({ exitCode: 0 });
+    expect(parseStatus('exit 137')).toEqual({ exitCode: 137 });
+    expect(parseStatus('error: no SVM in L1\n')).toEqual({ reason: 'no SVM in L1' });
+    expect(parseStatus('garbage')).toEqual({ reason: "unreadable status 'garbage'" });
+    expect(parseStatus(undefined)).toBeUndefined();
+  });
+
+  it('shares / read-only with multidevs=remap and the job directory read-write, with SVM in the CPU', () => {
+    const args = qemuArgs('/tmp/job', '/tmp/job/console.log', 2, 4096).join(' ');
+    expect(args).toContain('-cpu max');
+    expect(args).toContain('-accel tcg');
+    expect(args).toContain('local,path=/,mount_tag=host,security_model=passthrough,readonly=on,multidevs=remap');
+    expect(args).toContain('local,path=/tmp/job,mount_tag=job,security_model=none');
+    expect(args).toContain(`-kernel ${nestedL1.kernel}`);
+    expect(args).toContain('-smp 2 -m 4096');
+  });
+});
