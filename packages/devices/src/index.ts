@@ -92,6 +92,27 @@ export {
   type VirtioConsoleState,
 } from './virtio/console.js';
 export {
+  VirtioVsock,
+  VsockConnection,
+  VSOCK_HDR_SIZE,
+  VSOCK_HOST_CID,
+  VSOCK_MAX_PKT_PAYLOAD,
+  VSOCK_CONN_BUF_ALLOC,
+  DEFAULT_VSOCK_QUEUE_SIZE,
+  DEFAULT_VSOCK_MAX_CONNECTIONS,
+  DEFAULT_VSOCK_CONNECT_TIMEOUT_MS,
+  decodeHeader as decodeVsockHeader,
+  encodeHeader as encodeVsockHeader,
+  type VsockHeader,
+  type VsockBackend,
+  type VsockHostStream,
+  type VsockStreamEvents,
+  type VsockConnectResult,
+  type VirtioVsockOptions,
+  type VirtioVsockMetrics,
+  type VirtioVsockState,
+} from './virtio/vsock/index.js';
+export {
   RateLimiter,
   RateLimiterError,
   TokenBucket,
