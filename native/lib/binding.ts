@@ -66,6 +66,11 @@ export interface NativeBinding {
   eventfdRead(fd: number): bigint;
   eventfdWrite(fd: number, value?: bigint | number): void;
   FdWatcher: new (fd: number, callback: (status: number) => void) => NativeFdWatcher;
+  ofdSetLock(fd: number, type: number, start: number, len: number): void;
+  ofdGetLock(fd: number, type: number, start: number, len: number): { type: number; start: number; len: number; pid: number };
+  F_RDLCK: number;
+  F_WRLCK: number;
+  F_UNLCK: number;
 }
 
 /** Thrown when the addon was never built (or was built for another Node). */

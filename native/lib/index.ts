@@ -5,3 +5,4 @@ export { Kvm, VmFd, KVM_CAP, KVM_API_VERSION } from './kvm.js';
 export { VcpuFd, RUN_KICKED, RUN_STOPPED, currentTid } from './vcpu.js';
 export { EventFd, FdWatcher, eventfdWrite } from './eventfd.js';
 export { allocateGuestRam, releaseGuestRam, pageSize, stopAllVcpus } from './memory.js';
+export { tryOfdLock, ofdUnlock, ofdLockConflict, type OfdLockType, type OfdLockRange, type OfdLockConflict } from './file-lock.js';

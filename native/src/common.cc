@@ -33,6 +33,7 @@ static const char* ErrnoName(int err) {
     case ERANGE: return "ERANGE";
     case ENOSYS: return "ENOSYS";
     case EOPNOTSUPP: return "EOPNOTSUPP";
+    case ENOLCK: return "ENOLCK";
     default: return "EUNKNOWN";
   }
 }

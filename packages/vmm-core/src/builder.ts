@@ -21,6 +21,7 @@ import { Machine, type MachineParts } from './machine.js';
 import type { MachineConfig } from './machine-config.js';
 import { GuestMemoryMmap } from './memory.js';
 import { attachSerialInput, serialOutput } from './serial-host.js';
+import { DiskLockError } from './disk-lock.js';
 import { attachDisks, openDisks, type NamedVirtioDevice } from './virtio-wiring.js';
 import { createHostedConsole } from './console-host.js';
 import { serialSocket } from './serial-socket.js';
@@ -60,6 +61,8 @@ function openInputDisks(disks: NonNullable<MachineConfig['disks']>): ReturnType<
   try {
     return openDisks(disks);
   } catch (err) {
+    // Its message names the image and the holder already; the API passes it on as a 400.
+    if (err instanceof DiskLockError) throw err;
     throw new BuildError('disk-unreadable', 'cannot open a disk image', { cause: err });
   }
 }

@@ -1,5 +1,6 @@
 // MachineConfig: what the builder needs, resolved from an API VmConfig (paths, sizes, modes).
 import type { LogLevel, RateLimiterConfig } from '@workervisor/devices';
+import type { LockGranularity } from './disk-lock.js';
 import type { BootProtocolChoice } from './loader/kernel.js';
 
 /** Where COM1's output goes (and, for 'tty', where its input comes from). */
@@ -23,6 +24,8 @@ export interface DiskSpec {
   serial?: string;
   /** QueueNumMax of the request queue (power of two); default the device's. */
   queueSize?: number;
+  /** What the image's OFD lock covers (Cloud Hypervisor's lock_granularity); default 'ByteRange'. */
+  lockGranularity?: LockGranularity;
 }
 
 /** The virtio-rng device; its bytes come from the host's getrandom. */

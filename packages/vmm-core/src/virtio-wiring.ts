@@ -5,6 +5,7 @@ import { FileBlockBackend, MmioTransport, REG_QUEUE_NOTIFY, VirtioBlock, createL
 import { EventFd, FdWatcher, type VmFd } from '@workervisor/native';
 import type { VirtioMmioSlot } from './arch/x86_64/acpi/index.js';
 import { VIRTIO_IRQ_BASE, VIRTIO_MMIO_SIZE, VIRTIO_MMIO_SLOTS, VIRTIO_MMIO_START } from './arch/x86_64/layout.js';
+import { lockDiskImage } from './disk-lock.js';
 import type { DiskSpec } from './machine-config.js';
 
 const log = createLogger('virtio');
@@ -33,11 +34,18 @@ export interface NamedVirtioDevice {
   readonly device: VirtioDevice;
 }
 
-/** Opens every disk image (before any KVM resource exists, so a bad path fails early). */
+/**
+ * Opens and locks every disk image (before any KVM resource exists, so a bad path fails early).
+ * The locks (disk-lock.ts) last until the backends are closed: the same image twice in one VM
+ * conflicts like two VMMs would.
+ */
 export function openDisks(disks: readonly DiskSpec[]): BlockBackend[] {
   const opened: BlockBackend[] = [];
   try {
-    for (const d of disks) opened.push(FileBlockBackend.open(d.path, { readonly: d.readonly }));
+    for (const d of disks) {
+      const lock = { readonly: d.readonly, granularity: d.lockGranularity ?? 'ByteRange' } as const;
+      opened.push(FileBlockBackend.open(d.path, { readonly: d.readonly, onOpen: (fd) => lockDiskImage(fd, d.path, lock) }));
+    }
   } catch (err) {
     for (const b of opened) b.close();
     throw err;

@@ -22,6 +22,12 @@ export interface BlockBackend {
 export interface FileBlockBackendOptions {
   /** Open the file read-only and refuse writes. */
   readonly readonly?: boolean;
+  /**
+   * Called with the open fd before the backend is returned, e.g. to lock the image (the VMM
+   * takes OFD locks, which this package cannot: no native code here). A throw closes the fd and
+   * fails the open with that error.
+   */
+  readonly onOpen?: (fd: number) => void;
 }
 
 /**
@@ -51,7 +57,9 @@ export class FileBlockBackend implements BlockBackend {
       throw new VirtioError('invalid-config', `cannot open disk image ${path} ${readonly ? 'read-only' : 'read-write'} (${code})`, { cause: err, details: { path } });
     }
     try {
-      return new FileBlockBackend(path, fd, imageSize(path, fd), readonly);
+      const size = imageSize(path, fd);
+      options.onOpen?.(fd);
+      return new FileBlockBackend(path, fd, size, readonly);
     } catch (err) {
       closeSync(fd);
       throw err;

@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { VmConfig } from '@workervisor/api';
@@ -36,8 +36,8 @@ describe('resolveMachineConfig disks', () => {
     const config = resolveMachineConfig(withDisks([{ path: image, id: 'root' }, { path: ro, readonly: true, serial: 'SN1', queue_size: 64 }]), HOST);
     expect(config.disks).toEqual([
       // No queue_size: the spec's default, as withDefaults would fill it in.
-      { path: image, readonly: false, id: 'root', serial: 'root', queueSize: 128 },
-      { path: ro, readonly: true, serial: 'SN1', queueSize: 64 },
+      { path: image, readonly: false, id: 'root', serial: 'root', queueSize: 128, lockGranularity: 'ByteRange' },
+      { path: ro, readonly: true, serial: 'SN1', queueSize: 64, lockGranularity: 'ByteRange' },
     ]);
   });
 
@@ -70,12 +70,31 @@ describe('resolveMachineConfig disks', () => {
     expect(resolveMachineConfig(withDisks([{ path: image, readonly: true }]), HOST).disks?.[0]?.readonly).toBe(true);
   });
 
+  it('refuses the same image twice unless every use is read-only, whatever path names it', () => {
+    const link = join(dir, 'link.img');
+    symlinkSync(image, link);
+    for (const [first, second] of [[false, false], [false, true], [true, false]]) {
+      const err = thrown(() => resolveMachineConfig(withDisks([{ path: image, readonly: first }, { path: `${dir}/./link.img`, readonly: second }]), HOST));
+      expect(err.code).toBe('ERR_VMM_API_INVALID_CONFIG');
+      expect(err.details?.field).toBe('disks[1].path');
+      expect(err.message).toBe(`disks[1].path ${dir}/./link.img is the same image as disks[0].path: attach an image once, or read-only every time`);
+    }
+    expect(resolveMachineConfig(withDisks([{ path: image, readonly: true }, { path: link, readonly: true }]), HOST).disks).toHaveLength(2);
+  });
+
+  it('keeps lock_granularity for the image lock: ByteRange (the default) or Full', () => {
+    expect(resolveMachineConfig(withDisks([{ path: image, lock_granularity: 'Full' }]), HOST).disks?.[0]?.lockGranularity).toBe('Full');
+    expect(resolveMachineConfig(withDisks([{ path: image }]), HOST).disks?.[0]?.lockGranularity).toBe('ByteRange');
+  });
+
   it('requires a path', () => {
     expect(thrown(() => resolveMachineConfig(withDisks([{ id: 'x' }]), HOST)).details?.field).toBe('disks[0].path');
   });
 
   it('refuses duplicate ids and queue sizes that are not powers of two', () => {
-    expect(thrown(() => resolveMachineConfig(withDisks([{ path: image, id: 'a' }, { path: image, id: 'a' }]), HOST)).details?.field).toBe('disks[1].id');
+    const other = join(dir, 'other.img');
+    writeFileSync(other, Buffer.alloc(512));
+    expect(thrown(() => resolveMachineConfig(withDisks([{ path: image, id: 'a' }, { path: other, id: 'a' }]), HOST)).details?.field).toBe('disks[1].id');
     expect(thrown(() => resolveMachineConfig(withDisks([{ path: image, queue_size: 100 }]), HOST)).details?.field).toBe('disks[0].queue_size');
   });
 
@@ -92,7 +111,7 @@ describe('resolveMachineConfig disks', () => {
   });
 
   it('still refuses other device kinds', () => {
-    const config = { payload: { kernel: '/vmlinux' }, memory: { size: 64 << 20 }, net: [{ tap: 'tap0' }] } as unknown as VmConfig;
+    const config = { payload: { kernel: '/vmlinux' }, memory: { size: 64 << 20 }, fs: [{ tag: 'fs0', socket: '/tmp/fs.sock' }] } as unknown as VmConfig;
     expect(thrown(() => resolveMachineConfig(config, HOST)).code).toBe('ERR_VMM_API_NOT_SUPPORTED');
   });
 

@@ -70,12 +70,15 @@ function checkDiskOptions(d: DiskConfig, at: string): void {
 }
 
 /** Checks one disk's path: it must exist, be a file or block device and open in the wanted mode. */
-function checkDiskPath(path: string, readonly: boolean, at: string): void {
+function checkDiskPath(path: string, readonly: boolean, at: string): { dev: number; ino: number } {
   const field = `${at}.path`;
   let isDisk: boolean;
+  let identity: { dev: number; ino: number };
   try {
     const st = statSync(path);
     isDisk = st.isFile() || st.isBlockDevice();
+    // A block device is one image whatever node names it: its rdev, not the node's inode.
+    identity = st.isBlockDevice() ? { dev: -1, ino: st.rdev } : { dev: st.dev, ino: st.ino };
   } catch (err) {
     throw invalid(field, `${field} ${path} cannot be used (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
   }
@@ -88,6 +91,7 @@ function checkDiskPath(path: string, readonly: boolean, at: string): void {
     const hint = !readonly && (code === 'EACCES' || code === 'EROFS' || code === 'EPERM') ? '; set readonly: true to use it read-only' : '';
     throw invalid(field, `${field} ${path} cannot be opened ${readonly ? 'read-only' : 'read-write'} (${code})${hint}`);
   }
+  return identity;
 }
 
 /** The virtio-blk disks, in slot order. */
@@ -95,12 +99,22 @@ function disks(config: VmConfig): DiskSpec[] {
   const list = config.disks ?? [];
   if (list.length > VIRTIO_MMIO_SLOTS) throw invalid('disks', `${list.length} disks exceed the ${VIRTIO_MMIO_SLOTS} virtio-mmio slots`);
   const ids = new Set<string>();
+  /** Images seen so far, by device and inode (paths may differ: links, `..`). */
+  const images = new Map<string, { at: string; readonly: boolean }>();
   return list.map((d, i): DiskSpec => {
     const at = `disks[${i}]`;
     checkDiskOptions(d, at);
     if (d.path === undefined || d.path === '') throw invalid(`${at}.path`, `${at}.path is required: a raw disk image file or block device`);
     const readonly = d.readonly ?? false;
-    checkDiskPath(d.path, readonly, at);
+    const image = checkDiskPath(d.path, readonly, at);
+    const key = `${image.dev}:${image.ino}`;
+    const earlier = images.get(key);
+    // Two devices on one image corrupt it unless both only read (the image locks would refuse
+    // the second at boot; this says so at vm.create).
+    if (earlier !== undefined && !(readonly && earlier.readonly)) {
+      throw invalid(`${at}.path`, `${at}.path ${d.path} is the same image as ${earlier.at}.path: attach an image once, or read-only every time`);
+    }
+    images.set(key, { at, readonly: readonly && (earlier?.readonly ?? true) });
     if (d.id !== undefined) {
       if (ids.has(d.id)) throw invalid(`${at}.id`, `${at}.id "${d.id}" is used by another disk`);
       ids.add(d.id);
@@ -117,6 +131,8 @@ function disks(config: VmConfig): DiskSpec[] {
       ...(d.id === undefined ? {} : { id: d.id }),
       ...(serial === undefined ? {} : { serial }),
       ...(queueSize === undefined ? {} : { queueSize }),
+      // Absent = the spec's default (DiskConfig.lock_granularity), ByteRange.
+      lockGranularity: d.lock_granularity ?? 'ByteRange',
     };
   });
 }
