@@ -66,6 +66,17 @@ export interface NativeBinding {
   eventfdRead(fd: number): bigint;
   eventfdWrite(fd: number, value?: bigint | number): void;
   FdWatcher: new (fd: number, callback: (status: number) => void) => NativeFdWatcher;
+  tapOpen(name: string, flags: number): { fd: number; name: string };
+  tapGetIff(fd: number): { name: string; flags: number };
+  tapSetVnetHdrSize(fd: number, size: number): void;
+  tapSetOffload(fd: number, flags: number): void;
+  fdReadv(fd: number, views: readonly Uint8Array[]): number;
+  fdWritev(fd: number, views: readonly Uint8Array[]): number;
+  netifSetAddress(name: string, address: string): void;
+  netifSetNetmask(name: string, netmask: string): void;
+  netifSetHwaddr(name: string, mac: Uint8Array): void;
+  netifSetUp(name: string): void;
+  TAP: { IFF_TAP: number; IFF_NO_PI: number; IFF_VNET_HDR: number; IFF_MULTI_QUEUE: number; TUN_F_CSUM: number; TUN_F_TSO4: number; TUN_F_TSO6: number; TUN_F_TSO_ECN: number; TUN_F_UFO: number };
   ofdSetLock(fd: number, type: number, start: number, len: number): void;
   ofdGetLock(fd: number, type: number, start: number, len: number): { type: number; start: number; len: number; pid: number };
   F_RDLCK: number;

@@ -8,7 +8,7 @@ export interface NativeErrnoError extends Error {
 }
 
 /** What failed, from the caller's side: the KVM object and operation. */
-export type KvmErrorKind = 'open' | 'api-version' | 'capability' | 'vm' | 'vcpu' | 'memory' | 'eventfd' | 'irq' | 'file-lock';
+export type KvmErrorKind = 'open' | 'api-version' | 'capability' | 'vm' | 'vcpu' | 'memory' | 'eventfd' | 'irq' | 'tap' | 'file-lock';
 
 /** A failure reported by the kernel. `code` is the errno name (EINTR, EPERM, ...) like node's own. */
 export class KvmError extends Error {

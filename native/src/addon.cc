@@ -10,6 +10,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitMemory(env, exports);
   InitEventfd(env, exports);
   InitPoll(env, exports);
+  InitTap(env, exports);
   InitFileLock(env, exports);
   return exports;
 }

@@ -33,6 +33,8 @@ static const char* ErrnoName(int err) {
     case ERANGE: return "ERANGE";
     case ENOSYS: return "ENOSYS";
     case EOPNOTSUPP: return "EOPNOTSUPP";
+    case ENETDOWN: return "ENETDOWN";
+    case EBADFD: return "EBADFD";
     case ENOLCK: return "ENOLCK";
     default: return "EUNKNOWN";
   }

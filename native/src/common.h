@@ -50,6 +50,7 @@ void InitVcpu(Napi::Env env, Napi::Object exports);
 void InitMemory(Napi::Env env, Napi::Object exports);
 void InitEventfd(Napi::Env env, Napi::Object exports);
 void InitPoll(Napi::Env env, Napi::Object exports);
+void InitTap(Napi::Env env, Napi::Object exports);
 void InitFileLock(Napi::Env env, Napi::Object exports);
 
 }  // namespace wv

@@ -63,6 +63,9 @@ describe('parseArgs: run', () => {
     ['--rng src=/dev/urandom', { rng: { src: '/dev/urandom' } }],
     ['--rng /dev/random', { rng: { src: '/dev/random' } }],
     ['--rng src=/dev/urandom,iommu=off', { rng: { src: '/dev/urandom', iommu: false } }],
+    ['--net tap=wv0,mac=52:54:00:12:34:56,ip=10.0.2.1,mask=255.255.255.0', { net: [{ tap: 'wv0', mac: '52:54:00:12:34:56', ip: '10.0.2.1', mask: '255.255.255.0' }] }],
+    ['--net tap0', { net: [{ tap: 'tap0' }] }],
+    ['--net tap=a,host_mac=02:00:00:00:00:01,num_queues=2,queue_size=512,id=eth0 --net fd=3', { net: [{ tap: 'a', host_mac: '02:00:00:00:00:01', num_queues: 2, queue_size: 512, id: 'eth0' }, { fd: 3 }] }],
   ])('%s', (flags, config) => {
     expect(run(`--kernel /k ${flags}`).config).toEqual({ payload: { kernel: '/k' }, ...config });
   });
@@ -116,7 +119,7 @@ describe('parseArgs: help and version', () => {
   });
 
   it('documents every flag in the help', () => {
-    for (const flag of ['--kernel', '--initramfs', '--cmdline', '--cpus', '--memory', '--serial', '--console', '--rng', '--disk', '--api-socket', '--config-file', '--no-api', '--reboot', '--dump-acpi', '-vv', '--log-file', '--help', '--version', 'remote']) {
+    for (const flag of ['--kernel', '--initramfs', '--cmdline', '--cpus', '--memory', '--serial', '--console', '--rng', '--disk', '--net', '--api-socket', '--config-file', '--no-api', '--reboot', '--dump-acpi', '-vv', '--log-file', '--help', '--version', 'remote']) {
       expect(HELP).toContain(flag);
     }
   });
@@ -154,6 +157,10 @@ describe('parseArgs: errors', () => {
     ['--kernel /k --rng src=/dev/urandom,size=1', 'invalid-value', "--rng src=/dev/urandom,size=1: unknown option 'size' (accepted: src=, iommu=)"],
     ['--rng src=/dev/urandom --api-socket /tmp/a', 'requires', '--rng needs --kernel PATH (or --config-file FILE): without one no VM is booted at start, and a VM created through the API takes its settings from vm.create'],
     ['--config-file vm.json --rng src=/dev/urandom', 'conflict', '--rng conflicts with --config-file: the config file sets entropy; drop --rng or edit the file'],
+    ['--kernel /k --net tap=t0,vhost_user=on', 'invalid-value', "--net tap=t0,vhost_user=on: unknown option 'vhost_user' (accepted: tap=, ip=, mask=, mac=, host_mac=, num_queues=, queue_size=, id=, fd=)"],
+    ['--kernel /k --net tap=t0,queue_size=big', 'invalid-value', '--net tap=t0,queue_size=big: queue_size must be a non-negative integer'],
+    ['--net tap=t0 --api-socket /tmp/a', 'requires', '--net needs --kernel PATH (or --config-file FILE): without one no VM is booted at start, and a VM created through the API takes its settings from vm.create'],
+    ['--config-file vm.json --net tap=t0', 'conflict', '--net conflicts with --config-file: the config file sets network-interfaces; drop --net or edit the file'],
     ['--api-socket fd=3', 'invalid-value', '--api-socket fd=3: passing the socket as fd= is not supported; use --api-socket PATH'],
     ['--kernel /k --reboot never', 'invalid-value', '--reboot never: expected exit (a guest reset ends the VMM) or restart (it reboots the VM)'],
     ['--kernel /k --no-api=yes', 'invalid-value', "--no-api takes no value (got '--no-api=yes')"],

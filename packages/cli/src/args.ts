@@ -48,8 +48,22 @@ export interface CliRngConfig {
   iommu?: boolean;
 }
 
+/** One `--net`: Cloud Hypervisor's NetConfig keys the CLI takes. */
+export interface CliNetConfig {
+  tap?: string;
+  ip?: string;
+  mask?: string;
+  mac?: string;
+  host_mac?: string;
+  num_queues?: number;
+  queue_size?: number;
+  id?: string;
+  fd?: number;
+}
+
 export interface CliVmConfig {
   disks?: CliDiskConfig[];
+  net?: CliNetConfig[];
   rng?: CliRngConfig;
   payload?: PayloadConfig;
   cpus?: CpusConfig;
@@ -119,12 +133,13 @@ const FLAGS: Record<string, FlagSpec> = {
   'log-file': { value: 'FILE' },
   'dump-acpi': { value: 'DIR' },
   disk: { value: 'path=PATH[,readonly=on|off][,id=ID]', repeatable: true },
+  net: { value: 'tap=NAME[,mac=MAC][,ip=IP,mask=MASK][,host_mac=MAC][,num_queues=2][,queue_size=N][,id=ID][,fd=FD]', repeatable: true },
   help: {},
   version: {},
 };
 
 /** Flags that shape the VM; they need --kernel (or, for serial/console, --config-file). */
-const VM_FLAGS = ['initramfs', 'cmdline', 'cpus', 'memory', 'serial', 'console', 'disk', 'rng'] as const;
+const VM_FLAGS = ['initramfs', 'cmdline', 'cpus', 'memory', 'serial', 'console', 'disk', 'rng', 'net'] as const;
 /** Flags the Firecracker config file already covers (boot-source, machine-config). */
 const CONFIG_FILE_COVERS: Record<string, string> = {
   kernel: 'boot-source.kernel_image_path',
@@ -134,6 +149,7 @@ const CONFIG_FILE_COVERS: Record<string, string> = {
   memory: 'machine-config.mem_size_mib',
   disk: 'drives',
   rng: 'entropy',
+  net: 'network-interfaces',
 };
 
 /** Parses `workervisor` arguments (without node and the script path). Throws CliError. */
@@ -214,6 +230,8 @@ export function parseArgs(argv: readonly string[]): ParsedCli {
   if (serial !== undefined) options.config.serial = parseSerial(serial);
   const disks = repeated.filter(([n]) => n === 'disk').map(([, v]) => parseDisk(v));
   if (disks.length > 0) options.config.disks = disks;
+  const nets = repeated.filter(([n]) => n === 'net').map(([, v]) => parseNet(v));
+  if (nets.length > 0) options.config.net = nets;
   const consoleFlag = values.get('console');
   if (consoleFlag !== undefined) options.config.console = parseConsole(consoleFlag);
   const rng = values.get('rng');
@@ -376,6 +394,28 @@ function parseConsole(value: string): CliConsoleConfig {
   throw new CliError('invalid-value', `--console ${value}: expected one of off, tty, file=PATH, socket=PATH`);
 }
 
+const NET_KEYS = ['tap', 'ip', 'mask', 'mac', 'host_mac', 'num_queues', 'queue_size', 'id', 'fd'] as const;
+
+/**
+ * Cloud Hypervisor's `--net tap=NAME,mac=MAC,ip=IP,mask=MASK,...` (one device per flag); a bare
+ * value is the tap. The VMM checks the values (addresses, sizes) as it does vm.create's.
+ */
+function parseNet(value: string): CliNetConfig {
+  const kv = parseKeyValues('--net', value, NET_KEYS, 'tap');
+  const net: CliNetConfig = {};
+  for (const key of ['tap', 'ip', 'mask', 'mac', 'host_mac', 'id'] as const) {
+    const v = kv.get(key);
+    if (v !== undefined) net[key] = v;
+  }
+  for (const key of ['num_queues', 'queue_size', 'fd'] as const) {
+    const v = kv.get(key);
+    if (v === undefined) continue;
+    if (!/^\d{1,9}$/.test(v)) throw new CliError('invalid-value', `--net ${value}: ${key} must be a non-negative integer`);
+    net[key] = Number(v);
+  }
+  return net;
+}
+
 /** Cloud Hypervisor's `--rng src=PATH[,iommu=on|off]`; a bare value is the src. */
 function parseRng(value: string): CliRngConfig {
   const kv = parseKeyValues('--rng', value, ['src', 'iommu'], 'src');
@@ -525,6 +565,11 @@ VM (with --kernel):
   --disk path=PATH[,readonly=on][,id=ID]
                          A virtio-blk disk backed by a host file or block device; repeat
                          the flag for more disks (the first is /dev/vda)
+  --net tap=NAME[,mac=MAC][,ip=IP,mask=MASK][,host_mac=MAC][,queue_size=N][,id=ID]
+                         A virtio-net device on host tap NAME (created if missing; ip and
+                         mask configure the host end and set it up); mac is the guest's
+                         (random when omitted); fd=FD takes an open tap fd instead of tap=;
+                         repeat the flag for more devices
 
 VMM:
   --api-socket PATH      Serve the Cloud Hypervisor REST API (/api/v1) on this Unix socket

@@ -92,6 +92,18 @@ export {
   type VirtioConsoleState,
 } from './virtio/console.js';
 export {
+  VirtioNet,
+  DEFAULT_NET_QUEUE_SIZE,
+  NET_HDR_SIZE,
+  MAX_FRAME_SIZE,
+  parseMac,
+  formatMac,
+  randomMac,
+  type NetBackend,
+  type VirtioNetOptions,
+  type VirtioNetMetrics,
+} from './virtio/net/index.js';
+export {
   VirtioVsock,
   VsockConnection,
   VSOCK_HDR_SIZE,

@@ -25,12 +25,13 @@ import { DiskLockError } from './disk-lock.js';
 import { attachDisks, openDisks, type NamedVirtioDevice } from './virtio-wiring.js';
 import { createHostedConsole } from './console-host.js';
 import { serialSocket } from './serial-socket.js';
+import { createNetDevice, openNets, type OpenedNet } from './net-host.js';
 
 const log = createLogger('builder');
 /** Node's largest Buffer: the hard cap on a kernel or initramfs, whatever the guest's RAM. */
 const BUFFER_MAX_LENGTH = bufferConstants.MAX_LENGTH;
 
-export type BuildErrorKind = 'disk-unreadable' | 'vcpu-setup';
+export type BuildErrorKind = 'disk-unreadable' | 'net-unavailable' | 'vcpu-setup';
 
 export class BuildError extends VmmError<BuildErrorKind> {
   constructor(kind: BuildErrorKind, message: string, options?: { cause?: unknown }) {
@@ -88,11 +89,18 @@ export async function buildMachine(config: MachineConfig, exit: GuestExitRequest
   const initramfsBytes = config.initramfs === undefined ? undefined : readInput(config.initramfs, 'initramfs', config.memoryBytes);
   const disks = config.disks ?? [];
   const diskBackends = openInputDisks(disks);
+  let nets: OpenedNet[];
+  try {
+    nets = openNets(config.nets ?? []);
+  } catch (err) {
+    diskBackends.forEach((b) => b.close());
+    throw new BuildError('net-unavailable', `cannot open a tap: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
 
   // Everything acquired from here on is released in reverse if a later step fails.
   const undo: Array<() => void | Promise<void>> = [];
   try {
-    return await build(config, exit, { kernelBytes, initramfsBytes, disks, diskBackends }, undo);
+    return await build(config, exit, { kernelBytes, initramfsBytes, disks, diskBackends, nets }, undo);
   } catch (err) {
     for (const step of undo.reverse()) {
       try {
@@ -110,6 +118,8 @@ interface BuildInputs {
   initramfsBytes: Uint8Array | undefined;
   disks: NonNullable<MachineConfig['disks']>;
   diskBackends: ReturnType<typeof openInputDisks>;
+  /** Taps opened and configured, one per virtio-net device (closed by a cleanup once attached). */
+  nets: OpenedNet[];
 }
 
 async function build(config: MachineConfig, exit: GuestExitRequester, inputs: BuildInputs, undo: Array<() => void | Promise<void>>): Promise<Machine> {
@@ -119,6 +129,10 @@ async function build(config: MachineConfig, exit: GuestExitRequester, inputs: Bu
   let disksAttached = false;
   undo.push(() => {
     if (!disksAttached) inputs.diskBackends.forEach((b) => b.close());
+  });
+  let netsAttached = false;
+  undo.push(() => {
+    if (!netsAttached) inputs.nets.forEach((n) => n.backend.close());
   });
 
   // 2. KVM and the VM, with the x86 pieces KVM wants before any vCPU exists.
@@ -210,9 +224,14 @@ async function build(config: MachineConfig, exit: GuestExitRequester, inputs: Bu
     cleanups.push(hosted.close);
     others.push(hosted);
   }
+  // virtio-net last: receive starts when the driver is up, on the tap fd's readiness.
+  inputs.nets.forEach((n, i) => others.push(createNetDevice(n, i)));
   const virtio = attachDisks({ vm, memory, mmio, irq: (gsi) => irqfdTrigger(vm, gsi, irqFds) }, inputs.disks, inputs.diskBackends, others);
   disksAttached = true;
   cleanups.push(virtio.close);
+  // After virtio.close: the devices are reset (no watcher on a tap) before the taps close.
+  cleanups.push(() => inputs.nets.forEach((n) => n.backend.close()));
+  netsAttached = true;
 
   // 7. Kernel, command line, initramfs, ACPI tables and the boot structure its entry reads.
   const kernel: LoadedKernel = loadKernel(memory, inputs.kernelBytes, { protocol: config.protocol ?? 'auto' });

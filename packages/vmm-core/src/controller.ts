@@ -26,7 +26,7 @@ export interface VmmOptions {
 }
 
 /** Error codes that mean "the VM's config or its files are unusable": a 400 for the API, not a 500. */
-const CONFIG_ERROR_CODE = /^ERR_VMM_(LOADER|X86|ACPI|GUEST_MEMORY|HOST_FILE|DISK_LOCK)_|^ERR_VMM_BUILD_DISK_UNREADABLE$/;
+const CONFIG_ERROR_CODE = /^ERR_VMM_(LOADER|X86|ACPI|GUEST_MEMORY|HOST_FILE|DISK_LOCK)_|^ERR_VMM_BUILD_(DISK_UNREADABLE|NET_UNAVAILABLE)$/;
 
 function asConfigError(err: unknown): unknown {
   const code = (err as { code?: unknown }).code;

@@ -43,6 +43,27 @@ export interface ConsoleSpec {
   sink: { kind: 'tty' } | { kind: 'file'; path: string } | { kind: 'socket'; path: string };
 }
 
+/** A virtio-net device and the host tap behind it. */
+export interface NetSpec {
+  /** Counter key (Cloud Hypervisor's `id`); default `net<i>`. */
+  id?: string;
+  /**
+   * The tap: by name (opened, or created when it does not exist; '' lets the kernel name it) or
+   * an fd already open in this process (used as is: no address, MAC or flags are touched).
+   */
+  tap: { kind: 'name'; name: string } | { kind: 'fd'; fd: number };
+  /** IPv4 address and netmask for the host end, set (with UP) when the VMM opens the tap. */
+  ipv4?: { address: string; netmask: string };
+  /** The host end's MAC (`aa:bb:cc:dd:ee:ff`), set before UP. */
+  hostMac?: string;
+  /** The guest's MAC; the builder picks a random locally administered one when absent. */
+  mac?: string;
+  /** QueueNumMax of both queues (power of two). */
+  queueSize: number;
+  /** Offloads the device may offer (Cloud Hypervisor's offload_tso/ufo/csum). */
+  offloads: { tso: boolean; ufo: boolean; csum: boolean };
+}
+
 export interface MachineConfig {
   vcpus: number;
   /** Guest RAM in bytes (page multiple). */
@@ -57,6 +78,8 @@ export interface MachineConfig {
   rng?: RngSpec;
   /** A virtio-console (slot after the disks and rng); none when omitted. */
   console?: ConsoleSpec;
+  /** virtio-net devices on host taps (slots after the other virtio devices); none when omitted. */
+  nets?: NetSpec[];
   /** Which entry to use for an ELF with a PVH note ('auto' = PVH). */
   protocol?: BootProtocolChoice;
   /** The vCPU workers' log level; they write to the core's log file (logFileDescriptor). */

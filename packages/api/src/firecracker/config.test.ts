@@ -44,14 +44,14 @@ describe('Firecracker config translation', () => {
 
   it('translates network interfaces, vsock, balloon, entropy, logger and metrics', () => {
     const fc = base();
-    fc['network-interfaces'] = [{ iface_id: 'eth0', host_dev_name: 'tap0', guest_mac: 'AA:FC:00:00:00:01', mtu: 1500 }];
+    fc['network-interfaces'] = [{ iface_id: 'eth0', host_dev_name: 'tap0', guest_mac: 'AA:FC:00:00:00:01' }];
     fc['vsock'] = { guest_cid: 3, uds_path: '/tmp/v.sock' };
     fc['balloon'] = { amount_mib: 64, deflate_on_oom: true, stats_polling_interval_s: 0 };
     fc['entropy'] = {};
     fc['logger'] = { level: 'Warning', log_path: '/tmp/fc.log', show_level: true };
     fc['metrics'] = { metrics_path: '/tmp/m.json', properties: { a: 'b' } };
     const { config, logger, metrics } = translateFirecrackerConfig(fc);
-    expect(config.net).toEqual([{ id: 'eth0', tap: 'tap0', mac: 'AA:FC:00:00:00:01', mtu: 1500 }]);
+    expect(config.net).toEqual([{ id: 'eth0', tap: 'tap0', mac: 'AA:FC:00:00:00:01' }]);
     expect(config.vsock).toEqual({ cid: 3, socket: '/tmp/v.sock' });
     expect(config.balloon).toEqual({ size: 64 * 1024 * 1024, deflate_on_oom: true, free_page_reporting: false });
     expect(config.rng).toEqual({ src: '/dev/urandom' });
@@ -115,6 +115,9 @@ describe('Firecracker config translation', () => {
       [(fc) => (fc['memory-hotplug'] = { total_size_mib: 1024 }), 'memory-hotplug'],
       [(fc) => (fc['pmem'] = [{ id: 'p', path_on_host: '/p' }]), 'pmem[0]'],
       [(fc) => (fc['balloon'] = { amount_mib: 1, deflate_on_oom: false, stats_polling_interval_s: 1 }), 'balloon.stats_polling_interval_s'],
+      [(fc) => (fc['network-interfaces'] = [{ iface_id: 'eth0', host_dev_name: 'tap0', mtu: 9000 }]), 'network-interfaces[0].mtu'],
+      [(fc) => (fc['network-interfaces'] = [{ iface_id: 'eth0', host_dev_name: 'tap0', rx_rate_limiter: { bandwidth: { size: 1, refill_time: 1 } } }]), 'network-interfaces[0].rx_rate_limiter'],
+      [(fc) => (fc['network-interfaces'] = [{ iface_id: 'eth0', host_dev_name: 'tap0', tx_rate_limiter: { ops: { size: 1, refill_time: 1 } } }]), 'network-interfaces[0].tx_rate_limiter'],
     ];
     for (const [mutate, field] of cases) {
       const fc = base();

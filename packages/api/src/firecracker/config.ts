@@ -100,12 +100,9 @@ function net(list: FullVmConfiguration['network-interfaces']): NetConfig[] {
     const at = `network-interfaces[${i}]`;
     if (n.rx_rate_limiter != null) unsupported(`${at}.rx_rate_limiter`, 'a per-direction rate limiter');
     if (n.tx_rate_limiter != null) unsupported(`${at}.tx_rate_limiter`, 'a per-direction rate limiter');
-    return {
-      id: n.iface_id,
-      tap: n.host_dev_name,
-      ...(n.guest_mac == null ? {} : { mac: n.guest_mac }),
-      ...(n.mtu == null ? {} : { mtu: n.mtu }),
-    };
+    if (n.mtu != null) unsupported(`${at}.mtu`, 'a guest MTU (VIRTIO_NET_F_MTU)');
+    // host_dev_name is an existing tap (Firecracker never configures the host end): no ip here.
+    return { id: n.iface_id, tap: n.host_dev_name, ...(n.guest_mac == null ? {} : { mac: n.guest_mac }) };
   });
 }
 

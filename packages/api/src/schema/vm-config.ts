@@ -159,6 +159,10 @@ export const NetConfigSchema = Strict({
   offload_tso: Opt(Bool(true)),
   offload_ufo: Opt(Bool(true)),
   offload_csum: Opt(Bool(true)),
+  // A Workervisor extension (Cloud Hypervisor's CLI has `fd=`, its REST API passes fds over
+  // SCM_RIGHTS): an already-open tap file descriptor of the VMM process, opened with
+  // IFF_TAP | IFF_NO_PI | IFF_VNET_HDR (as Kata Containers hands one in).
+  fd: Opt(Int({ minimum: 0, maximum: 2 ** 31 - 1 })),
 });
 
 export const RngConfigSchema = Strict({

@@ -14,3 +14,4 @@ export {
   type UsedElement,
 } from './mock-virtqueue.js';
 export { MemoryBlockBackend } from './memory-block-backend.js';
+export { FakeTap } from './fake-tap.js';

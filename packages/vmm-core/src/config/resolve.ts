@@ -6,13 +6,14 @@ import { ApiError, type VmConfig } from '@workervisor/api/core';
 import type { ConsoleConfig, DiskConfig, RngConfig } from '@workervisor/api';
 import { tokenBucketFromApi, type RateLimiterConfig } from '@workervisor/devices';
 import { MAX_VCPUS, VIRTIO_MMIO_SLOTS } from '../arch/x86_64/layout.js';
-import type { ConsoleSpec, DiskSpec, MachineConfig, RngSpec, SerialSink } from '../machine-config.js';
+import type { ConsoleSpec, DiskSpec, MachineConfig, NetSpec, RngSpec, SerialSink } from '../machine-config.js';
+import { resolveNets } from './net.js';
 
 /** The smallest guest we boot: room for the kernel at 1 MiB, ACPI, an initramfs. */
 export const MIN_MEMORY_BYTES = 16 * 1024 * 1024;
 
 /** Config sections that name devices we do not emulate yet. */
-const UNSUPPORTED_LISTS = ['net', 'fs', 'pmem', 'devices', 'user_devices', 'vdpa', 'generic_vhost_user', 'numa', 'pci_segments'] as const;
+const UNSUPPORTED_LISTS = ['fs', 'pmem', 'devices', 'user_devices', 'vdpa', 'generic_vhost_user', 'numa', 'pci_segments'] as const;
 const UNSUPPORTED_SINGLES = ['vsock', 'balloon', 'sgx_epc', 'tpm'] as const;
 
 function notSupported(what: string): ApiError {
@@ -191,9 +192,9 @@ function virtioConsole(c: ConsoleConfig, serial: SerialSink): ConsoleSpec | unde
 }
 
 /** Every virtio device needs a slot, and every counter key must name one device. */
-function checkVirtioNames(disks: readonly DiskSpec[], rngSpec: RngSpec | undefined, consoleSpec: ConsoleSpec | undefined): void {
-  const count = disks.length + (rngSpec === undefined ? 0 : 1) + (consoleSpec === undefined ? 0 : 1);
-  if (count > VIRTIO_MMIO_SLOTS) throw invalid('disks', `${count} virtio devices (disks, rng, console) exceed the ${VIRTIO_MMIO_SLOTS} virtio-mmio slots`);
+function checkVirtioNames(disks: readonly DiskSpec[], rngSpec: RngSpec | undefined, consoleSpec: ConsoleSpec | undefined, nets: readonly NetSpec[] = []): void {
+  const count = disks.length + (rngSpec === undefined ? 0 : 1) + (consoleSpec === undefined ? 0 : 1) + nets.length;
+  if (count > VIRTIO_MMIO_SLOTS) throw invalid('disks', `${count} virtio devices (disks, rng, console, net) exceed the ${VIRTIO_MMIO_SLOTS} virtio-mmio slots`);
   const names = new Set(disks.map((d, i) => d.id ?? `disk${i}`));
   const rngName = rngSpec === undefined ? undefined : (rngSpec.id ?? 'rng');
   if (rngName !== undefined) {
@@ -202,6 +203,12 @@ function checkVirtioNames(disks: readonly DiskSpec[], rngSpec: RngSpec | undefin
   }
   const consoleName = consoleSpec === undefined ? undefined : (consoleSpec.id ?? 'console');
   if (consoleName !== undefined && names.has(consoleName)) throw invalid('console.id', `console.id "${consoleName}" is used by another device`);
+  if (consoleName !== undefined) names.add(consoleName);
+  nets.forEach((n, i) => {
+    const name = n.id ?? `net${i}`;
+    if (names.has(name)) throw invalid(`net[${i}].id`, `net[${i}].id "${name}" is used by another device`);
+    names.add(name);
+  });
 }
 
 /**
@@ -235,7 +242,8 @@ export function resolveMachineConfig(config: VmConfig, hostMemory = totalmem()):
   const diskSpecs = disks(config);
   const rngSpec = config.rng === undefined ? undefined : rng(config.rng);
   const consoleSpec = config.console === undefined ? undefined : virtioConsole(config.console, serial);
-  checkVirtioNames(diskSpecs, rngSpec, consoleSpec);
+  const netSpecs = resolveNets(config.net ?? []);
+  checkVirtioNames(diskSpecs, rngSpec, consoleSpec, netSpecs);
   return {
     vcpus,
     memoryBytes: size,
@@ -246,5 +254,6 @@ export function resolveMachineConfig(config: VmConfig, hostMemory = totalmem()):
     disks: diskSpecs,
     ...(rngSpec === undefined ? {} : { rng: rngSpec }),
     ...(consoleSpec === undefined ? {} : { console: consoleSpec }),
+    ...(netSpecs.length === 0 ? {} : { nets: netSpecs }),
   };
 }

@@ -1,0 +1,224 @@
+// virtio-net (virtio 1.2 section 5.1) with one queue pair on a host tap: receiveq 0 is filled from
+// the tap when its fd is readable, transmitq 1 is written to the tap on each kick. Offloads
+// (checksum, TSO, UFO) pass through the shared vnet header; MRG_RXBUF spreads a 64 KiB frame over
+// the guest's receive buffers. The configuration is the MAC and LINK_UP.
+import { createLogger, RateLimitedLog } from '../../log.js';
+import * as le from '../../le.js';
+import {
+  INACTIVE,
+  VIRTIO_F_RING_EVENT_IDX,
+  VIRTIO_F_RING_INDIRECT_DESC,
+  VIRTIO_F_VERSION_1,
+  VIRTIO_ID_NET,
+  VirtioError,
+  type ActivateContext,
+  type ActivationState,
+  type VirtioDevice,
+} from '../device.js';
+import type { Queue } from '../queue.js';
+import {
+  NET_CONFIG_SIZE,
+  NET_CONFIG_STATUS,
+  NET_RX_QUEUE,
+  NET_TX_QUEUE,
+  VIRTIO_NET_F_MAC,
+  VIRTIO_NET_F_MRG_RXBUF,
+  VIRTIO_NET_F_STATUS,
+  VIRTIO_NET_S_LINK_UP,
+  guestOffloadFeatures,
+  hostOffloadFeatures,
+  tapOffloadFor,
+  type NetBackend,
+  type VirtioNetMetrics,
+} from './header.js';
+import { NetRx } from './rx.js';
+import { NetTx } from './tx.js';
+
+/** Default QueueNumMax of each queue (Cloud Hypervisor's NetConfig.queue_size). */
+export const DEFAULT_NET_QUEUE_SIZE = 256;
+/** How long receive stays paused after a tap read error before trying again (ms). */
+export const RX_RETRY_MS = 1000;
+
+export interface VirtioNetOptions {
+  readonly backend: NetBackend;
+  /** The guest's MAC (6 bytes), offered with VIRTIO_NET_F_MAC. */
+  readonly mac: Uint8Array;
+  /** Name for logs and counters; default `net`. */
+  readonly name?: string;
+  /** QueueNumMax of both queues, a power of two; default DEFAULT_NET_QUEUE_SIZE. */
+  readonly queueSize?: number;
+}
+
+const log = createLogger('virtio-net');
+
+/** The virtio network device. */
+export class VirtioNet implements VirtioDevice {
+  readonly type = VIRTIO_ID_NET;
+  readonly name: string;
+  readonly features: bigint;
+  readonly queueMaxSizes: readonly number[];
+  readonly mac: Uint8Array;
+  readonly metrics: VirtioNetMetrics = {
+    rxFrames: 0,
+    rxBytes: 0,
+    txFrames: 0,
+    txBytes: 0,
+    rxDropped: 0,
+    txDropped: 0,
+    errors: 0,
+    rxTapErrors: 0,
+    txTapErrors: 0,
+    rxNoBuffers: 0,
+    usedNotifications: 0,
+    ignoredConfigWrites: 0,
+  };
+  private readonly backend: NetBackend;
+  private readonly warn = new RateLimitedLog(log);
+  private readonly rx: NetRx;
+  private readonly tx: NetTx;
+  private state: ActivationState = INACTIVE;
+  private readonly config = new Uint8Array(NET_CONFIG_SIZE);
+  /** Receive is waiting: for guest buffers (resumed by a receiveq kick) or after a tap error (timer). */
+  private rxWait: 'none' | 'buffers' | 'retry' = 'none';
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private txRescheduled = false;
+  private readonly onTapReadable = (): void => this.receive();
+
+  constructor(options: VirtioNetOptions) {
+    this.name = options.name ?? 'net';
+    if (options.mac.length !== 6) throw new VirtioError('invalid-config', `${this.name}: a MAC has 6 bytes, not ${options.mac.length}`);
+    this.mac = Uint8Array.from(options.mac);
+    this.backend = options.backend;
+    const size = options.queueSize ?? DEFAULT_NET_QUEUE_SIZE;
+    this.queueMaxSizes = [size, size];
+    this.features =
+      VIRTIO_F_VERSION_1 |
+      VIRTIO_F_RING_INDIRECT_DESC |
+      VIRTIO_F_RING_EVENT_IDX |
+      VIRTIO_NET_F_MAC |
+      VIRTIO_NET_F_STATUS |
+      VIRTIO_NET_F_MRG_RXBUF |
+      hostOffloadFeatures(this.backend.offloads) |
+      guestOffloadFeatures(this.backend.offloads);
+    this.config.set(this.mac, 0);
+    le.putU16(this.config, NET_CONFIG_STATUS, VIRTIO_NET_S_LINK_UP);
+    this.rx = new NetRx(this.name, this.backend, this.metrics, this.warn);
+    this.tx = new NetTx(this.name, this.backend, this.metrics, this.warn);
+  }
+
+  /** Receive buffers popped and held for the next frame. */
+  get heldRxBuffers(): number {
+    return this.rx.heldChains;
+  }
+
+  /** Why receive is paused, if it is. */
+  get rxPaused(): 'none' | 'buffers' | 'retry' {
+    return this.rxWait;
+  }
+
+  readConfig(offset: number, data: Uint8Array): void {
+    // 5.1.4: mac, then status; bytes past them read 0 (the transport pre-zeroes data).
+    for (let i = 0; i < data.length && offset + i < NET_CONFIG_SIZE; i++) data[i] = this.config[offset + i] ?? 0;
+  }
+
+  writeConfig(offset: number, data: Uint8Array): void {
+    // 5.1.4.2: with VERSION_1 the driver must not write the MAC; nothing here is writable.
+    this.metrics.ignoredConfigWrites++;
+    this.warn.warn(`${this.name}: ignored ${data.length}-byte config write at offset ${offset}; the configuration is read-only`);
+  }
+
+  activate(ctx: ActivateContext): void {
+    this.state = { kind: 'active', ...ctx };
+    this.rx.mergeable = (ctx.features & VIRTIO_NET_F_MRG_RXBUF) !== 0n;
+    const offload = tapOffloadFor(ctx.features);
+    try {
+      this.backend.setOffload(offload);
+    } catch (err) {
+      // A guest asking for GSO without GUEST_CSUM cannot get here (tapOffloadFor); a tap refusing
+      // what it accepted at open can. Without offloads the guest gets plain frames, never GSO ones.
+      this.warn.warn(`${this.name}: tap ${this.backend.name} refused offloads 0x${offload.toString(16)}; receiving without offloads`, { error: err instanceof Error ? err.message : String(err) });
+      try {
+        this.backend.setOffload(0);
+      } catch (err2) {
+        throw new VirtioError('activate', `${this.name}: tap ${this.backend.name} refuses to turn its offloads off`, { cause: err2 });
+      }
+    }
+    this.rxWait = 'none';
+    this.backend.onReadable(this.onTapReadable);
+  }
+
+  reset(): void {
+    this.backend.onReadable(undefined);
+    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    this.rxWait = 'none';
+    this.rx.reset();
+    this.state = INACTIVE;
+  }
+
+  queueNotify(index: number): void {
+    if (index === NET_TX_QUEUE) this.transmit();
+    else if (index === NET_RX_QUEUE && this.rxWait === 'buffers') {
+      // New receive buffers: look at the tap again (its fd is level-triggered, so waiting
+      // frames fire the handler at once).
+      this.rxWait = 'none';
+      this.receive();
+      if (this.activeQueue(NET_RX_QUEUE) !== undefined && this.rxWait === 'none') this.backend.onReadable(this.onTapReadable);
+    }
+  }
+
+  private activeQueue(index: number): { queue: Queue; s: Extract<ActivationState, { kind: 'active' }> } | undefined {
+    const s = this.state;
+    if (s.kind !== 'active') return undefined;
+    const queue = s.queues[index];
+    return queue === undefined || !queue.ready ? undefined : { queue, s };
+  }
+
+  private transmit(): void {
+    const q = this.activeQueue(NET_TX_QUEUE);
+    if (q === undefined) return;
+    const more = this.tx.process(q.s.mem, q.queue);
+    this.notify(q.queue, NET_TX_QUEUE);
+    if (more && !this.txRescheduled) {
+      // A queue's worth per turn, then yield to the event loop (RX and the vCPUs' exits).
+      this.txRescheduled = true;
+      setImmediate(() => {
+        this.txRescheduled = false;
+        this.transmit();
+      });
+    }
+  }
+
+  private receive(): void {
+    const q = this.activeQueue(NET_RX_QUEUE);
+    if (q === undefined) {
+      this.backend.onReadable(undefined);
+      return;
+    }
+    const stop = this.rx.process(q.s.mem, q.queue, q.queue.size);
+    this.notify(q.queue, NET_RX_QUEUE);
+    if (stop === 'no-buffers') {
+      // Stop watching the tap, or its level-triggered readiness would spin; a receiveq kick resumes.
+      this.metrics.rxNoBuffers++;
+      this.rxWait = 'buffers';
+      this.backend.onReadable(undefined);
+    } else if (stop === 'tap-error') {
+      this.rxWait = 'retry';
+      this.backend.onReadable(undefined);
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = undefined;
+        if (this.state.kind !== 'active') return;
+        this.rxWait = 'none';
+        this.backend.onReadable(this.onTapReadable);
+      }, RX_RETRY_MS);
+      this.retryTimer.unref();
+    }
+  }
+
+  private notify(queue: Queue, index: number): void {
+    const s = this.state;
+    if (s.kind !== 'active' || !queue.needsNotification(s.mem)) return;
+    this.metrics.usedNotifications++;
+    s.interrupt.signalUsedQueue(index);
+  }
+}
