@@ -80,10 +80,14 @@ export class SerialSocketClient implements Console {
     });
   }
 
-  /** Connects, retrying while the VMM has not bound the socket yet. */
-  static async connect(path: string, timeoutMs = 30_000): Promise<SerialSocketClient> {
-    const deadline = Date.now() + timeoutMs;
+  /**
+   * Connects, retrying while the VMM has not bound the socket yet: in the nested KVM a VMM takes
+   * 5-40 s to get there (node and its modules load under TCG). Gives up early if `vm` exits.
+   */
+  static async connect(path: string, options: { vm?: Microvm; timeoutMs?: number } = {}): Promise<SerialSocketClient> {
+    const deadline = Date.now() + (options.timeoutMs ?? BOOT_TIMEOUT_MS);
     for (;;) {
+      if (options.vm?.exitStatus !== undefined) throw new Error(`the VMM exited before serving ${path}: ${options.vm.stderr.slice(-1000)}`);
       try {
         const socket = await new Promise<Socket>((resolve, reject) => {
           const s = createConnection(path, () => resolve(s));

@@ -17,7 +17,7 @@ describeWhen(linuxTierStatus(), 'Debian cloud kernel: virtio-rng and virtio-cons
     defer(() => rmSync(dir, { recursive: true, force: true }));
     const path = join(dir, 'hvc0.sock');
     const vm = spawn({ rng: true, consoleSocket: path });
-    const client = await SerialSocketClient.connect(path);
+    const client = await SerialSocketClient.connect(path, { vm });
     defer(() => client.close());
     await waitReady(vm, `${vmm.name} rng + console`);
 

@@ -35,7 +35,7 @@ describeWhen(linuxTierStatus(), 'Debian cloud kernel: serial console and reboot'
     defer(() => rmSync(dir, { recursive: true, force: true }));
     const path = join(dir, 'console.sock');
     const vm = spawn({ serialSocket: path, reboot: 'exit' });
-    const client = await SerialSocketClient.connect(path);
+    const client = await SerialSocketClient.connect(path, { vm });
     defer(() => client.close());
     await waitReady(client, `${vmm.name} serial socket`);
     expect(await guestCheck(client, 'echo $((6*7)) over the socket')).toBe('42 over the socket');
