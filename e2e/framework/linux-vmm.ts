@@ -32,6 +32,8 @@ export interface LinuxBoot {
   rng?: boolean;
   /** A virtio-console (/dev/hvc0) on this Unix socket, as well as COM1. */
   consoleSocket?: string;
+  /** A virtio-net device (the guest's eth0) on this existing host tap, with this guest MAC. */
+  net?: { tap: string; mac: string };
 }
 
 export interface LinuxVmm {
@@ -57,6 +59,7 @@ export const workervisorVmm: LinuxVmm = {
     for (const disk of boot.disks ?? []) extraArgs.push('--disk', `path=${disk.path}${disk.readonly === true ? ',readonly=on' : ''}`);
     if (boot.rng === true) extraArgs.push('--rng', 'src=/dev/urandom');
     if (boot.consoleSocket !== undefined) extraArgs.push('--console', `socket=${boot.consoleSocket}`);
+    if (boot.net !== undefined) extraArgs.push('--net', `tap=${boot.net.tap},mac=${boot.net.mac}`);
     return Microvm.spawn({
       kernel: boot.kernel ?? linuxGuest.vmlinuz,
       initramfs: linuxGuest.initramfs,
@@ -91,6 +94,10 @@ export function qemuKvmArgs(boot: LinuxBoot): string[] {
   // QEMU's console is a port of a virtio-serial device (MULTIPORT); port 0 is the guest's hvc0.
   if (boot.consoleSocket !== undefined) {
     args.push('-device', 'virtio-serial-device', '-chardev', `socket,id=hvc0,path=${boot.consoleSocket},server=on,wait=off`, '-device', 'virtconsole,chardev=hvc0');
+  }
+  // vhost off: QEMU's own virtio-net on the tap, as ours is (no in-kernel data path).
+  if (boot.net !== undefined) {
+    args.push('-netdev', `tap,id=n0,ifname=${boot.net.tap},script=no,downscript=no,vhost=off`, '-device', `virtio-net-device,netdev=n0,mac=${boot.net.mac}`);
   }
   return args;
 }
