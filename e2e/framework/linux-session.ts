@@ -167,7 +167,9 @@ async function runScenario(vmm: LinuxVmm, scenario: Scenario): Promise<void> {
   }
 }
 
-const qemuReference = qemuKvmStatus();
+/** WORKERVISOR_LINUX_REFERENCE=0 turns the QEMU-KVM reruns off (runs that break the VMM on purpose). */
+const qemuReference =
+  process.env['WORKERVISOR_LINUX_REFERENCE'] === '0' ? { usable: false, reason: 'WORKERVISOR_LINUX_REFERENCE=0' } : qemuKvmStatus();
 
 /**
  * A Linux-tier test. The scenario runs under Workervisor; if it fails and QEMU-KVM can run it
