@@ -112,13 +112,18 @@ export class NetRx {
     return undefined;
   }
 
-  /** The held chains one readv covers: whole chains, at most MAX_IOV pieces in all. */
+  /**
+   * The held chains one readv covers: whole chains, at most MAX_IOV pieces in all, and no more
+   * than the largest frame needs (a full ring of small buffers would otherwise cost a view each).
+   */
   private included(): DescriptorChain[] {
     const out: DescriptorChain[] = [];
     let pieces = 0;
+    let bytes = 0;
     for (const c of this.held) {
-      if (pieces + c.writable.length > MAX_IOV) break;
+      if (bytes >= MAX_FRAME_SIZE || pieces + c.writable.length > MAX_IOV) break;
       pieces += c.writable.length;
+      bytes += c.writableBytes;
       out.push(c);
     }
     return out;
