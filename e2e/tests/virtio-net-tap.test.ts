@@ -1,6 +1,7 @@
 // virtio-net's host end on real KVM: `--net` makes the VMM create (or attach to) a tap with
 // TUNSETIFF, give it the address, netmask and MAC asked for and set it UP; a tap the VMM created
-// goes away with it, one created beforehand stays. Needs root (CAP_NET_ADMIN) for /dev/net/tun.
+// goes away with it, one created beforehand stays; the virtio-net test guest's ARP request gets the
+// host kernel's reply through the device. Needs root (CAP_NET_ADMIN) for /dev/net/tun.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { afterEach, expect, it } from 'vitest';
@@ -47,6 +48,17 @@ describeKvm('virtio-net on a host tap', () => {
     vm = undefined;
     // Not persistent: the kernel removes the tap when its last fd closes.
     expect(linkExists(tap)).toBe(false);
+  });
+
+  it.runIf(canTap)("carries a guest's ARP request to the host kernel and its reply back (virtio-net guest)", async () => {
+    const tap = `wvn${process.pid % 100000}c`;
+    taps.push(tap);
+    vm = Microvm.spawn({ kernel: guestPath('virtio-net.elf'), memory: 64, extraArgs: ['--net', `tap=${tap},ip=10.213.7.1,mask=255.255.255.0,host_mac=02:00:00:aa:bb:cc,mac=52:54:00:12:34:56`] });
+    await vm.expectSerial(/NET mac=52:54:00:12:34:56 status=1\n/);
+    await vm.expectSerial(/NET tx done\n/);
+    await vm.expectSerial(/NET arp-reply from 02:00:00:aa:bb:cc num_buffers=1 len=\d+\n/);
+    expect(await vm.waitExit()).toEqual({ code: 0, signal: null });
+    expect(vm.serial).not.toContain('FAIL');
   });
 
   it.runIf(canTap)('attaches to an existing tap and leaves it in place', async () => {
