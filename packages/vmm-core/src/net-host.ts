@@ -3,7 +3,7 @@
 // tap fd for receive readiness.
 import { randomFillSync } from 'node:crypto';
 import { VirtioNet, createLogger, formatMac, parseMac, randomMac, type NetBackend, type VirtioNetOptions } from '@workervisor/devices';
-import { FdWatcher, Tap, TUN_F } from '@workervisor/native';
+import { FdWatcher, Tap } from '@workervisor/native';
 import type { NetSpec } from './machine-config.js';
 
 const log = createLogger('net');
@@ -15,7 +15,7 @@ export class TapBackend implements NetBackend {
 
   constructor(
     readonly tap: Tap,
-    /** TUN_F_* bits the device may offer (the tap's, less what the config switched off). */
+    /** TUN_F_* bits the tap accepts (the device masks them with the config's offload switches). */
     readonly offloads: number,
   ) {}
 
@@ -59,18 +59,10 @@ export interface OpenedNet {
   readonly backend: TapBackend;
 }
 
-function allowedOffloads(tap: Tap, spec: NetSpec): number {
-  let mask = tap.offloads;
-  if (!spec.offloads.csum) mask = 0; // TSO and UFO need checksum offload (virtio 1.2 5.1.3.1)
-  if (!spec.offloads.tso) mask &= ~(TUN_F.TSO4 | TUN_F.TSO6 | TUN_F.TSO_ECN);
-  if (!spec.offloads.ufo) mask &= ~TUN_F.UFO;
-  return mask;
-}
-
 function openOne(spec: NetSpec): OpenedNet {
   if (spec.tap.kind === 'fd') {
     const tap = Tap.fromFd(spec.tap.fd);
-    return { spec, backend: new TapBackend(tap, allowedOffloads(tap, spec)) };
+    return { spec, backend: new TapBackend(tap, tap.offloads) };
   }
   const tap = Tap.open({ name: spec.tap.name });
   try {
@@ -82,7 +74,7 @@ function openOne(spec: NetSpec): OpenedNet {
     throw err;
   }
   log.info(`tap ${tap.name} open`, { ...(spec.ipv4 === undefined ? {} : { ip: `${spec.ipv4.address}/${spec.ipv4.netmask}` }), offloads: tap.offloads });
-  return { spec, backend: new TapBackend(tap, allowedOffloads(tap, spec)) };
+  return { spec, backend: new TapBackend(tap, tap.offloads) };
 }
 
 /** Opens every tap (before any KVM resource exists, so a bad one fails early); closes them all on a failure. */
@@ -101,7 +93,7 @@ export function openNets(specs: readonly NetSpec[]): OpenedNet[] {
 export function createNetDevice(net: OpenedNet, index: number): { name: string; device: VirtioNet } {
   const name = net.spec.id ?? `net${index}`;
   const mac = net.spec.mac === undefined ? randomMac((d) => void randomFillSync(d)) : (parseMac(net.spec.mac) as Uint8Array);
-  const options: VirtioNetOptions = { backend: net.backend, mac, name, queueSize: net.spec.queueSize };
+  const options: VirtioNetOptions = { backend: net.backend, mac, name, queueSize: net.spec.queueSize, offloads: net.spec.offloads };
   log.info(`${name}: guest MAC ${formatMac(mac)} on tap ${net.backend.name}`);
   return { name, device: new VirtioNet(options) };
 }

@@ -85,6 +85,17 @@ describe('VirtioNet', () => {
     expect(none.features & (VIRTIO_NET_F_GUEST_CSUM | VIRTIO_NET_F_GUEST_TSO4)).toBe(0n);
   });
 
+  it('offers no offload the config switched off (offload_csum, offload_tso, offload_ufo)', () => {
+    const noCsum = new VirtioNet({ backend: new FakeTap(0x1f), mac: MAC, offloads: { csum: false, tso: true, ufo: true } });
+    expect(noCsum.features & (VIRTIO_NET_F_CSUM | VIRTIO_NET_F_GUEST_CSUM | VIRTIO_NET_F_HOST_TSO4 | VIRTIO_NET_F_GUEST_TSO4)).toBe(0n);
+    const noTso = new VirtioNet({ backend: new FakeTap(0x1f), mac: MAC, offloads: { csum: true, tso: false, ufo: true } });
+    expect(noTso.features & (VIRTIO_NET_F_HOST_TSO4 | VIRTIO_NET_F_GUEST_TSO4 | VIRTIO_NET_F_GUEST_TSO6)).toBe(0n);
+    expect(noTso.features & (VIRTIO_NET_F_CSUM | VIRTIO_NET_F_GUEST_UFO)).toBe(VIRTIO_NET_F_CSUM | VIRTIO_NET_F_GUEST_UFO);
+    const noUfo = new VirtioNet({ backend: new FakeTap(0x1f), mac: MAC, offloads: { csum: true, tso: true, ufo: false } });
+    expect(noUfo.features & (VIRTIO_NET_F_HOST_UFO | VIRTIO_NET_F_GUEST_UFO)).toBe(0n);
+    expect(noUfo.features & VIRTIO_NET_F_HOST_TSO4).toBe(VIRTIO_NET_F_HOST_TSO4);
+  });
+
   it('sets the tap offloads from the GUEST_* features the driver accepted', () => {
     const { tap } = setup({ features: BASIC | VIRTIO_NET_F_GUEST_CSUM | VIRTIO_NET_F_GUEST_TSO4 });
     expect(tap.offloadCalls).toEqual([TUN_F_CSUM | TUN_F_TSO4]);

@@ -21,6 +21,14 @@ import {
   NET_CONFIG_STATUS,
   NET_RX_QUEUE,
   NET_TX_QUEUE,
+  VIRTIO_NET_F_GUEST_ECN,
+  VIRTIO_NET_F_GUEST_TSO4,
+  VIRTIO_NET_F_GUEST_TSO6,
+  VIRTIO_NET_F_GUEST_UFO,
+  VIRTIO_NET_F_HOST_ECN,
+  VIRTIO_NET_F_HOST_TSO4,
+  VIRTIO_NET_F_HOST_TSO6,
+  VIRTIO_NET_F_HOST_UFO,
   VIRTIO_NET_F_MAC,
   VIRTIO_NET_F_MRG_RXBUF,
   VIRTIO_NET_F_STATUS,
@@ -47,6 +55,23 @@ export interface VirtioNetOptions {
   readonly name?: string;
   /** QueueNumMax of both queues, a power of two; default DEFAULT_NET_QUEUE_SIZE. */
   readonly queueSize?: number;
+  /**
+   * Offloads the device may offer at all, both directions (Cloud Hypervisor's offload_csum,
+   * offload_tso, offload_ufo); default all. Without csum there is no TSO or UFO (5.1.3.1).
+   */
+  readonly offloads?: { readonly csum: boolean; readonly tso: boolean; readonly ufo: boolean };
+}
+
+const TSO_FEATURES = VIRTIO_NET_F_HOST_TSO4 | VIRTIO_NET_F_HOST_TSO6 | VIRTIO_NET_F_HOST_ECN | VIRTIO_NET_F_GUEST_TSO4 | VIRTIO_NET_F_GUEST_TSO6 | VIRTIO_NET_F_GUEST_ECN;
+const UFO_FEATURES = VIRTIO_NET_F_HOST_UFO | VIRTIO_NET_F_GUEST_UFO;
+
+/** The offload features for a tap accepting `tapOffloads`, less what `allow` switches off. */
+function offloadFeatures(tapOffloads: number, allow: NonNullable<VirtioNetOptions['offloads']>): bigint {
+  if (!allow.csum) return 0n;
+  let f = hostOffloadFeatures(tapOffloads) | guestOffloadFeatures(tapOffloads);
+  if (!allow.tso) f &= ~TSO_FEATURES;
+  if (!allow.ufo) f &= ~UFO_FEATURES;
+  return f;
 }
 
 const log = createLogger('virtio-net');
@@ -98,8 +123,7 @@ export class VirtioNet implements VirtioDevice {
       VIRTIO_NET_F_MAC |
       VIRTIO_NET_F_STATUS |
       VIRTIO_NET_F_MRG_RXBUF |
-      hostOffloadFeatures(this.backend.offloads) |
-      guestOffloadFeatures(this.backend.offloads);
+      offloadFeatures(this.backend.offloads, options.offloads ?? { csum: true, tso: true, ufo: true });
     this.config.set(this.mac, 0);
     le.putU16(this.config, NET_CONFIG_STATUS, VIRTIO_NET_S_LINK_UP);
     this.rx = new NetRx(this.name, this.backend, this.metrics, this.warn);
