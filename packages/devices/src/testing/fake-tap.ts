@@ -19,6 +19,8 @@ export class FakeTap implements NetBackend {
   writeBlocks = false;
   /** Rejects setOffload with flags other than 0 when true. */
   refuseOffload = false;
+  /** When set, onReadable(handler) throws it (as a uv_poll_init failure would). */
+  watchError: Error | undefined;
   handler: (() => void) | undefined;
   reads = 0;
 
@@ -71,6 +73,7 @@ export class FakeTap implements NetBackend {
   }
 
   onReadable(handler: (() => void) | undefined): void {
+    if (handler !== undefined && this.watchError !== undefined) throw this.watchError;
     this.handler = handler;
   }
 }

@@ -284,6 +284,22 @@ describe('VirtioNet', () => {
       expect(rxq.takeUsed()).toEqual([{ id: 0, len: NET_HDR_SIZE + 10 }]);
     });
 
+    it('counts a tap it cannot watch again after an error instead of throwing from the timer', () => {
+      vi.useFakeTimers();
+      const { post, tap, device } = setup({ features: BASIC });
+      post([{ len: 1600, writable: true }]);
+      tap.readError = new Error('readv failed');
+      tap.deliver(frame(10));
+      tap.watchError = new Error('uv_poll_init failed: bad file descriptor');
+      expect(() => vi.advanceTimersByTime(1000)).not.toThrow();
+      expect(device.metrics.rxTapErrors).toBe(2);
+      expect(tap.handler).toBeUndefined();
+      expect(device.rxPaused).toBe('retry');
+      tap.watchError = undefined;
+      vi.advanceTimersByTime(1000);
+      expect(tap.handler).toBeDefined();
+    });
+
     it('treats EOF (a deleted tap) as a read error', () => {
       vi.useFakeTimers();
       const { post, tap, device } = setup({ features: BASIC });

@@ -168,11 +168,11 @@ export class VirtioNet implements VirtioDevice {
       }
     }
     this.rxWait = 'none';
-    this.backend.onReadable(this.onTapReadable);
+    if (!this.watchTap(true)) this.retryLater();
   }
 
   reset(): void {
-    this.backend.onReadable(undefined);
+    this.watchTap(false);
     if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     this.rxWait = 'none';
@@ -187,7 +187,7 @@ export class VirtioNet implements VirtioDevice {
       // frames fire the handler at once).
       this.rxWait = 'none';
       this.receive();
-      if (this.activeQueue(NET_RX_QUEUE) !== undefined && this.rxWait === 'none') this.backend.onReadable(this.onTapReadable);
+      if (this.activeQueue(NET_RX_QUEUE) !== undefined && this.rxWait === 'none' && !this.watchTap(true)) this.retryLater();
     }
   }
 
@@ -216,7 +216,7 @@ export class VirtioNet implements VirtioDevice {
   private receive(): void {
     const q = this.activeQueue(NET_RX_QUEUE);
     if (q === undefined) {
-      this.backend.onReadable(undefined);
+      this.watchTap(false);
       return;
     }
     const stop = this.rx.process(q.s.mem, q.queue, q.queue.size);
@@ -225,17 +225,35 @@ export class VirtioNet implements VirtioDevice {
       // Stop watching the tap, or its level-triggered readiness would spin; a receiveq kick resumes.
       this.metrics.rxNoBuffers++;
       this.rxWait = 'buffers';
-      this.backend.onReadable(undefined);
+      this.watchTap(false);
     } else if (stop === 'tap-error') {
-      this.rxWait = 'retry';
-      this.backend.onReadable(undefined);
-      this.retryTimer = setTimeout(() => {
-        this.retryTimer = undefined;
-        if (this.state.kind !== 'active') return;
-        this.rxWait = 'none';
-        this.backend.onReadable(this.onTapReadable);
-      }, RX_RETRY_MS);
-      this.retryTimer.unref();
+      this.watchTap(false);
+      this.retryLater();
+    }
+  }
+
+  /** Pauses receive for RX_RETRY_MS, then watches the tap again (and again later if that fails). */
+  private retryLater(): void {
+    this.rxWait = 'retry';
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      if (this.state.kind !== 'active') return;
+      this.rxWait = 'none';
+      if (!this.watchTap(true)) this.retryLater();
+    }, RX_RETRY_MS);
+    // The VMM's other handles keep the process alive; a pending retry must not.
+    this.retryTimer.unref();
+  }
+
+  /** Starts or stops watching the tap; a host failure to (un)watch is counted and logged, never thrown into a timer or a kick. */
+  private watchTap(on: boolean): boolean {
+    try {
+      this.backend.onReadable(on ? this.onTapReadable : undefined);
+      return true;
+    } catch (err) {
+      this.metrics.rxTapErrors++;
+      this.warn.warn(`${this.name}: cannot ${on ? 'watch' : 'stop watching'} tap ${this.backend.name}`, { error: err instanceof Error ? err.message : String(err) });
+      return false;
     }
   }
 
