@@ -3,9 +3,11 @@
 // goes away with it, one created beforehand stays; the virtio-net test guest's ARP request gets the
 // host kernel's reply through the device. Needs root (CAP_NET_ADMIN) for /dev/net/tun.
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
-import { describeKvm, guestPath, Microvm } from '../framework/index.js';
+import { cliPath, describeKvm, guestPath, Microvm } from '../framework/index.js';
 
 const canTap = process.getuid?.() === 0 && existsSync('/dev/net/tun');
 if (!canTap) console.log('virtio-net tap tests skipped: they need root and /dev/net/tun');
@@ -25,10 +27,13 @@ function linkExists(name: string): boolean {
 
 describeKvm('virtio-net on a host tap', () => {
   let vm: Microvm | undefined;
+  let dir: string | undefined;
   const taps: string[] = [];
   afterEach(async () => {
     await vm?.kill();
     vm = undefined;
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+    dir = undefined;
     for (const t of taps.splice(0)) if (linkExists(t)) ip('link', 'del', t);
   });
 
@@ -59,6 +64,31 @@ describeKvm('virtio-net on a host tap', () => {
     await vm.expectSerial(/NET arp-reply from 02:00:00:aa:bb:cc num_buffers=1 len=\d+\n/);
     expect(await vm.waitExit()).toEqual({ code: 0, signal: null });
     expect(vm.serial).not.toContain('FAIL');
+  });
+
+  it.runIf(canTap)("boots a Firecracker config's network-interfaces on an existing tap, with the iface_id's counters", async () => {
+    const tap = `wvn${process.pid % 100000}d`;
+    taps.push(tap);
+    ip('tuntap', 'add', 'dev', tap, 'mode', 'tap');
+    ip('addr', 'add', '10.213.7.1/24', 'dev', tap);
+    ip('link', 'set', tap, 'up');
+    dir = mkdtempSync(join(tmpdir(), 'wv-net-'));
+    const metrics = join(dir, 'metrics.json');
+    const file = join(dir, 'vm.json');
+    const config = {
+      'boot-source': { kernel_image_path: guestPath('virtio-net.elf') },
+      'machine-config': { vcpu_count: 1, mem_size_mib: 64 },
+      'network-interfaces': [{ iface_id: 'eth0', host_dev_name: tap, guest_mac: '52:54:00:12:34:57' }],
+      metrics: { metrics_path: metrics },
+    };
+    writeFileSync(file, JSON.stringify(config));
+    vm = Microvm.spawnCommand(process.execPath, [cliPath, '--config-file', file, '--no-api']);
+    await vm.expectSerial(/NET mac=52:54:00:12:34:57 status=1\n/);
+    await vm.expectSerial(/NET arp-reply from [0-9a-f:]{17} num_buffers=1 len=\d+\n/);
+    expect(await vm.waitExit()).toEqual({ code: 0, signal: null });
+    const counters = JSON.parse(readFileSync(metrics, 'utf8').trim()) as Record<string, Record<string, number>>;
+    expect(counters['eth0']).toMatchObject({ txFrames: 1, errors: 0, rxTapErrors: 0 });
+    expect(counters['eth0']?.['rxFrames']).toBeGreaterThanOrEqual(1);
   });
 
   it.runIf(canTap)('attaches to an existing tap and leaves it in place', async () => {
