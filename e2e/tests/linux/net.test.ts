@@ -1,12 +1,15 @@
 // virtio-net under Linux's own driver (virtio_net.ko) on a host tap: the host makes a tap with
 // 10.0.2.1/24, the guest brings eth0 up as 10.0.2.2/24 with the configured MAC; ping works both
-// ways (host side when a ping binary is installed) and 16 MiB cross each way over TCP with busybox
+// ways (the host's with iputils, or busybox from the guest's own package) and 16 MiB cross each way over TCP with busybox
 // nc against a Node socket on the host, checked by sha256. One boot for all of it.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { expect } from 'vitest';
-import { describeWhen, guestCheck, guestPowerOff, guestRun, linuxTest, linuxTierStatus, waitReady } from '../../framework/index.js';
+import { describeWhen, guestCheck, guestPowerOff, guestRun, linuxOutDir, linuxTest, linuxTierStatus, waitReady } from '../../framework/index.js';
 
 const HOST_IP = '10.0.2.1';
 const GUEST_IP = '10.0.2.2';
@@ -22,13 +25,21 @@ function ip(...args: string[]): void {
   execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
-/** A host ping (iputils or busybox), or undefined when none is installed. */
-function hostPing(): string[] | undefined {
+/**
+ * A host ping: iputils or busybox on PATH, else the busybox of the guest's own busybox-static
+ * package (linux/out/debs, unpacked with dpkg-deb into `scratch`); undefined when none is there.
+ */
+function hostPing(scratch: string): string[] | undefined {
   for (const cmd of [['ping'], ['busybox', 'ping']]) {
     const probe = spawnSync(cmd[0] as string, [...cmd.slice(1), '-V'], { stdio: 'ignore' });
     if (probe.error === undefined) return cmd;
   }
-  return undefined;
+  const debs = join(linuxOutDir, 'debs');
+  const deb = existsSync(debs) ? readdirSync(debs).find((f) => f.startsWith('busybox') && f.endsWith('.deb')) : undefined;
+  if (deb === undefined) return undefined;
+  const unpack = spawnSync('dpkg-deb', ['-x', join(debs, deb), scratch], { stdio: 'ignore' });
+  const busybox = join(scratch, 'bin', 'busybox');
+  return unpack.status === 0 && existsSync(busybox) ? [busybox, 'ping'] : undefined;
 }
 
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
@@ -49,8 +60,10 @@ describeWhen(linuxTierStatus(), 'Debian cloud kernel: virtio-net on a tap', () =
 
     // Guest -> host and host -> guest ICMP.
     await guestCheck(vm, `ping -c 3 -W 5 ${HOST_IP}`, 120_000);
-    const ping = hostPing();
-    if (ping === undefined) console.log('host ping skipped: no ping binary on this host (the TCP transfer host -> guest shows the path)');
+    const scratch = mkdtempSync(join(tmpdir(), 'workervisor-net-'));
+    defer(() => rmSync(scratch, { recursive: true, force: true }));
+    const ping = hostPing(scratch);
+    if (ping === undefined) console.log('host ping skipped: no ping on PATH and no busybox package in linux/out/debs (the TCP transfer host -> guest shows the path)');
     else execFileSync(ping[0] as string, [...ping.slice(1), '-c', '3', '-W', '5', GUEST_IP], { stdio: 'ignore', timeout: 60_000 });
 
     // Guest -> host: the guest writes a random file to a Node server on the host.
