@@ -20,12 +20,17 @@ export type RxStop =
   /** The frame budget ran out; the tap may have more. */
   | 'budget';
 
+interface HeldChain {
+  readonly chain: DescriptorChain;
+  readonly views: readonly Uint8Array[];
+}
+
 /** The receive side of one queue pair. */
 export class NetRx {
   /** VIRTIO_NET_F_MRG_RXBUF negotiated. */
   mergeable = false;
-  /** Popped, well-formed chains not yet used, in ring order. */
-  private held: DescriptorChain[] = [];
+  /** Popped, well-formed chains not yet used, in ring order, with their guest-RAM views (made once). */
+  private held: HeldChain[] = [];
 
   constructor(
     private readonly name: string,
@@ -50,8 +55,7 @@ export class NetRx {
       const capacity = this.fill(mem, queue);
       if (capacity === 0) return 'no-buffers';
       const chains = this.mergeable ? this.included() : this.held.slice(0, 1);
-      const views: Uint8Array[] = [];
-      for (const c of chains) for (const d of c.writable) if (d.len > 0) views.push(mem.slice(d.addr, d.len));
+      const views = chains.length === 1 ? (chains[0] as HeldChain).views : chains.flatMap((h) => h.views);
       let n: number;
       try {
         n = this.backend.read(views);
@@ -64,7 +68,7 @@ export class NetRx {
         this.tapError('end of file (was the tap deleted?)');
         return 'tap-error';
       }
-      const room = chains.reduce((sum, c) => sum + c.writableBytes, 0);
+      const room = chains.reduce((sum, h) => sum + h.chain.writableBytes, 0);
       if (n > room || n < NET_HDR_SIZE) {
         // The tap truncated the frame to the buffers: drop it and keep the buffers for the next.
         this.metrics.rxDropped++;
@@ -84,7 +88,7 @@ export class NetRx {
   private fill(mem: GuestMemory, queue: Queue): number {
     const start = queue.headsTaken;
     for (;;) {
-      const have = this.mergeable ? this.included().reduce((s, c) => s + c.writableBytes, 0) : (this.held[0]?.writableBytes ?? 0);
+      const have = this.mergeable ? this.included().reduce((sum, h) => sum + h.chain.writableBytes, 0) : (this.held[0]?.chain.writableBytes ?? 0);
       if (this.mergeable ? have >= MAX_FRAME_SIZE : this.held.length > 0) return have;
       const taken = queue.headsTaken - start;
       const chain = taken < queue.size ? queue.pop(mem, queue.size - taken) : undefined;
@@ -95,7 +99,9 @@ export class NetRx {
       }
       const problem = this.check(chain);
       if (problem === undefined) {
-        this.held.push(chain);
+        const views: Uint8Array[] = [];
+        for (const d of chain.writable) if (d.len > 0) views.push(mem.slice(d.addr, d.len));
+        this.held.push({ chain, views });
         continue;
       }
       this.metrics.errors++;
@@ -116,15 +122,15 @@ export class NetRx {
    * The held chains one readv covers: whole chains, at most MAX_IOV pieces in all, and no more
    * than the largest frame needs (a full ring of small buffers would otherwise cost a view each).
    */
-  private included(): DescriptorChain[] {
-    const out: DescriptorChain[] = [];
+  private included(): HeldChain[] {
+    const out: HeldChain[] = [];
     let pieces = 0;
     let bytes = 0;
-    for (const c of this.held) {
-      if (bytes >= MAX_FRAME_SIZE || pieces + c.writable.length > MAX_IOV) break;
-      pieces += c.writable.length;
-      bytes += c.writableBytes;
-      out.push(c);
+    for (const h of this.held) {
+      if (bytes >= MAX_FRAME_SIZE || pieces + h.views.length > MAX_IOV) break;
+      pieces += h.views.length;
+      bytes += h.chain.writableBytes;
+      out.push(h);
     }
     return out;
   }
@@ -133,20 +139,20 @@ export class NetRx {
   private complete(mem: GuestMemory, queue: Queue, n: number): void {
     const lengths: number[] = [];
     let left = n;
-    for (const c of this.held) {
+    for (const { chain: c } of this.held) {
       if (left === 0) break;
       const len = Math.min(left, c.writableBytes);
       lengths.push(len);
       left -= len;
     }
-    const first = this.held[0] as DescriptorChain;
+    const first = (this.held[0] as HeldChain).chain;
     // 5.1.6.4: num_buffers is the number of chains the frame took (1 without MRG_RXBUF). The tap
     // leaves these two bytes of its 12-byte header untouched.
     const numBuffers = new Uint8Array(2);
     le.putU16(numBuffers, 0, lengths.length);
     writeSegments(mem, first.writable, NET_HDR_NUM_BUFFERS, numBuffers);
     const used = this.held.splice(0, lengths.length);
-    used.forEach((c, i) => queue.addUsed(mem, c.head, lengths[i] ?? 0));
+    used.forEach((h, i) => queue.addUsed(mem, h.chain.head, lengths[i] ?? 0));
     this.metrics.rxFrames++;
     this.metrics.rxBytes += n - NET_HDR_SIZE;
   }
