@@ -61,6 +61,14 @@ export interface CliNetConfig {
   fd?: number;
 }
 
+/** `--vsock`: Cloud Hypervisor's VsockConfig (`cid`, `socket`, `id`, `iommu`). */
+export interface CliVsockConfig {
+  cid: number;
+  socket: string;
+  id?: string;
+  iommu?: boolean;
+}
+
 export interface CliVmConfig {
   disks?: CliDiskConfig[];
   net?: CliNetConfig[];
@@ -71,6 +79,8 @@ export interface CliVmConfig {
   serial?: CliConsoleConfig;
   /** The virtio-console (hvc0): Off (none), Tty, File or Socket. */
   console?: CliConsoleConfig;
+  /** A virtio-vsock on a Unix socket (Firecracker's hybrid model). */
+  vsock?: CliVsockConfig;
 }
 
 export interface RunOptions {
@@ -126,6 +136,7 @@ const FLAGS: Record<string, FlagSpec> = {
   serial: { value: 'tty|off|null|file=PATH|socket=PATH' },
   console: { value: 'off|tty|file=PATH|socket=PATH' },
   rng: { value: 'src=PATH[,iommu=off]' },
+  vsock: { value: 'cid=N,socket=PATH[,id=ID]' },
   'api-socket': { value: 'PATH' },
   'config-file': { value: 'FILE' },
   'no-api': {},
@@ -139,7 +150,7 @@ const FLAGS: Record<string, FlagSpec> = {
 };
 
 /** Flags that shape the VM; they need --kernel (or, for serial/console, --config-file). */
-const VM_FLAGS = ['initramfs', 'cmdline', 'cpus', 'memory', 'serial', 'console', 'disk', 'rng', 'net'] as const;
+const VM_FLAGS = ['initramfs', 'cmdline', 'cpus', 'memory', 'serial', 'console', 'disk', 'rng', 'net', 'vsock'] as const;
 /** Flags the Firecracker config file already covers (boot-source, machine-config). */
 const CONFIG_FILE_COVERS: Record<string, string> = {
   kernel: 'boot-source.kernel_image_path',
@@ -149,6 +160,7 @@ const CONFIG_FILE_COVERS: Record<string, string> = {
   memory: 'machine-config.mem_size_mib',
   disk: 'drives',
   rng: 'entropy',
+  vsock: 'vsock',
   net: 'network-interfaces',
 };
 
@@ -236,6 +248,8 @@ export function parseArgs(argv: readonly string[]): ParsedCli {
   if (consoleFlag !== undefined) options.config.console = parseConsole(consoleFlag);
   const rng = values.get('rng');
   if (rng !== undefined) options.config.rng = parseRng(rng);
+  const vsock = values.get('vsock');
+  if (vsock !== undefined) options.config.vsock = parseVsock(vsock);
   const apiSocket = values.get('api-socket');
   if (apiSocket !== undefined) options.apiSocket = parseApiSocket('--api-socket', apiSocket);
   const configFile = values.get('config-file');
@@ -416,6 +430,27 @@ function parseNet(value: string): CliNetConfig {
   return net;
 }
 
+/**
+ * Cloud Hypervisor's `--vsock cid=N,socket=PATH[,id=ID][,iommu=on|off]`. The VMM checks the CID
+ * range and the socket's directory as it does vm.create's.
+ */
+function parseVsock(value: string): CliVsockConfig {
+  const kv = parseKeyValues('--vsock', value, ['cid', 'socket', 'id', 'iommu'], 'socket');
+  const cid = kv.get('cid');
+  const socket = kv.get('socket');
+  if (cid === undefined || socket === undefined) throw new CliError('invalid-value', `--vsock ${value}: cid=N and socket=PATH are both required (e.g. --vsock cid=3,socket=/tmp/vsock.sock)`);
+  if (!/^\d{1,10}$/.test(cid)) throw new CliError('invalid-value', `--vsock ${value}: cid must be a whole number (3 or more)`);
+  const vsock: CliVsockConfig = { cid: Number(cid), socket };
+  const id = kv.get('id');
+  if (id !== undefined) vsock.id = id;
+  const iommu = kv.get('iommu');
+  if (iommu !== undefined) {
+    if (iommu !== 'on' && iommu !== 'off') throw new CliError('invalid-value', `--vsock ${value}: iommu must be on or off`);
+    vsock.iommu = iommu === 'on';
+  }
+  return vsock;
+}
+
 /** Cloud Hypervisor's `--rng src=PATH[,iommu=on|off]`; a bare value is the src. */
 function parseRng(value: string): CliRngConfig {
   const kv = parseKeyValues('--rng', value, ['src', 'iommu'], 'src');
@@ -562,6 +597,11 @@ VM (with --kernel):
                          or socket=PATH (a Unix socket; its client types the input)
   --rng src=PATH         A virtio-rng (/dev/hwrng in the guest) fed by the host's getrandom;
                          PATH is /dev/urandom or /dev/random
+  --vsock cid=N,socket=PATH
+                         A virtio-vsock with guest CID N (3 or more), Firecracker's hybrid
+                         model: a client of the Unix socket PATH writes "CONNECT <port>\n"
+                         to reach a guest port; a guest connecting to host port P reaches
+                         the listener on PATH_P
   --disk path=PATH[,readonly=on][,id=ID]
                          A virtio-blk disk backed by a host file or block device; repeat
                          the flag for more disks (the first is /dev/vda)

@@ -24,6 +24,7 @@ import { attachSerialInput, serialOutput } from './serial-host.js';
 import { DiskLockError } from './disk-lock.js';
 import { attachDisks, openDisks, type NamedVirtioDevice } from './virtio-wiring.js';
 import { createHostedConsole } from './console-host.js';
+import { createHostedVsock } from './vsock-host.js';
 import { serialSocket } from './serial-socket.js';
 import { createNetDevice, openNets, type OpenedNet } from './net-host.js';
 
@@ -212,7 +213,7 @@ async function build(config: MachineConfig, exit: GuestExitRequester, inputs: Bu
   mmio.insert(bootTimer, L.BOOT_TIMER_START, L.BOOT_TIMER_SIZE, 'boot-timer');
   mmio.insert(new BytePortBusDevice(ged), L.GED_START, L.GED_SIZE, 'acpi-ged');
 
-  // 6. Virtio devices: disk i in virtio-mmio slot i, then the rng and the console (irqfd GSI
+  // 6. Virtio devices: disk i in virtio-mmio slot i, then the rng, the console and vsock (irqfd GSI
   //    VIRTIO_IRQ_BASE + slot, ioeventfd kicks). The console's host end (stdin, file, socket) first.
   const others: NamedVirtioDevice[] = [];
   if (config.rng !== undefined) {
@@ -221,6 +222,12 @@ async function build(config: MachineConfig, exit: GuestExitRequester, inputs: Bu
   }
   if (config.console !== undefined) {
     const hosted = await createHostedConsole(config.console);
+    cleanups.push(hosted.close);
+    others.push(hosted);
+  }
+  if (config.vsock !== undefined) {
+    // Firecracker's hybrid vsock: listening on its Unix socket before the guest can connect out.
+    const hosted = await createHostedVsock(config.vsock);
     cleanups.push(hosted.close);
     others.push(hosted);
   }

@@ -43,6 +43,16 @@ export interface ConsoleSpec {
   sink: { kind: 'tty' } | { kind: 'file'; path: string } | { kind: 'socket'; path: string };
 }
 
+/** A virtio-vsock device in Firecracker's hybrid model (vsock-host.ts). */
+export interface VsockSpec {
+  /** Counter key (Cloud Hypervisor's `id`); default `vsock`. */
+  id?: string;
+  /** The guest's CID, 3 .. 2^32-2. */
+  cid: number;
+  /** The Unix socket the VMM listens on (`CONNECT <port>`); guest connections to port P go to `<socket>_P`. */
+  socket: string;
+}
+
 /** A virtio-net device and the host tap behind it. */
 export interface NetSpec {
   /** Counter key (Cloud Hypervisor's `id`); default `net<i>`. */
@@ -78,6 +88,8 @@ export interface MachineConfig {
   rng?: RngSpec;
   /** A virtio-console (slot after the disks and rng); none when omitted. */
   console?: ConsoleSpec;
+  /** A virtio-vsock (slot after the disks, rng and console); none when omitted. */
+  vsock?: VsockSpec;
   /** virtio-net devices on host taps (slots after the other virtio devices); none when omitted. */
   nets?: NetSpec[];
   /** Which entry to use for an ELF with a PVH note ('auto' = PVH). */

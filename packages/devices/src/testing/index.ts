@@ -14,4 +14,5 @@ export {
   type UsedElement,
 } from './mock-virtqueue.js';
 export { MemoryBlockBackend } from './memory-block-backend.js';
+export { MockVsockGuest, type ReceivedVsockPacket } from './mock-vsock-guest.js';
 export { FakeTap } from './fake-tap.js';

@@ -2,10 +2,12 @@
 // the VMM cannot provide yet are refused here by name, never silently dropped.
 import { closeSync, constants, openSync, statSync } from 'node:fs';
 import { totalmem } from 'node:os';
+import { dirname } from 'node:path';
 import { ApiError, type VmConfig } from '@workervisor/api/core';
-import type { ConsoleConfig, DiskConfig, RngConfig } from '@workervisor/api';
+import type { ConsoleConfig, DiskConfig, RngConfig, VsockConfig } from '@workervisor/api';
 import { tokenBucketFromApi, type RateLimiterConfig } from '@workervisor/devices';
 import { MAX_VCPUS, VIRTIO_MMIO_SLOTS } from '../arch/x86_64/layout.js';
+import type { VsockSpec } from '../machine-config.js';
 import type { ConsoleSpec, DiskSpec, MachineConfig, NetSpec, RngSpec, SerialSink } from '../machine-config.js';
 import { resolveNets } from './net.js';
 
@@ -14,7 +16,7 @@ export const MIN_MEMORY_BYTES = 16 * 1024 * 1024;
 
 /** Config sections that name devices we do not emulate yet. */
 const UNSUPPORTED_LISTS = ['fs', 'pmem', 'devices', 'user_devices', 'vdpa', 'generic_vhost_user', 'numa', 'pci_segments'] as const;
-const UNSUPPORTED_SINGLES = ['vsock', 'balloon', 'sgx_epc', 'tpm'] as const;
+const UNSUPPORTED_SINGLES = ['balloon', 'sgx_epc', 'tpm'] as const;
 
 function notSupported(what: string): ApiError {
   return new ApiError('not-supported', `${what} is not supported by this VMM yet`);
@@ -191,6 +193,44 @@ function virtioConsole(c: ConsoleConfig, serial: SerialSink): ConsoleSpec | unde
   }
 }
 
+/** Linux keeps vsock CIDs in a u32 and U32_MAX is VMADDR_CID_ANY (include/uapi/linux/vm_sockets.h). */
+const MAX_GUEST_CID = 0xffff_fffe;
+/** sun_path holds 108 bytes with the NUL; `<socket>_<port>` needs room for up to 11 more. */
+const MAX_SOCKET_PATH_BYTES = 107;
+
+/**
+ * Cloud Hypervisor's `vsock` section -> the hybrid virtio-vsock (Firecracker's Unix-socket model).
+ * Needs a free slot and a counter key of its own, counted against every other virtio device.
+ */
+function vsock(v: VsockConfig, config: VmConfig, serial: SerialSink): VsockSpec {
+  checkMmioPlacement(v, 'vsock');
+  if (!Number.isSafeInteger(v.cid) || v.cid < 3 || v.cid > MAX_GUEST_CID) {
+    throw invalid('vsock.cid', `vsock.cid ${v.cid} must be from 3 to ${MAX_GUEST_CID} (0-2 are reserved, and Linux's CIDs are 32-bit)`);
+  }
+  const path = v.socket;
+  if (path === '') throw invalid('vsock.socket', 'vsock.socket is required: the Unix socket path the VMM listens on');
+  if (Buffer.byteLength(path) > MAX_SOCKET_PATH_BYTES) throw invalid('vsock.socket', `vsock.socket ${path} is longer than a Unix socket path may be (${MAX_SOCKET_PATH_BYTES} bytes)`);
+  let dirOk = false;
+  try {
+    dirOk = statSync(dirname(path)).isDirectory();
+  } catch {
+    // reported below
+  }
+  if (!dirOk) throw invalid('vsock.socket', `vsock.socket ${path}: its directory does not exist`);
+  const others = [serial.kind === 'socket' ? serial.path : undefined, config.console?.socket];
+  if (others.includes(path)) throw invalid('vsock.socket', `vsock.socket ${path} is used by another socket of this VM; give the vsock its own path`);
+  const name = v.id ?? 'vsock';
+  const taken = [
+    ...(config.disks ?? []).map((d, i) => d.id ?? `disk${i}`),
+    ...(config.rng === undefined ? [] : [config.rng.id ?? 'rng']),
+    ...(config.console === undefined || config.console.mode === 'Off' ? [] : [config.console.id ?? 'console']),
+    ...(config.net ?? []).map((n, i) => n.id ?? `net${i}`),
+  ];
+  if (taken.includes(name)) throw invalid('vsock.id', `vsock.id "${name}" is used by another device`);
+  if (taken.length + 1 > VIRTIO_MMIO_SLOTS) throw invalid('vsock', `${taken.length + 1} virtio devices with the vsock exceed the ${VIRTIO_MMIO_SLOTS} virtio-mmio slots`);
+  return { ...(v.id === undefined ? {} : { id: v.id }), cid: v.cid, socket: path };
+}
+
 /** Every virtio device needs a slot, and every counter key must name one device. */
 function checkVirtioNames(disks: readonly DiskSpec[], rngSpec: RngSpec | undefined, consoleSpec: ConsoleSpec | undefined, nets: readonly NetSpec[] = []): void {
   const count = disks.length + (rngSpec === undefined ? 0 : 1) + (consoleSpec === undefined ? 0 : 1) + nets.length;
@@ -242,6 +282,7 @@ export function resolveMachineConfig(config: VmConfig, hostMemory = totalmem()):
   const diskSpecs = disks(config);
   const rngSpec = config.rng === undefined ? undefined : rng(config.rng);
   const consoleSpec = config.console === undefined ? undefined : virtioConsole(config.console, serial);
+  const vsockSpec = config.vsock === undefined ? undefined : vsock(config.vsock, config, serial);
   const netSpecs = resolveNets(config.net ?? []);
   checkVirtioNames(diskSpecs, rngSpec, consoleSpec, netSpecs);
   return {
@@ -254,6 +295,7 @@ export function resolveMachineConfig(config: VmConfig, hostMemory = totalmem()):
     disks: diskSpecs,
     ...(rngSpec === undefined ? {} : { rng: rngSpec }),
     ...(consoleSpec === undefined ? {} : { console: consoleSpec }),
+    ...(vsockSpec === undefined ? {} : { vsock: vsockSpec }),
     ...(netSpecs.length === 0 ? {} : { nets: netSpecs }),
   };
 }
