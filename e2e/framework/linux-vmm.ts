@@ -32,6 +32,12 @@ export interface LinuxBoot {
   rng?: boolean;
   /** A virtio-console (/dev/hvc0) on this Unix socket, as well as COM1. */
   consoleSocket?: string;
+  /**
+   * A virtio-vsock with guest CID `cid`. Workervisor: Firecracker's hybrid model on `socket`
+   * (`CONNECT <port>`, guest connections to `<socket>_<port>`). QEMU: vhost-vsock, which is not
+   * hybrid (the host uses AF_VSOCK and `socket` is unused), so scenarios with it are not references.
+   */
+  vsock?: { cid: number; socket: string };
   /** A virtio-net device (the guest's eth0) on this existing host tap, with this guest MAC. */
   net?: { tap: string; mac: string };
 }
@@ -59,6 +65,7 @@ export const workervisorVmm: LinuxVmm = {
     for (const disk of boot.disks ?? []) extraArgs.push('--disk', `path=${disk.path}${disk.readonly === true ? ',readonly=on' : ''}`);
     if (boot.rng === true) extraArgs.push('--rng', 'src=/dev/urandom');
     if (boot.consoleSocket !== undefined) extraArgs.push('--console', `socket=${boot.consoleSocket}`);
+    if (boot.vsock !== undefined) extraArgs.push('--vsock', `cid=${boot.vsock.cid},socket=${boot.vsock.socket}`);
     if (boot.net !== undefined) extraArgs.push('--net', `tap=${boot.net.tap},mac=${boot.net.mac}`);
     return Microvm.spawn({
       kernel: boot.kernel ?? linuxGuest.vmlinuz,
@@ -95,6 +102,8 @@ export function qemuKvmArgs(boot: LinuxBoot): string[] {
   if (boot.consoleSocket !== undefined) {
     args.push('-device', 'virtio-serial-device', '-chardev', `socket,id=hvc0,path=${boot.consoleSocket},server=on,wait=off`, '-device', 'virtconsole,chardev=hvc0');
   }
+  // vhost-vsock (the host kernel's /dev/vhost-vsock): the guest side is the same driver, the host side plain AF_VSOCK.
+  if (boot.vsock !== undefined) args.push('-device', `vhost-vsock-device,guest-cid=${boot.vsock.cid}`);
   // vhost off: QEMU's own virtio-net on the tap, as ours is (no in-kernel data path).
   if (boot.net !== undefined) {
     args.push('-netdev', `tap,id=n0,ifname=${boot.net.tap},script=no,downscript=no,vhost=off`, '-device', `virtio-net-device,netdev=n0,mac=${boot.net.mac}`);

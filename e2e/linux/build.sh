@@ -185,6 +185,9 @@ mv "$out/vmlinux-elf64.tmp" "$out/vmlinux-elf64"
 root="$work/root"
 mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,tmp,root,etc,run}
 install -m 0755 "$work/busybox/bin/busybox" "$root/bin/busybox"
+# AF_VSOCK listen/connect/echo for the vsock tests: busybox's nc has no vsock.
+gcc -static -O2 -o "$work/vsock-tool" "$here/vsock-tool.c" || die "building vsock-tool.c failed (needs gcc and libc6-dev)"
+install -m 0755 "$work/vsock-tool" "$root/bin/vsock-tool"
 # One symlink per applet, at the path busybox itself reports (bin/sh, sbin/insmod, ...).
 applets="$("$root/bin/busybox" --list-full)" || die "cannot run the busybox binary on this host (needs x86_64)"
 while read -r applet; do
