@@ -2,7 +2,10 @@
 // guest's packets, event queue 2 TRANSPORT_RESET; config space is guest_cid (le64). The device is
 // the muxer of Firecracker's hybrid model: it owns the connection table, answers the guest's
 // packets and schedules the packets each connection owes, while host streams come from a
-// VsockBackend, so the whole protocol runs without sockets in unit tests.
+// VsockBackend, so the whole protocol runs without sockets in unit tests. Past 600 lines because
+// tx dispatch, rx scheduling and the host events share one connection table and its invariants
+// (a connection is live exactly while it is in `conns`); the codec and the per-connection
+// accounting are in packet.ts and connection.ts.
 import { createLogger, RateLimitedLog } from '../../log.js';
 import * as le from '../../le.js';
 import {
