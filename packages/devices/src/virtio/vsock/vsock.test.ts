@@ -547,6 +547,18 @@ describe('VirtioVsock', () => {
       expect(received().length).toBe(32);
     });
 
+    it("comes back by itself after a full queue's worth of tx chains, without a kick", async () => {
+      const { tx, transport, device, header } = setup();
+      for (let i = 0; i < 64; i++) tx.addChain([{ data: encodeHeader(header({ op: VSOCK_OP_CREDIT_UPDATE, srcPort: i })) }]);
+      transport.queueNotify(VSOCK_TXQ);
+      expect(device.metrics.unknownConnection).toBe(64);
+      tx.takeUsed();
+      // The driver adds more; with EVENT_IDX it need not kick (avail_event was not advanced).
+      for (let i = 0; i < 5; i++) tx.addChain([{ data: encodeHeader(header({ op: VSOCK_OP_CREDIT_UPDATE, srcPort: 100 + i })) }]);
+      await new Promise((r) => setImmediate(r));
+      expect(device.metrics.unknownConnection).toBe(69);
+    });
+
     it('survives random bytes on the tx queue', () => {
       const { tx, transport, device } = setup();
       let seed = 1;

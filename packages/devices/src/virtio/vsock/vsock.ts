@@ -163,6 +163,7 @@ export class VirtioVsock implements VirtioDevice {
   private readonly waiters = new Map<VsockConnection, { done: (r: VsockConnectResult) => void; timer: ReturnType<typeof setTimeout> }>();
   private nextLocalPort = FIRST_LOCAL_PORT;
   private delivering = false;
+  private readonly rescheduled = new Set<number>();
   private deliverAgain = false;
 
   constructor(options: VirtioVsockOptions) {
@@ -275,14 +276,29 @@ export class VirtioVsock implements VirtioDevice {
     const { queue, s } = q;
     const start = queue.headsTaken;
     let chain: DescriptorChain | undefined;
-    // One queue's worth per notification, as the other devices; the driver kicks again for more.
+    // One queue's worth per turn, then the event loop gets a say (as virtio-rng).
     while (queue.headsTaken - start < queue.size && (chain = queue.pop(s.mem, queue.size - (queue.headsTaken - start))) !== undefined) {
       this.handleTxChain(s.mem, chain);
       // 5.10.6.2: the device writes nothing into tx buffers.
       queue.addUsed(s.mem, chain.head, 0);
     }
     this.notify(queue, VSOCK_TXQ);
+    if (queue.headsTaken - start >= queue.size) this.serveLater(VSOCK_TXQ);
     this.deliver();
+  }
+
+  /**
+   * Serves `index` again on the next turn of the event loop. A turn that stopped at its budget
+   * did not see the ring empty, so with EVENT_IDX avail_event was not advanced and the driver
+   * may not kick for what it adds next: the device must come back by itself.
+   */
+  private serveLater(index: number): void {
+    if (this.rescheduled.has(index)) return;
+    this.rescheduled.add(index);
+    setImmediate(() => {
+      this.rescheduled.delete(index);
+      if (this.state.kind === 'active') this.queueNotify(index);
+    });
   }
 
   private handleTxChain(mem: GuestMemory, chain: DescriptorChain): void {
@@ -498,6 +514,10 @@ export class VirtioVsock implements VirtioDevice {
           if (conn !== undefined) this.afterPacket(conn);
         }
         this.notify(queue, VSOCK_RXQ);
+        if (queue.headsTaken - start >= queue.size) {
+          this.serveLater(VSOCK_RXQ);
+          break;
+        }
       } while (this.deliverAgain);
     } finally {
       this.delivering = false;
