@@ -2,7 +2,7 @@
 // VMM builds the device from --vsock and from a Firecracker config's vsock section, listens on the
 // hybrid socket with mode 0600, and closes a CONNECT at once while no guest driver runs. The
 // protocol itself is proven against Linux's driver in tests/linux/vsock.test.ts.
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -60,10 +60,23 @@ describeKvm('virtio-vsock host socket', () => {
     dir = mkdtempSync(join(tmpdir(), 'wv-vsock-e2e-'));
     const socket = join(dir, 'fc.vsock');
     const file = join(dir, 'vm.json');
-    writeFileSync(file, JSON.stringify({ 'boot-source': { kernel_image_path: guestPath('echo.elf') }, 'machine-config': { vcpu_count: 1, mem_size_mib: 64 }, vsock: { guest_cid: 7, uds_path: socket } }));
+    const metrics = join(dir, 'metrics.json');
+    const config = {
+      'boot-source': { kernel_image_path: guestPath('echo.elf') },
+      'machine-config': { vcpu_count: 1, mem_size_mib: 64 },
+      vsock: { guest_cid: 7, uds_path: socket, vsock_id: 'vsock0' },
+      metrics: { metrics_path: metrics },
+    };
+    writeFileSync(file, JSON.stringify(config));
     vm = Microvm.spawnCommand(process.execPath, [cliPath, '--config-file', file, '--no-api']);
     await vm.expectSerial(/ECHO-READY\n/);
     await waitForSocket(socket);
     expect(await connectAndWaitForClose(socket)).toBe('');
+    vm.writeSerial('quit\n');
+    await vm.expectSerial(/DONE echo/);
+    await vm.waitExit();
+    // The device's counters, under the vsock_id, in the metrics line written at exit.
+    const counters = JSON.parse(readFileSync(metrics, 'utf8').trim()) as Record<string, Record<string, number>>;
+    expect(counters['vsock0']).toMatchObject({ connectionsRefused: 1, connectionsOpened: 0, malformedPackets: 0 });
   });
 });
