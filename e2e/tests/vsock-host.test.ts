@@ -1,9 +1,9 @@
-// virtio-vsock's host side on real KVM with the echo test guest (which has no vsock driver): the
-// VMM builds the device from --vsock and from a Firecracker config's vsock section, listens on the
-// hybrid socket with mode 0600, and closes a CONNECT at once while no guest driver runs. The
-// protocol itself is proven against Linux's driver in tests/linux/vsock.test.ts.
+// virtio-vsock on real KVM: with the echo test guest (no vsock driver) the VMM builds the device
+// from --vsock and from a Firecracker config's vsock section, listens on the hybrid socket with
+// mode 0600 and closes a CONNECT at once; the virtio-vsock test guest drives the protocol through
+// ioeventfd kicks both ways (<socket>_1234, CONNECT 52). Linux's driver: tests/linux/vsock.test.ts.
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
@@ -54,6 +54,49 @@ describeKvm('virtio-vsock host socket', () => {
     await vm.expectSerial(/DONE echo/);
     await vm.waitExit();
     expect(existsSync(socket)).toBe(false);
+  });
+
+  it('carries a guest-initiated and a host-initiated connection for the virtio-vsock test guest', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'wv-vsock-e2e-'));
+    const socket = join(dir, 'v.sock');
+    // The host listener for the guest's connection to host port 1234: answers one line.
+    let fromGuest = '';
+    const listener = createServer((s) => {
+      s.on('data', (d: Buffer) => {
+        fromGuest += d.toString();
+        if (fromGuest.endsWith('\n')) s.write('hi guest\n');
+      });
+      s.on('error', () => {});
+    });
+    await new Promise<void>((r) => listener.listen(`${socket}_1234`, r));
+    try {
+      vm = Microvm.spawn({ kernel: guestPath('virtio-vsock.elf'), memory: 64, extraArgs: ['--vsock', `cid=42,socket=${socket}`] });
+      await vm.expectSerial(/VSOCK cid=42\n/);
+      await vm.expectSerial(/VSOCK connected to host port 1234\n/);
+      await vm.expectSerial(/VSOCK rx=hi guest\n/);
+      expect(fromGuest).toBe('hello from the guest\n');
+      await vm.expectSerial(/VSOCK closed\n/);
+      await vm.expectSerial(/VSOCK listening on 52\n/);
+      // Host-initiated: CONNECT 52 -> OK <port>, a line each way, then the guest resets.
+      const client = connect(socket);
+      let got = '';
+      const closed = new Promise<void>((r) => client.on('close', () => r()));
+      client.on('data', (d: Buffer) => {
+        got += d.toString();
+        if (/^OK \d+\n$/.test(got)) client.write('ping from the host\n');
+      });
+      client.on('error', () => {});
+      client.write('CONNECT 52\n');
+      await vm.expectSerial(/VSOCK request from host port 1073741824\n/);
+      await vm.expectSerial(/VSOCK rx=ping from the host\n/);
+      await closed;
+      expect(got).toBe('OK 1073741824\nbye from the guest\n');
+      await vm.expectSerial(/DONE virtio-vsock/);
+      expect(await vm.waitExit()).toEqual({ code: 0, signal: null });
+      expect(vm.serial).not.toContain('FAIL');
+    } finally {
+      listener.close();
+    }
   });
 
   it("boots a Firecracker config's vsock {guest_cid, uds_path} instead of refusing it", async () => {
