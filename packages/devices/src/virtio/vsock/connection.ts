@@ -128,7 +128,8 @@ export class VsockConnection {
   /** Whether the connection has anything for the rx queue. */
   get hasRx(): boolean {
     const c = this.control;
-    return c.request || c.response || this.canSendData || c.creditUpdate || (c.shutdown !== 0 && this.pendingBytes === 0);
+    // SHUTDOWN only on an established connection: a host client's EOF before the guest answered waits.
+    return c.request || c.response || this.canSendData || c.creditUpdate || (c.shutdown !== 0 && this.pendingBytes === 0 && this.state === 'established');
   }
 
   /**

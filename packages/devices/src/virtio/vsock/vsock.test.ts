@@ -242,6 +242,17 @@ describe('VirtioVsock', () => {
       expect(stream.paused).toBe(false);
     });
 
+    it('holds the host client EOF until the guest answered, then sends SHUTDOWN', () => {
+      const { device, postRx, received, send } = setup();
+      postRx(4);
+      const stream = new FakeStream();
+      stream.events = device.connectToGuest(52, stream, () => {});
+      stream.events?.end();
+      expect(ops(received())).toEqual([VSOCK_OP_REQUEST]);
+      send({ op: VSOCK_OP_RESPONSE, srcPort: 52, dstPort: 2 ** 30 });
+      expect(received().map((p) => [p.hdr.op, p.hdr.flags])).toEqual([[VSOCK_OP_SHUTDOWN, VSOCK_SHUTDOWN_F_SEND]]);
+    });
+
     it('reports a refusal when the guest answers RST, and closes the stream', () => {
       const { device, postRx, send } = setup();
       postRx(2);

@@ -554,7 +554,7 @@ export class VirtioVsock implements VirtioDevice {
     } else if (conn.canSendData && room > 0) {
       op = VSOCK_OP_RW;
       payload = conn.takeHostData(Math.min(room, VSOCK_MAX_PKT_PAYLOAD));
-    } else if (c.shutdown !== 0 && conn.pending === 0) {
+    } else if (c.shutdown !== 0 && conn.pending === 0 && conn.state === 'established') {
       op = VSOCK_OP_SHUTDOWN;
       flags = c.shutdown;
       conn.localShutdown |= flags;
