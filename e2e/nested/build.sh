@@ -66,7 +66,8 @@ mount -t devtmpfs devtmpfs /mnt/root/dev
 mkdir -p /mnt/root/dev/pts /mnt/root/dev/shm /mnt/root/nested-job
 mount -t devpts devpts /mnt/root/dev/pts
 mount -t tmpfs tmpfs /mnt/root/dev/shm
-mount -t tmpfs tmpfs /mnt/root/tmp
+# /tmp stays the overlay's view of the host's /tmp: a checkout there (CI's clean clone may be)
+# must be visible; what L1 writes there stays in L1's tmpfs upper layer.
 mount -t tmpfs tmpfs /mnt/root/run
 mkdir -p /mnt/root/nested-job
 mount --bind /mnt/job /mnt/root/nested-job
