@@ -103,26 +103,18 @@ for arg in "$@"; do
   esac
 done
 
-for tool in apt-get apt-cache dpkg-deb python3; do
-  command -v "$tool" >/dev/null || die "'$tool' not found; this script needs a Debian/Ubuntu host with python3"
-done
+# shellcheck source=debian.sh
+source "$here/debian.sh"
+require_debian_tools
 [[ -f "$tools" ]] || die "missing $tools"
 
 # --- which packages ---------------------------------------------------------------------
-kernel_pkg="${WORKERVISOR_LINUX_KERNEL_PKG:-}"
-if [[ -z "$kernel_pkg" ]]; then
-  # The metapackage depends on the versioned image, e.g. linux-image-6.1.0-50-cloud-amd64.
-  kernel_pkg="$(apt-cache depends "$meta_pkg" 2>/dev/null \
-    | sed -n 's/^ *|\{0,1\}Depends: \(linux-image-[0-9][^ ]*\)$/\1/p' | head -n1)" || true
-  [[ -n "$kernel_pkg" ]] || die "cannot resolve $meta_pkg to a versioned kernel package; is an amd64 Debian repo in apt's sources (try: apt-get update)?"
-fi
-kernel_ver="$(apt-cache policy "$kernel_pkg" 2>/dev/null | sed -n 's/^ *Candidate: //p')"
-busybox_ver="$(apt-cache policy "$busybox_pkg" 2>/dev/null | sed -n 's/^ *Candidate: //p')"
-[[ -n "$kernel_ver" && "$kernel_ver" != "(none)" ]] || die "no installable version of $kernel_pkg (try: apt-get update)"
-[[ -n "$busybox_ver" && "$busybox_ver" != "(none)" ]] || die "no installable version of $busybox_pkg (try: apt-get update)"
+kernel_pkg="${WORKERVISOR_LINUX_KERNEL_PKG:-$(resolve_kernel_pkg "$meta_pkg")}"
+kernel_ver="$(candidate_version "$kernel_pkg")"
+busybox_ver="$(candidate_version "$busybox_pkg")"
 
 # The stamp names the inputs: packages, module list and the hash of the build scripts.
-script_hash="$(cat "${BASH_SOURCE[0]}" "$tools" | sha256sum | cut -c1-16)"
+script_hash="$(cat "${BASH_SOURCE[0]}" "$tools" "$here/debian.sh" "$here/vsock-tool.c" | sha256sum | cut -c1-16)"
 stamp="kernel=$kernel_pkg $kernel_ver busybox=$busybox_pkg $busybox_ver modules=$modules scripts=$script_hash"
 if [[ $force == 0 && -f "$out/.stamp" && "$(cat "$out/.stamp")" == "$stamp" \
       && -f "$out/vmlinuz" && -f "$out/vmlinux" && -f "$out/vmlinux-elf64" && -f "$out/initramfs.cpio.gz" \
@@ -138,22 +130,6 @@ work="$(mktemp -d "${TMPDIR:-/tmp}/workervisor-linux.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 
 # --- download (cached in out/debs) ------------------------------------------------------
-# apt-get download names files pkg_version_arch.deb with ':' escaped as %3a.
-fetch_deb() {
-  local pkg="$1" ver="$2" file
-  file="$out/debs/${pkg}_${ver//:/%3a}_amd64.deb"
-  if [[ ! -s "$file" ]]; then
-    note "downloading $pkg=$ver"
-    mkdir -p "$work/dl"
-    local sandbox=()
-    # apt drops to user _apt for downloads and warns if it cannot write the directory.
-    [[ $EUID == 0 ]] && sandbox=(-o APT::Sandbox::User=root)
-    (cd "$work/dl" && apt-get download -q "${sandbox[@]}" "$pkg=$ver" >&2) \
-      || die "apt-get download $pkg=$ver failed (network, or stale lists: apt-get update)"
-    mv "$work/dl/"*.deb "$file" 2>/dev/null || die "apt-get download $pkg produced no .deb"
-  fi
-  echo "$file"
-}
 kernel_deb="$(fetch_deb "$kernel_pkg" "$kernel_ver")"
 busybox_deb="$(fetch_deb "$busybox_pkg" "$busybox_ver")"
 # Drop .debs of other versions so the cache does not grow with every kernel update.
@@ -184,17 +160,10 @@ mv "$out/vmlinux-elf64.tmp" "$out/vmlinux-elf64"
 # --- initramfs --------------------------------------------------------------------------
 root="$work/root"
 mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,tmp,root,etc,run}
-install -m 0755 "$work/busybox/bin/busybox" "$root/bin/busybox"
+install_busybox "$work/busybox" "$root"
 # AF_VSOCK listen/connect/echo for the vsock tests: busybox's nc has no vsock.
 gcc -static -O2 -o "$work/vsock-tool" "$here/vsock-tool.c" || die "building vsock-tool.c failed (needs gcc and libc6-dev)"
 install -m 0755 "$work/vsock-tool" "$root/bin/vsock-tool"
-# One symlink per applet, at the path busybox itself reports (bin/sh, sbin/insmod, ...).
-applets="$("$root/bin/busybox" --list-full)" || die "cannot run the busybox binary on this host (needs x86_64)"
-while read -r applet; do
-  [[ -n "$applet" && "$applet" != bin/busybox && ! -e "$root/$applet" ]] || continue
-  mkdir -p "$(dirname "$root/$applet")"
-  ln -s /bin/busybox "$root/$applet"
-done <<< "$applets"
 printf '%s\n' "$init_script" > "$root/init"
 chmod 0755 "$root/init"
 echo 'root:x:0:0:root:/root:/bin/sh' > "$root/etc/passwd"
@@ -211,7 +180,7 @@ mv "$out/initramfs.cpio.gz.tmp" "$out/initramfs.cpio.gz"
 # --- ext4 root filesystem -----------------------------------------------------------------
 # The same busybox and /init without the modules (the initramfs loaded them before it switched
 # root); /etc/workervisor-rootfs tells /init it is already on the real root. Fixed UUID, hash
-# seed and time keep the image reproducible.
+# seed and time; mkfs.ext4 still draws inode generation numbers at random, so the bytes vary.
 note "writing the ext4 root filesystem"
 command -v mkfs.ext4 >/dev/null || die "mkfs.ext4 not found (apt-get install e2fsprogs)"
 rootfs="$work/rootfs"

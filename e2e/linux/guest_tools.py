@@ -140,41 +140,8 @@ def elf64(data, what):
         die(f"{what} is not a little-endian ELF64 file")
 
 
-def pvh_note_offset(data):
-    """The file offset of the PHYS32_ENTRY note's n_type field, or None."""
-    elf64(data, "vmlinux")
-    phoff = struct.unpack_from("<Q", data, 0x20)[0]
-    phentsize, phnum = struct.unpack_from("<HH", data, 0x36)
-    for k in range(phnum):
-        p_type, _flags, p_offset, _va, _pa, p_filesz = struct.unpack_from(
-            "<IIQQQQ", data, phoff + k * phentsize)
-        if p_type != PT_NOTE:
-            continue
-        i, end = p_offset, p_offset + p_filesz
-        while i + 12 <= end:
-            namesz, descsz, n_type = struct.unpack_from("<III", data, i)
-            name = data[i + 12 : i + 12 + namesz].rstrip(b"\0")
-            if name == b"Xen" and n_type == XEN_ELFNOTE_PHYS32_ENTRY:
-                return i + 8
-            i = i + 12 + ((namesz + 3) & ~3) + ((descsz + 3) & ~3)
-    return None
-
-
-def cmd_strip_pvh(path, out_path):
-    data = bytearray(open(path, "rb").read())
-    at = pvh_note_offset(data)
-    if at is None:
-        die(f"{path} has no Xen PHYS32_ENTRY note to strip")
-    # 0x7fff_fff0 is no Xen ELF note type (xen/include/public/elfnote.h stops at 19).
-    struct.pack_into("<I", data, at, 0x7FFF_FFF0)
-    if pvh_entry(bytes(data)) is not None:
-        die("stripping the PVH note failed")
-    with open(out_path, "wb") as f:
-        f.write(data)
-
-
-def pvh_entry(data):
-    """The XEN_ELFNOTE_PHYS32_ENTRY value of an ELF64 file, or None."""
+def elf_notes(data):
+    """Yields (type_offset, name, n_type, descsz, desc_at) for every note in the PT_NOTE segments."""
     elf64(data, "vmlinux")
     phoff = struct.unpack_from("<Q", data, 0x20)[0]
     phentsize, phnum = struct.unpack_from("<HH", data, 0x36)
@@ -188,11 +155,38 @@ def pvh_entry(data):
             namesz, descsz, n_type = struct.unpack_from("<III", data, i)
             name = data[i + 12 : i + 12 + namesz].rstrip(b"\0")
             desc_at = i + 12 + ((namesz + 3) & ~3)
-            if name == b"Xen" and n_type == XEN_ELFNOTE_PHYS32_ENTRY:
-                fmt = "<I" if descsz == 4 else "<Q"
-                return struct.unpack_from(fmt, data, desc_at)[0]
+            yield i + 8, name, n_type, descsz, desc_at
             i = desc_at + ((descsz + 3) & ~3)
+
+
+def pvh_note(data):
+    """(type_offset, descsz, desc_at) of the Xen PHYS32_ENTRY note, or None."""
+    for type_offset, name, n_type, descsz, desc_at in elf_notes(data):
+        if name == b"Xen" and n_type == XEN_ELFNOTE_PHYS32_ENTRY:
+            return type_offset, descsz, desc_at
     return None
+
+
+def cmd_strip_pvh(path, out_path):
+    data = bytearray(open(path, "rb").read())
+    note = pvh_note(data)
+    if note is None:
+        die(f"{path} has no Xen PHYS32_ENTRY note to strip")
+    # 0x7fff_fff0 is no Xen ELF note type (xen/include/public/elfnote.h stops at 19).
+    struct.pack_into("<I", data, note[0], 0x7FFF_FFF0)
+    if pvh_entry(bytes(data)) is not None:
+        die("stripping the PVH note failed")
+    with open(out_path, "wb") as f:
+        f.write(data)
+
+
+def pvh_entry(data):
+    """The XEN_ELFNOTE_PHYS32_ENTRY value of an ELF64 file, or None."""
+    note = pvh_note(data)
+    if note is None:
+        return None
+    _type_offset, descsz, desc_at = note
+    return struct.unpack_from("<I" if descsz == 4 else "<Q", data, desc_at)[0]
 
 
 def cmd_pvh(path):

@@ -111,23 +111,16 @@ for arg in "$@"; do
   esac
 done
 
-for tool in apt-get apt-cache dpkg-deb python3; do
-  command -v "$tool" >/dev/null || die "'$tool' not found; this script needs a Debian/Ubuntu host with python3"
-done
+# shellcheck source=../linux/debian.sh
+source "$here/../linux/debian.sh"
+require_debian_tools
 [[ -f "$tools" ]] || die "missing $tools"
 
-kernel_pkg="${WORKERVISOR_NESTED_KERNEL_PKG:-}"
-if [[ -z "$kernel_pkg" ]]; then
-  kernel_pkg="$(apt-cache depends "$meta_pkg" 2>/dev/null \
-    | sed -n 's/^ *|\{0,1\}Depends: \(linux-image-[0-9][^ ]*\)$/\1/p' | head -n1)" || true
-  [[ -n "$kernel_pkg" ]] || die "cannot resolve $meta_pkg to a versioned kernel package (try: apt-get update)"
-fi
-kernel_ver="$(apt-cache policy "$kernel_pkg" 2>/dev/null | sed -n 's/^ *Candidate: //p')"
-busybox_ver="$(apt-cache policy "$busybox_pkg" 2>/dev/null | sed -n 's/^ *Candidate: //p')"
-[[ -n "$kernel_ver" && "$kernel_ver" != "(none)" ]] || die "no installable version of $kernel_pkg (try: apt-get update)"
-[[ -n "$busybox_ver" && "$busybox_ver" != "(none)" ]] || die "no installable version of $busybox_pkg (try: apt-get update)"
+kernel_pkg="${WORKERVISOR_NESTED_KERNEL_PKG:-$(resolve_kernel_pkg "$meta_pkg")}"
+kernel_ver="$(candidate_version "$kernel_pkg")"
+busybox_ver="$(candidate_version "$busybox_pkg")"
 
-script_hash="$(cat "${BASH_SOURCE[0]}" "$tools" | sha256sum | cut -c1-16)"
+script_hash="$(cat "${BASH_SOURCE[0]}" "$tools" "$here/../linux/debian.sh" | sha256sum | cut -c1-16)"
 stamp="kernel=$kernel_pkg $kernel_ver busybox=$busybox_pkg $busybox_ver modules=$modules scripts=$script_hash"
 if [[ $force == 0 && -f "$out/.stamp" && "$(cat "$out/.stamp")" == "$stamp" \
       && -f "$out/vmlinuz" && -f "$out/initramfs.cpio.gz" ]]; then
@@ -141,20 +134,6 @@ rm -f "$out/.stamp"
 work="$(mktemp -d "${TMPDIR:-/tmp}/workervisor-nested.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 
-fetch_deb() {
-  local pkg="$1" ver="$2" file
-  file="$out/debs/${pkg}_${ver//:/%3a}_amd64.deb"
-  if [[ ! -s "$file" ]]; then
-    note "downloading $pkg=$ver"
-    mkdir -p "$work/dl"
-    local sandbox=()
-    [[ $EUID == 0 ]] && sandbox=(-o APT::Sandbox::User=root)
-    (cd "$work/dl" && apt-get download -q "${sandbox[@]}" "$pkg=$ver" >&2) \
-      || die "apt-get download $pkg=$ver failed (network, or stale lists: apt-get update)"
-    mv "$work/dl/"*.deb "$file" 2>/dev/null || die "apt-get download $pkg produced no .deb"
-  fi
-  echo "$file"
-}
 kernel_deb="$(fetch_deb "$kernel_pkg" "$kernel_ver")"
 busybox_deb="$(fetch_deb "$busybox_pkg" "$busybox_ver")"
 find "$out/debs" -name '*.deb' ! -path "$kernel_deb" ! -path "$busybox_deb" -delete
@@ -171,13 +150,7 @@ install -m 0644 "${images[0]}" "$out/vmlinuz.tmp" && mv "$out/vmlinuz.tmp" "$out
 
 root="$work/root"
 mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,tmp,root,etc,run,mnt}
-install -m 0755 "$work/busybox/bin/busybox" "$root/bin/busybox"
-applets="$("$root/bin/busybox" --list-full)" || die "cannot run the busybox binary on this host (needs x86_64)"
-while read -r applet; do
-  [[ -n "$applet" && "$applet" != bin/busybox && ! -e "$root/$applet" ]] || continue
-  mkdir -p "$(dirname "$root/$applet")"
-  ln -s /bin/busybox "$root/$applet"
-done <<< "$applets"
+install_busybox "$work/busybox" "$root"
 printf '%s\n' "$init_script" > "$root/init"
 chmod 0755 "$root/init"
 
