@@ -1,12 +1,15 @@
 // A guest kernel panic must never look like a clean exit: Linux's pvpanic-mmio driver (bound to
 // the DSDT's QEMU0001 node) reports it on port 0x505, and the VMM ends with its panic exit code
-// and says so — even though panic=-1 makes the guest reboot at once.
+// and says so. The guest gets panic=0 (it stays in panic() after the report): with panic=-1 it
+// reboots while the VMM tears the VM down, and once in 5 nested runs that left the VMM's vCPU
+// thread in a soft lockup inside L1's kvm_amd for 10+ minutes (root cause not found yet). With
+// panic=0 a VMM that missed the report would never exit, so the test still fails.
 import { expect } from 'vitest';
 import { COMMAND_TIMEOUT_MS, describeWhen, guestCheck, linuxTest, linuxTierStatus, waitReady } from '../../framework/index.js';
 
 describeWhen(linuxTierStatus(), 'Debian cloud kernel: kernel panic', () => {
   linuxTest('ends the VMM with a non-zero exit and a log line when the guest kernel panics', async ({ spawn, vmm }) => {
-    const vm = spawn({});
+    const vm = spawn({ cmdlineExtra: 'panic=0' });
     await waitReady(vm, `${vmm.name} panic`);
     expect(await guestCheck(vm, 'ls /sys/bus/platform/drivers/pvpanic-mmio | grep -c QEMU0001'), 'pvpanic-mmio bound the DSDT node').toBe('1');
     vm.writeSerial('echo c > /proc/sysrq-trigger\n');
