@@ -3,31 +3,10 @@
 // 5.4.6), polling the used rings with interrupts suppressed: two entropy requests, then the
 // console's EMERG_WRITE, one transmit and one receive of a line the host sends.
 #include "lib.h"
+#include "virtio-mmio.h"
 #include "pvh.h"
 
 #define SLOT(i)             (0xD0000000u + 0x1000u * (i))
-#define REG_MAGIC           0x000
-#define REG_VERSION         0x004
-#define REG_DEVICE_ID       0x008
-#define REG_DEVICE_FEATURES 0x010
-#define REG_DEVICE_FEAT_SEL 0x014
-#define REG_DRIVER_FEATURES 0x020
-#define REG_DRIVER_FEAT_SEL 0x024
-#define REG_QUEUE_SEL       0x030
-#define REG_QUEUE_NUM_MAX   0x034
-#define REG_QUEUE_NUM       0x038
-#define REG_QUEUE_READY     0x044
-#define REG_QUEUE_NOTIFY    0x050
-#define REG_STATUS          0x070
-#define REG_QUEUE_DESC      0x080
-#define REG_QUEUE_DRIVER    0x090
-#define REG_QUEUE_DEVICE    0x0A0
-#define REG_CONFIG          0x100
-
-#define STATUS_ACK          1
-#define STATUS_DRIVER       2
-#define STATUS_DRIVER_OK    4
-#define STATUS_FEATURES_OK  8
 
 #define DESC_F_WRITE        2
 #define QUEUE_SIZE          8
