@@ -7,7 +7,7 @@
 // `status` there (`exit N`, or `error: REASON` when L1 could not run the job).
 import { spawn, spawnSync } from 'node:child_process';
 import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import type { Readiness } from './kvm.js';
 import { repoRoot } from './paths.js';
@@ -142,7 +142,7 @@ export async function runNested(options: NestedRunOptions): Promise<NestedRunRes
   try {
     writeFileSync(join(jobDir, 'job.sh'), jobScript(options));
     if (options.interactive === true) writeFileSync(join(jobDir, 'interactive'), '');
-    const cpus = options.cpus ?? Math.min(4, (await import('node:os')).availableParallelism());
+    const cpus = options.cpus ?? Math.min(4, availableParallelism());
     const args = qemuArgs(jobDir, consoleLog, cpus, options.memoryMiB ?? 8192);
     log.write(`# ${QEMU_BINARY} ${args.join(' ')}\n`);
     // Interactive: QEMU's stdio chardev puts the terminal in raw mode and restores it on exit.
