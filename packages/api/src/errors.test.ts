@@ -1,4 +1,4 @@
-import { toErrorData } from '@workervisor/devices';
+import { toErrorData } from '@workervisor/base';
 import { describe, expect, it } from 'vitest';
 import { ApiError, ERR_NOT_SUPPORTED, errorBody, statusForCode } from './errors.js';
 import { notSupported } from './protocol.js';

@@ -1,6 +1,6 @@
 // API errors: one kind per failure, and the one table that maps an error code to an HTTP status
 // (fastify style). Status choices follow the per-route codes in refs/cloud-hypervisor.yaml.
-import { VmmError, type ErrorData } from '@workervisor/devices';
+import { VmmError, type ErrorData } from '@workervisor/base';
 
 export type ApiErrorKind =
   // Raised by the router and the HTTP server.

@@ -1,6 +1,6 @@
 // The requests the API worker sends to the core, mirroring Cloud Hypervisor's `ApiRequest` enum
 // (vmm/src/api/mod.rs), and the one answer each gets. Everything here is structured-clone safe.
-import { toErrorData, type ErrorData } from '@workervisor/devices';
+import { toErrorData, type ErrorData } from '@workervisor/base';
 import { ApiError } from './errors.js';
 import type {
   DeviceConfig,

@@ -1,6 +1,6 @@
 // Command-line parsing in Cloud Hypervisor's style (`--cpus boot=2`, `--memory size=512M`,
 // `--serial file=PATH`), plus `remote` (ch-remote). Pure: argv in, a ParsedCli or a CliError out.
-import { VmmError, type LogLevel } from '@workervisor/devices';
+import { VmmError, type LogLevel } from '@workervisor/base';
 import type { CpusConfig, MemoryConfig, PayloadConfig } from '@workervisor/sdk';
 import { HELP, REMOTE_HELP } from './help.js';
 

@@ -4,7 +4,7 @@ import { closeSync, writeFileSync, mkdirSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import { describeJsonError, startApiServer, type ApiServerHandle, type VmConfig } from '@workervisor/api/core';
-import { appendNonBlocking, configureLogging, createLogger, logLevel, openOutputFile, readHostFile } from '@workervisor/devices';
+import { appendNonBlocking, configureLogging, createLogger, logLevel, openOutputFile, readHostFile } from '@workervisor/base';
 import { Vmm } from '@workervisor/vmm-core';
 import { CliError, type RunOptions } from './args.js';
 import { INSPECTOR_RISK } from './no-inspector.js';

@@ -1,7 +1,7 @@
 // A PIO or MMIO bus: maps address ranges to BusDevices and dispatches guest accesses (Firecracker's Bus).
 import type { BusDevice } from './bus-device.js';
-import { VmmError } from './errors.js';
-import { createLogger, RateLimitedLog } from './log.js';
+import { VmmError } from '@workervisor/base';
+import { createLogger, RateLimitedLog } from '@workervisor/base';
 
 export class BusError extends VmmError<'overlap' | 'invalid-range'> {
   constructor(kind: 'overlap' | 'invalid-range', message: string) {

@@ -1,10 +1,6 @@
 export type { BusDevice, IrqTrigger, VmExitRequester } from './bus-device.js';
 export type { GuestMemory } from './guest-memory.js';
 export { Bus, BusError, type BusMetrics } from './bus.js';
-export { VmmError, RemoteError, toErrorData, fromErrorData, type ErrorData } from './errors.js';
-export { createLogger, configureLogging, logLevel, logFileDescriptor, droppedLogLines, RateLimitedLog, type Logger, type LogLevel } from './log.js';
-export { HostFileError, readHostFile, openOutputFile, appendNonBlocking, fileTypeName, type HostFileErrorKind, type HostOutputFile, type ReadHostFileOptions } from './host-file.js';
-export * as le from './le.js';
 export { BytePortBusDevice, type ByteRegisterDevice } from './legacy/byte-port-bus.js';
 export {
   Serial,

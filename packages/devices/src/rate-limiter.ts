@@ -1,7 +1,7 @@
 // Token-bucket rate limiter with Firecracker's semantics (src/vmm/src/rate_limiter): a bucket of
 // `size` tokens refilled continuously over `refillTimeMs`, plus a `oneTimeBurst` spent first and
 // never refilled; a limiter pairs a bytes bucket and an ops bucket. Consumption is all or nothing.
-import { VmmError } from './errors.js';
+import { VmmError } from '@workervisor/base';
 
 /** One bucket's configuration; size or refillTimeMs 0 means "no limit" (Firecracker's rule). */
 export interface TokenBucketConfig {

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { VmmError } from '@workervisor/devices';
+import { VmmError } from '@workervisor/base';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { connect, type VmmClient } from './client.js';
 import { ApiError, ConnectionError, parseErrorBody } from './errors.js';

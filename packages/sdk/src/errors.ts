@@ -1,7 +1,7 @@
 // Errors of the SDK: the VMM answered with an error (ApiError), the VMM could not be reached
 // (ConnectionError), or a launched VMM did not come up (LaunchError).
 import { STATUS_CODES } from 'node:http';
-import { VmmError } from '@workervisor/devices';
+import { VmmError } from '@workervisor/base';
 
 export type ApiErrorKind =
   | 'bad-request'

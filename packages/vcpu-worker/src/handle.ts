@@ -2,7 +2,7 @@
 // Each request gets a fresh MessageChannel; its port2 travels with the command and carries the
 // one reply. Requests that must reach a running vCPU are followed by a kick.
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
-import { fromErrorData, logFileDescriptor, logLevel, VmmError, type LogLevel } from '@workervisor/devices';
+import { fromErrorData, logFileDescriptor, logLevel, VmmError, type LogLevel } from '@workervisor/base';
 import type { VmFd } from '@workervisor/native';
 import { createMailbox } from './mailbox.js';
 import type { PortHandling, VcpuCommand, VcpuEvent, VcpuReply, VcpuState, VcpuStats, VcpuWorkerData } from './protocol.js';

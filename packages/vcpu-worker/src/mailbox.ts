@@ -2,7 +2,7 @@
 // Worker: fill the slot, set PENDING, ring the doorbell eventfd, Atomics.wait until DONE.
 // Core: its libuv watcher on the doorbell runs the bus access, sets DONE, Atomics.notify.
 // JS Atomics on both sides: JS Atomics and raw C futexes do not wake each other (DESIGN.md).
-import { createLogger, RateLimitedLog } from '@workervisor/devices';
+import { createLogger, RateLimitedLog } from '@workervisor/base';
 import { eventfdWrite } from '@workervisor/native';
 
 const failureLog = new RateLimitedLog(createLogger('mailbox'));

@@ -1,7 +1,7 @@
 // Messages between the core and a vCPU worker. Every command carries its own reply port and gets
 // exactly one reply on it (channel-in-channel, like Cloud Hypervisor's ApiRequest + sender).
 import type { MessagePort } from 'node:worker_threads';
-import type { ErrorData, LogLevel } from '@workervisor/devices';
+import type { ErrorData, LogLevel } from '@workervisor/base';
 import type { CpuidEntry, KvmFpu, KvmRegs, KvmSregs, MsrEntry } from '@workervisor/native';
 
 /** Architectural state of one vCPU, as read from or written to KVM. Fields absent are left alone. */

@@ -4,7 +4,7 @@
 // the loop then drains its control port synchronously with receiveMessageOnPort.
 import diagnostics from 'node:diagnostics_channel';
 import { receiveMessageOnPort, threadId, workerData } from 'node:worker_threads';
-import { configureLogging, createLogger, RateLimitedLog, toErrorData } from '@workervisor/devices';
+import { configureLogging, createLogger, RateLimitedLog, toErrorData } from '@workervisor/base';
 import { KVM_EXIT, RUN_KICKED, RUN_STOPPED, VcpuFd } from '@workervisor/native';
 import { exitName, KVM_SYSTEM_EVENT, RunPage, type AccessSink } from './exit.js';
 import { AccessKind, MailboxClient } from './mailbox.js';

@@ -1,7 +1,8 @@
 // The one wiring function (Firecracker's builder.rs): KVM, guest RAM, irqchip, devices, kernel,
 // ACPI, vCPU workers — a straight line of named steps. Returns a Machine ready to resume().
 import { constants as bufferConstants } from 'node:buffer';
-import { AcpiGed, AcpiShutdown, BootTimer, Bus, BytePortBusDevice, createLogger, DebugPort, I8042, PvPanic, readHostFile, Serial, VirtioRng, VmmError, type IrqTrigger, type VmExitRequester } from '@workervisor/devices';
+import { AcpiGed, AcpiShutdown, BootTimer, Bus, BytePortBusDevice, DebugPort, I8042, PvPanic, Serial, VirtioRng, type IrqTrigger, type VmExitRequester } from '@workervisor/devices';
+import { createLogger, readHostFile, VmmError } from '@workervisor/base';
 import { EventFd, FdWatcher, Kvm, stopAllVcpus, type VmFd } from '@workervisor/native';
 import { MailboxServer, VcpuHandle, type VcpuState } from '@workervisor/vcpu-worker';
 import { createAcpiTables } from './arch/x86_64/acpi/index.js';

@@ -1,7 +1,7 @@
 // Vmm: the VM lifecycle (Cloud Hypervisor's: no VM -> Created -> Running <-> Paused; shutdown drops
 // the running machine and keeps its config) and the API backend every control path goes through.
 import { ApiError, ok, fail, notSupported, type ApiBackend, type ApiRequest, type ApiResponse, type VmConfig, type VmInfo, type VmState } from '@workervisor/api/core';
-import { createLogger, type LogLevel } from '@workervisor/devices';
+import { createLogger, type LogLevel } from '@workervisor/base';
 import { buildMachine } from './builder.js';
 import { resolveMachineConfig } from './config/resolve.js';
 import type { GuestExit, Machine } from './machine.js';

@@ -2,7 +2,7 @@
 // image, a write lock for a read-write disk (it excludes everyone), a read lock for a read-only
 // one (read-only users share), held until the image is closed.
 import { fstatSync, readdirSync, readFileSync } from 'node:fs';
-import { VmmError } from '@workervisor/devices';
+import { VmmError } from '@workervisor/base';
 import { ofdLockConflict, tryOfdLock, type OfdLockConflict, type OfdLockRange } from '@workervisor/native';
 
 /** Cloud Hypervisor's DiskConfig.lock_granularity. */

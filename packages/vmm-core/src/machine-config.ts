@@ -1,5 +1,6 @@
 // MachineConfig: what the builder needs, resolved from an API VmConfig (paths, sizes, modes).
-import type { LogLevel, RateLimiterConfig } from '@workervisor/devices';
+import type { RateLimiterConfig } from '@workervisor/devices';
+import type { LogLevel } from '@workervisor/base';
 import type { LockGranularity } from './disk-lock.js';
 import type { BootProtocolChoice } from './loader/kernel.js';
 

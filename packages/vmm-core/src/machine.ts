@@ -2,7 +2,7 @@
 // dispatch between them. builder.ts creates it; controller.ts drives its lifecycle.
 import diagnostics from 'node:diagnostics_channel';
 import type { AcpiGed, Bus, I8042, Serial, DebugPort, BootTimer } from '@workervisor/devices';
-import { createLogger, fromErrorData } from '@workervisor/devices';
+import { createLogger, fromErrorData } from '@workervisor/base';
 import type { EventFd, FdWatcher, Kvm, VmFd } from '@workervisor/native';
 import { AccessKind, type MailboxServer, type VcpuEvent, type VcpuHandle, type VcpuStats } from '@workervisor/vcpu-worker';
 import type { GuestMemoryMmap } from './memory.js';

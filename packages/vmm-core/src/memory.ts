@@ -1,7 +1,7 @@
 // Guest RAM: one SharedArrayBuffer (mmap'ed by the addon) split into guest-physical regions around
 // the 32-bit MMIO gap. Every access is bounds-checked against the regions (DESIGN.md "Guest memory").
 import type { GuestMemory } from '@workervisor/devices';
-import { VmmError } from '@workervisor/devices';
+import { VmmError } from '@workervisor/base';
 import { allocateGuestRam, pageSize, releaseGuestRam } from '@workervisor/native';
 import { HIGH_RAM_START, MMIO_GAP_START } from './arch/x86_64/layout.js';
 

@@ -2,7 +2,8 @@
 // (address, netmask, MAC, UP) and adapts it to the device's NetBackend, with an FdWatcher on the
 // tap fd for receive readiness.
 import { randomFillSync } from 'node:crypto';
-import { VirtioNet, createLogger, formatMac, parseMac, randomMac, type NetBackend, type VirtioNetOptions } from '@workervisor/devices';
+import { VirtioNet, formatMac, parseMac, randomMac, type NetBackend, type VirtioNetOptions } from '@workervisor/devices';
+import { createLogger } from '@workervisor/base';
 import { FdWatcher, Tap } from '@workervisor/native';
 import type { NetSpec } from './machine-config.js';
 

@@ -1,7 +1,8 @@
 // Connects COM1 (and the virtio-console) to the host: output to stdout or a file (or nowhere), input
 // from stdin in 'tty' mode.
 import { closeSync } from 'node:fs';
-import { appendNonBlocking, openOutputFile, type SerialOutput } from '@workervisor/devices';
+import { type SerialOutput } from '@workervisor/devices';
+import { appendNonBlocking, openOutputFile } from '@workervisor/base';
 import type { SerialSink } from './machine-config.js';
 
 /** The transmit side for a sink, plus its cleanup. */

@@ -3,7 +3,8 @@
 import { chmodSync, existsSync, lstatSync, mkdtempSync, renameSync, rmdirSync, rmSync, unlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createServer, type Server, type Socket } from 'node:net';
-import { createLogger, RateLimitedLog, type SerialOutput } from '@workervisor/devices';
+import { type SerialOutput } from '@workervisor/devices';
+import { createLogger, RateLimitedLog } from '@workervisor/base';
 import type { InputSink } from './serial-host.js';
 
 const log = createLogger('serial');

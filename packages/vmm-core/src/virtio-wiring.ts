@@ -1,7 +1,8 @@
 // Puts virtio devices on the machine: slot i of the virtio-mmio window gets its 4 KiB of MMIO
 // bus, an irqfd on GSI VIRTIO_IRQ_BASE + i and one ioeventfd per queue on QueueNotify
 // (datamatch = queue index), so kicks and interrupts never leave the kernel as exits.
-import { FileBlockBackend, MmioTransport, REG_QUEUE_NOTIFY, VirtioBlock, createLogger, type BlockBackend, type Bus, type GuestMemory, type IrqTrigger, type VirtioDevice } from '@workervisor/devices';
+import { FileBlockBackend, MmioTransport, REG_QUEUE_NOTIFY, VirtioBlock, type BlockBackend, type Bus, type GuestMemory, type IrqTrigger, type VirtioDevice } from '@workervisor/devices';
+import { createLogger } from '@workervisor/base';
 import { EventFd, FdWatcher, type VmFd } from '@workervisor/native';
 import type { VirtioMmioSlot } from './arch/x86_64/acpi/index.js';
 import { VIRTIO_IRQ_BASE, VIRTIO_MMIO_SIZE, VIRTIO_MMIO_SLOTS, VIRTIO_MMIO_START } from './arch/x86_64/layout.js';

@@ -5,7 +5,8 @@
 import { chmodSync, existsSync, lstatSync, mkdtempSync, renameSync, rmdirSync, rmSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
-import { createLogger, RateLimitedLog, VirtioVsock, type VsockBackend, type VsockHostStream, type VsockStreamEvents } from '@workervisor/devices';
+import { VirtioVsock, type VsockBackend, type VsockHostStream, type VsockStreamEvents } from '@workervisor/devices';
+import { createLogger, RateLimitedLog } from '@workervisor/base';
 import type { VsockSpec } from './machine-config.js';
 
 const log = createLogger('vsock');

@@ -1,7 +1,7 @@
 // Translates a Firecracker --config-file (FullVmConfiguration, refs/firecracker.yaml) into our
 // VmConfig. Every key is either translated or rejected by name: nothing is silently dropped.
 import { TypeCompiler } from '@sinclair/typebox/compiler';
-import { VmmError, type LogLevel } from '@workervisor/devices';
+import { VmmError, type LogLevel } from '@workervisor/base';
 import { describeJsonError } from '../json-error.js';
 import { describeViolation } from '../router.js';
 import type { DiskConfig, NetConfig, VmConfig } from '../schema/vm-config.js';

@@ -1,5 +1,5 @@
 // Failures of the API server itself (socket path, worker start), as opposed to per-request errors.
-import { VmmError } from '@workervisor/devices';
+import { VmmError } from '@workervisor/base';
 
 export type ApiServerErrorKind = 'path-exists' | 'socket-in-use' | 'path-too-long' | 'listen-failed' | 'worker-failed';
 

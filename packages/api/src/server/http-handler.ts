@@ -2,7 +2,7 @@
 // resulting ApiRequest to `dispatch`, and writes the JSON answer. Malformed HTTP gets a JSON 400.
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { toErrorData, type ErrorData } from '@workervisor/devices';
+import { toErrorData, type ErrorData } from '@workervisor/base';
 import { ApiError, errorBody, statusForCode } from '../errors.js';
 import type { ApiRequest, ApiResponse } from '../protocol.js';
 import type { Router } from '../router.js';

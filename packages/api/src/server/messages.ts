@@ -1,7 +1,7 @@
 // Messages between the main thread and the API worker. Requests travel as
 // `{ request, reply: MessagePort }` (a fresh channel per request, the port transferred).
 import type { MessagePort } from 'node:worker_threads';
-import type { ErrorData, LogLevel } from '@workervisor/devices';
+import type { ErrorData, LogLevel } from '@workervisor/base';
 import type { ApiRequest } from '../protocol.js';
 
 export interface ApiWorkerData {

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { channel } from 'node:diagnostics_channel';
 import { fileURLToPath } from 'node:url';
 import { Worker, type MessagePort } from 'node:worker_threads';
-import { createLogger, fromErrorData, logFileDescriptor, logLevel, type LogLevel } from '@workervisor/devices';
+import { createLogger, fromErrorData, logFileDescriptor, logLevel, type LogLevel } from '@workervisor/base';
 import { ApiError } from '../errors.js';
 import { fail, type ApiBackend, type ApiRequest, type ApiResponse } from '../protocol.js';
 import { ApiServerError } from './errors.js';

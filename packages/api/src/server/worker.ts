@@ -2,7 +2,7 @@
 // as { request, reply } and the answer on `reply` becomes the HTTP response.
 import { createServer } from 'node:http';
 import { MessageChannel, parentPort, workerData, type MessagePort } from 'node:worker_threads';
-import { configureLogging, createLogger, toErrorData } from '@workervisor/devices';
+import { configureLogging, createLogger, toErrorData } from '@workervisor/base';
 import { ApiError } from '../errors.js';
 import { fail, type ApiRequest, type ApiResponse } from '../protocol.js';
 import { createApiRouter } from '../routes/index.js';

@@ -1,8 +1,8 @@
 // Event register behind the ACPI Generic Event Device (hardware-reduced ACPI, ACPI 6.5 section
 // 5.6.9): the VMM sets an event bit and raises the GED interrupt; the DSDT's _EVT reads the register.
 import type { IrqTrigger } from '../bus-device.js';
-import { VmmError } from '../errors.js';
-import { createLogger, RateLimitedLog } from '../log.js';
+import { VmmError } from '@workervisor/base';
+import { createLogger, RateLimitedLog } from '@workervisor/base';
 import type { ByteRegisterDevice } from './byte-port-bus.js';
 import { intField, rateLimitedAt } from './shared.js';
 

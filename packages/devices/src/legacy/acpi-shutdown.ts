@@ -1,7 +1,7 @@
 // ACPI hardware-reduced sleep control/status register and reset register on one I/O port (Cloud
 // Hypervisor's AcpiShutdownDevice). Bit layout: ACPI 6.5 section 4.8.3.7-4.8.3.8 (SLP_TYP, SLP_EN, WAK_STS).
 import type { VmExitRequester } from '../bus-device.js';
-import { createLogger, RateLimitedLog } from '../log.js';
+import { createLogger, RateLimitedLog } from '@workervisor/base';
 import type { ByteRegisterDevice } from './byte-port-bus.js';
 import { rateLimitedAt } from './shared.js';
 

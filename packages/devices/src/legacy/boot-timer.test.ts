@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Bus } from '../bus.js';
-import { configureLogging, logLevel } from '../log.js';
+import { configureLogging, logLevel } from '@workervisor/base';
 import { BOOT_COMPLETE_MAGIC, BootTimer, type Instant, instantNow } from './boot-timer.js';
 
 function clockAt(instants: Instant[]): () => Instant {

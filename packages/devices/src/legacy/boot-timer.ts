@@ -1,7 +1,7 @@
 // Firecracker's boot-timer MMIO device (src/vmm/src/devices/pseudo/boot_timer.rs): the guest's
 // init writes the byte 123 at offset 0 when boot has finished and the VMM logs the time taken.
 import type { BusDevice } from '../bus-device.js';
-import { createLogger } from '../log.js';
+import { createLogger } from '@workervisor/base';
 import { rateLimitedAt } from './shared.js';
 
 /** The byte that signals "guest boot complete" (Firecracker's MAGIC_VALUE_SIGNAL_GUEST_BOOT_COMPLETE). */

@@ -1,7 +1,7 @@
 // The thin bus adapter shared by the legacy devices: byte-wide register files on the PIO bus
 // (vm-superio's split of register core and bus glue). Only 1-byte accesses reach the core.
 import type { BusDevice } from '../bus-device.js';
-import { createLogger, RateLimitedLog } from '../log.js';
+import { createLogger, RateLimitedLog } from '@workervisor/base';
 
 /** A register core whose registers are one byte wide, addressed by offset from its base. */
 export interface ByteRegisterDevice {

@@ -1,7 +1,7 @@
 // POST/debug code port 0x80: firmware and test guests write progress bytes here (the PC's
 // "POST card" port). We keep them with timestamps for diagnostics.
-import { VmmError } from '../errors.js';
-import { createLogger } from '../log.js';
+import { VmmError } from '@workervisor/base';
+import { createLogger } from '@workervisor/base';
 import type { ByteRegisterDevice } from './byte-port-bus.js';
 import { intField, rateLimitedAt } from './shared.js';
 

@@ -2,8 +2,8 @@
 // Technical Reference "Keyboard/Auxiliary Device Controller"; behaviour follows what Linux's
 // drivers/input/serio/i8042.c and keyboard/atkbd.c send, and Firecracker's devices/legacy/i8042.rs.
 import type { IrqTrigger, VmExitRequester } from '../bus-device.js';
-import { VmmError } from '../errors.js';
-import { createLogger, RateLimitedLog } from '../log.js';
+import { VmmError } from '@workervisor/base';
+import { createLogger, RateLimitedLog } from '@workervisor/base';
 import type { ByteRegisterDevice } from './byte-port-bus.js';
 import { boolField, intField, rateLimitedAt } from './shared.js';
 

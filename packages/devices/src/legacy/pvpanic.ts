@@ -1,7 +1,7 @@
 // QEMU's pvpanic device on one I/O port (docs/specs/pvpanic.rst in QEMU): the guest reads the
 // events it may report and writes an event when its kernel panics. Linux's pvpanic-mmio driver
 // binds the DSDT's QEMU0001 node and writes PVPANIC_PANICKED from its panic notifier.
-import { createLogger, RateLimitedLog } from '../log.js';
+import { createLogger, RateLimitedLog } from '@workervisor/base';
 import type { ByteRegisterDevice } from './byte-port-bus.js';
 
 /** Map one port (vmm-core's PVPANIC_PORT, 0x505 as in QEMU) with this length. */

@@ -1,8 +1,8 @@
 // 16550A UART register core (COM1). Register map, FIFO control and interrupt priorities:
 // National/TI PC16550D datasheet, section 8 (Tables II-IV); probe quirks: Linux 8250_port.c.
 import type { IrqTrigger } from '../bus-device.js';
-import { VmmError } from '../errors.js';
-import { createLogger, RateLimitedLog } from '../log.js';
+import { VmmError } from '@workervisor/base';
+import { createLogger, RateLimitedLog } from '@workervisor/base';
 import type { ByteRegisterDevice } from './byte-port-bus.js';
 import { boolField, byteArrayField, intField } from './shared.js';
 

@@ -1,7 +1,7 @@
 // Helpers shared by the legacy devices: rate-limited logging at levels other than warn, and
 // checks for the JSON state a snapshot hands back to restore().
-import type { Logger, LogLevel } from '../log.js';
-import { RateLimitedLog } from '../log.js';
+import type { Logger, LogLevel } from '@workervisor/base';
+import { RateLimitedLog } from '@workervisor/base';
 
 /**
  * A RateLimitedLog that writes at `level` instead of warn (log.ts only limits warn), for

@@ -1,7 +1,7 @@
 // An in-process GuestMemory for unit tests: RAM regions over plain ArrayBuffers with the same
 // bounds rules as the real one (guest-memory.ts): every access must lie inside one region.
 import type { GuestMemory } from '../guest-memory.js';
-import { VmmError } from '../errors.js';
+import { VmmError } from '@workervisor/base';
 
 /**
  * Thrown by FakeGuestMemory when an access falls outside guest RAM. Mirrors the real

@@ -3,7 +3,7 @@
 // what the device put in the used ring, the way a guest driver would.
 import type { BusDevice } from '../bus-device.js';
 import type { GuestMemory } from '../guest-memory.js';
-import * as le from '../le.js';
+import { le } from '@workervisor/base';
 
 const DESC_F_NEXT = 1;
 const DESC_F_WRITE = 2;

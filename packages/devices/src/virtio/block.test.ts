@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import * as le from '../le.js';
+import { le } from '@workervisor/base';
 import { FakeGuestMemory, MemoryBlockBackend, MockVirtqueue, RecordingIrq, mmioInitialize, mmioRead32, mmioWrite32, type MockBuffer } from '../testing/index.js';
 import { VIRTIO_BLK_F_FLUSH, VIRTIO_BLK_F_RO, VIRTIO_BLK_S_IOERR, VIRTIO_BLK_S_OK, VIRTIO_BLK_S_UNSUPP, VIRTIO_BLK_T_FLUSH, VIRTIO_BLK_T_GET_ID, VIRTIO_BLK_T_IN, VIRTIO_BLK_T_OUT, VirtioBlock } from './block.js';
 import { VIRTIO_F_RING_INDIRECT_DESC, VIRTIO_F_VERSION_1 } from './device.js';

@@ -6,8 +6,8 @@
 // which is the price of this first version. Async I/O can replace the backend call in
 // `execute` without changing the request parsing or completion code.
 import type { GuestMemory } from '../guest-memory.js';
-import * as le from '../le.js';
-import { createLogger, RateLimitedLog } from '../log.js';
+import { le } from '@workervisor/base';
+import { createLogger, RateLimitedLog } from '@workervisor/base';
 import type { BlockBackend } from './block-backend.js';
 import {
   INACTIVE,

@@ -2,7 +2,7 @@
 // the guest (hvc0), transmitq 1 the guest's output to a sink. VIRTIO_CONSOLE_F_MULTIPORT is never
 // offered (the transport refuses a driver that asks for it), so there is no control queue;
 // VIRTIO_CONSOLE_F_EMERG_WRITE is, for early output through config space.
-import { createLogger, RateLimitedLog } from '../log.js';
+import { createLogger, RateLimitedLog } from '@workervisor/base';
 import { byteArrayField } from '../legacy/shared.js';
 import {
   INACTIVE,

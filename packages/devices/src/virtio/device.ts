@@ -1,7 +1,7 @@
 // The contract between the one virtio transport (mmio.ts) and each virtio device model, plus the
 // constants both sides share. Virtio 1.2: section 2.1 (status), 2.2 (features), 5 (device ids), 6 (reserved features).
 import type { GuestMemory } from '../guest-memory.js';
-import { VmmError } from '../errors.js';
+import { VmmError } from '@workervisor/base';
 import type { Queue } from './queue.js';
 
 /** Device IDs (virtio 1.2 section 5). */

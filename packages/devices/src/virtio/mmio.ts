@@ -3,8 +3,8 @@
 // One MmioTransport fronts every virtio device; it is the BusDevice put on the MMIO bus.
 import type { BusDevice, IrqTrigger } from '../bus-device.js';
 import type { GuestMemory } from '../guest-memory.js';
-import * as le from '../le.js';
-import { createLogger, RateLimitedLog } from '../log.js';
+import { le } from '@workervisor/base';
+import { createLogger, RateLimitedLog } from '@workervisor/base';
 import {
   INACTIVE,
   INTERRUPT_CONFIG_CHANGE,

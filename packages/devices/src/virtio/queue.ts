@@ -4,7 +4,7 @@
 // counted and returned to the driver as used with length 0, so a bad guest can neither reach
 // host memory outside its RAM nor make the device loop or throw.
 import type { GuestMemory } from '../guest-memory.js';
-import { createLogger, RateLimitedLog } from '../log.js';
+import { createLogger, RateLimitedLog } from '@workervisor/base';
 
 /** Descriptor flags (2.7.5). */
 export const DESC_F_NEXT = 1;

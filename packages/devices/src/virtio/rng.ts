@@ -4,7 +4,7 @@
 // request over budget wait on a timer for the refill; nothing is dropped.
 import { randomFillSync } from 'node:crypto';
 import type { GuestMemory } from '../guest-memory.js';
-import { createLogger, RateLimitedLog } from '../log.js';
+import { createLogger, RateLimitedLog } from '@workervisor/base';
 import { RateLimiter, RateLimiterError, type MillisecondClock, type RateLimiterConfig, type RateLimiterState } from '../rate-limiter.js';
 import {
   INACTIVE,

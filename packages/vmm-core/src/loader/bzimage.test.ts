@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { le } from '@workervisor/devices';
+import { le } from '@workervisor/base';
 import { FakeGuestMemory } from '@workervisor/devices/testing';
 import { SETUP_HEADER, bzImageLoadAddress, isBzImage, loadBzImage, parseBzImage } from './bzimage.js';
 import { buildBzImage, errorKindOf, readLinuxArtifact } from './test-support.js';

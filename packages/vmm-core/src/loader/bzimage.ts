@@ -1,7 +1,8 @@
 // bzImage loader for the Linux/x86 boot protocol 2.12+ with the 64-bit entry: parses the setup
 // header, loads the protected-mode kernel and checks init_size. Spec: Documentation/arch/x86/boot.rst
 // ("The real-mode kernel header", "Details of header fields", "64-bit boot protocol").
-import { le, type GuestMemory } from '@workervisor/devices';
+import { type GuestMemory } from '@workervisor/devices';
+import { le } from '@workervisor/base';
 import { HIGH_MEMORY_START } from '../arch/x86_64/layout.js';
 import { lowRamEnd } from '../arch/x86_64/memory-map.js';
 import { LoaderError, hex } from './errors.js';

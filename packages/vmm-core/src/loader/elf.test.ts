@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { le } from '@workervisor/devices';
+import { le } from '@workervisor/base';
 import { FakeGuestMemory } from '@workervisor/devices/testing';
 import { isElf, isInSegments, loadElf, parseElf, XEN_ELFNOTE_PHYS32_ENTRY } from './elf.js';
 import { LoaderError } from './errors.js';

@@ -1,7 +1,8 @@
 // ELF64 x86_64 kernel loader (vmlinux, test guests): PT_LOAD segments go to p_paddr, and the PVH
 // entry comes from the Xen XEN_ELFNOTE_PHYS32_ENTRY note. Spec: System V gABI ch. 4 ("ELF Header",
 // "Program Header", "Note Section"); Xen xen/include/public/elfnote.h; Xen docs/misc/pvh.pandoc.
-import { le, type GuestMemory } from '@workervisor/devices';
+import { type GuestMemory } from '@workervisor/devices';
+import { le } from '@workervisor/base';
 import { HIGH_MEMORY_START } from '../arch/x86_64/layout.js';
 import { LoaderError, hex } from './errors.js';
 

@@ -1,5 +1,5 @@
 // Errors of the kernel, initramfs and command-line loaders (one class, one kind per failure).
-import { VmmError } from '@workervisor/devices';
+import { VmmError } from '@workervisor/base';
 
 /** Every way loading a kernel, an initramfs or a command line can fail. */
 export type LoaderErrorKind =

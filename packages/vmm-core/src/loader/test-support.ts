@@ -2,7 +2,7 @@
 // kernel files from e2e/linux/out/ when present, and builders of small synthetic ELF and bzImage files.
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { le } from '@workervisor/devices';
+import { le } from '@workervisor/base';
 
 /** e2e/linux/out/, where e2e/linux/build.sh puts Debian's cloud kernel. */
 export const LINUX_OUT_DIR = fileURLToPath(new URL('../../../../e2e/linux/out/', import.meta.url));

@@ -2,8 +2,8 @@
 // the tap when its fd is readable, transmitq 1 is written to the tap on each kick. Offloads
 // (checksum, TSO, UFO) pass through the shared vnet header; MRG_RXBUF spreads a 64 KiB frame over
 // the guest's receive buffers. The configuration is the MAC and LINK_UP.
-import { createLogger, RateLimitedLog } from '../../log.js';
-import * as le from '../../le.js';
+import { createLogger, RateLimitedLog } from '@workervisor/base';
+import { le } from '@workervisor/base';
 import {
   INACTIVE,
   VIRTIO_F_RING_EVENT_IDX,

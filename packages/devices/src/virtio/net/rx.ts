@@ -3,8 +3,8 @@
 // VIRTIO_NET_F_MRG_RXBUF a frame spreads over several chains and num_buffers says how many;
 // without it each frame takes one chain. Chains popped but not yet filled are held for the next frame.
 import type { GuestMemory } from '../../guest-memory.js';
-import * as le from '../../le.js';
-import type { RateLimitedLog } from '../../log.js';
+import { le } from '@workervisor/base';
+import type { RateLimitedLog } from '@workervisor/base';
 import { writeSegments, type DescriptorChain, type Queue } from '../queue.js';
 import { MAX_FRAME_SIZE, NET_HDR_NUM_BUFFERS, NET_HDR_SIZE, type NetBackend, type VirtioNetMetrics } from './header.js';
 import { MAX_IOV } from './tx.js';

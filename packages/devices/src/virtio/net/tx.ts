@@ -1,7 +1,7 @@
 // virtio-net transmitq (virtio 1.2 section 5.1.6.2): each chain is a vnet header and a frame in
 // device-readable buffers; their guest-RAM views are gathered straight into one writev on the tap.
 import type { GuestMemory } from '../../guest-memory.js';
-import type { RateLimitedLog } from '../../log.js';
+import type { RateLimitedLog } from '@workervisor/base';
 import type { DescriptorChain, Queue } from '../queue.js';
 import { MAX_FRAME_SIZE, NET_HDR_SIZE, type NetBackend, type VirtioNetMetrics } from './header.js';
 

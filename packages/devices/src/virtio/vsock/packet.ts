@@ -1,6 +1,6 @@
 // The virtio-vsock packet header, struct virtio_vsock_hdr (virtio 1.2 section 5.10.6): 44 bytes,
 // little-endian, followed by `len` payload bytes in the same descriptor chain.
-import * as le from '../../le.js';
+import { le } from '@workervisor/base';
 
 /** Bytes of struct virtio_vsock_hdr. */
 export const VSOCK_HDR_SIZE = 44;

@@ -6,8 +6,8 @@
 // tx dispatch, rx scheduling and the host events share one connection table and its invariants
 // (a connection is live exactly while it is in `conns`); the codec and the per-connection
 // accounting are in packet.ts and connection.ts.
-import { createLogger, RateLimitedLog } from '../../log.js';
-import * as le from '../../le.js';
+import { createLogger, RateLimitedLog } from '@workervisor/base';
+import { le } from '@workervisor/base';
 import {
   INACTIVE,
   VIRTIO_F_RING_EVENT_IDX,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { le } from '@workervisor/devices';
+import { le } from '@workervisor/base';
 import { FakeGuestMemory } from '@workervisor/devices/testing';
 import { BOOT_PARAMS, BOOT_PARAMS_SIZE, E820_ENTRY_SIZE, buildBootParams, writeBootParams } from './boot-params.js';
 import { CMDLINE_START, RSDP_START, ZERO_PAGE_START } from './layout.js';

@@ -1,7 +1,8 @@
 // The zero page (struct boot_params) for the Linux 64-bit entry: setup header, command line,
 // ramdisk, RSDP and e820 map. Spec: Documentation/arch/x86/zero-page.rst and boot.rst;
 // arch/x86/include/uapi/asm/bootparam.h.
-import { le, type GuestMemory } from '@workervisor/devices';
+import { type GuestMemory } from '@workervisor/devices';
+import { le } from '@workervisor/base';
 import { ZERO_PAGE_START } from './layout.js';
 import { X86Error, checkAddress } from './errors.js';
 import type { MemoryMapEntry } from './memory-map.js';

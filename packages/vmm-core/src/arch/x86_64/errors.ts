@@ -1,5 +1,5 @@
 // Errors of the x86_64 boot-state builders (zero page, hvm_start_info, vCPU registers, CPUID, LAPIC).
-import { VmmError } from '@workervisor/devices';
+import { VmmError } from '@workervisor/base';
 
 /** Every way building the x86_64 boot state can fail; all are host-side configuration errors. */
 export type X86ErrorKind =

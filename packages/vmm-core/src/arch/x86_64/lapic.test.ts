@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { le } from '@workervisor/devices';
+import { le } from '@workervisor/base';
 import { APIC_LVT_LINT0, APIC_LVT_LINT1, withLintDeliveryModes } from './lapic.js';
 import { errorKindOf } from '../../loader/test-support.js';
 

@@ -1,6 +1,6 @@
 // Local APIC LINT0/LINT1 setup on the KVM_GET_LAPIC register page, as Firecracker's set_lint:
 // LINT0 takes the PIC's ExtINT, LINT1 delivers NMI. Spec: Intel SDM vol. 3A 11.5.1 (LVT).
-import { le } from '@workervisor/devices';
+import { le } from '@workervisor/base';
 import { X86Error } from './errors.js';
 
 /** sizeof(struct kvm_lapic_state): the 4 KiB APIC page's first 1 KiB. */

@@ -2,7 +2,8 @@
 // Linux 64-bit entry (long mode, identity-mapped page tables, boot GDT). Spec: Xen
 // docs/misc/pvh.pandoc; Linux Documentation/arch/x86/boot.rst "64-bit boot protocol"; Intel SDM
 // vol. 3A 3.4.5 (segment descriptors), 4.5 (4-level paging), 9.8.5 (entering IA-32e mode).
-import { le, type GuestMemory } from '@workervisor/devices';
+import { type GuestMemory } from '@workervisor/devices';
+import { le } from '@workervisor/base';
 import type { KvmRegs, KvmSegment, KvmSregs } from '@workervisor/native';
 import {
   BOOT_GDT_START,

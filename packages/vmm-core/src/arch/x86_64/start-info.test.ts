@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { le } from '@workervisor/devices';
+import { le } from '@workervisor/base';
 import { FakeGuestMemory } from '@workervisor/devices/testing';
 import { HVM_START_MAGIC, MEMMAP_ENTRY_SIZE, START_INFO, buildStartInfo, writeStartInfo } from './start-info.js';
 import { CMDLINE_START, PVH_INFO_START, PVH_MEMMAP_START, PVH_MODLIST_START, RSDP_START } from './layout.js';

@@ -1,6 +1,7 @@
 // PVH boot information: struct hvm_start_info (version 1), its module list and memory map.
 // Spec: Xen xen/include/public/arch-x86/hvm/start_info.h; docs/misc/pvh.pandoc.
-import { le, type GuestMemory } from '@workervisor/devices';
+import { type GuestMemory } from '@workervisor/devices';
+import { le } from '@workervisor/base';
 import { PVH_INFO_START, PVH_MEMMAP_START, PVH_MODLIST_START } from './layout.js';
 import { X86Error, checkAddress } from './errors.js';
 import type { MemoryMapEntry } from './memory-map.js';

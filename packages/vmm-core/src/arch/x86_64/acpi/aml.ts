@@ -1,7 +1,7 @@
 // A small AML encoder: the subset of ACPI 6.5 section 20 (ACPI Machine Language) and the
 // resource descriptors of section 6.4 that a DSDT for a microVM needs.
 // Every function returns the encoded bytes of one term; terms compose by nesting arrays.
-import { le } from '@workervisor/devices';
+import { le } from '@workervisor/base';
 import { AcpiError } from './error.js';
 
 // Opcodes and prefixes, ACPI 6.5 section 20.3 ("AML Byte Stream Byte Values").

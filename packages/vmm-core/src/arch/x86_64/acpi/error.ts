@@ -1,6 +1,6 @@
 // The one error type of the ACPI table builder (STYLE.md "Errors"): bad input, AML that
 // cannot be encoded, tables that do not fit their window, and guest-memory write failures.
-import { VmmError } from '@workervisor/devices';
+import { VmmError } from '@workervisor/base';
 
 /** What went wrong while building or placing ACPI tables. */
 export type AcpiErrorKind =

@@ -1,4 +1,4 @@
-import { le } from '@workervisor/devices';
+import { le } from '@workervisor/base';
 import { describe, expect, it } from 'vitest';
 import { ACPI_RESET_VALUE, ACPI_SHUTDOWN_PORT } from '../layout.js';
 import {

@@ -1,7 +1,7 @@
 // Fixed ACPI Description Table, revision 6, for a hardware-reduced platform (ACPI 6.5
 // section 5.2.9; hardware-reduced ACPI: section 4.1). Power-off and reset go through the
 // sleep control/status and reset registers, all on the one-byte ACPI_SHUTDOWN_PORT.
-import { le } from '@workervisor/devices';
+import { le } from '@workervisor/base';
 import { ACPI_RESET_VALUE, ACPI_SHUTDOWN_PORT } from '../layout.js';
 import { buildSdt, putAscii, SDT_HEADER_SIZE } from './sdt.js';
 

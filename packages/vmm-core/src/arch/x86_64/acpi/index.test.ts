@@ -1,5 +1,5 @@
 import type { GuestMemory } from '@workervisor/devices';
-import { le } from '@workervisor/devices';
+import { le } from '@workervisor/base';
 import { describe, expect, it } from 'vitest';
 import { ACPI_TABLES_END, GED_IRQ, GED_START, RSDP_START, VIRTIO_IRQ_BASE, VIRTIO_MMIO_SIZE, VIRTIO_MMIO_START } from '../layout.js';
 import { ACPI_TABLE_ALIGNMENT, AcpiError, createAcpiTables, planLayout, type AcpiConfig } from './index.js';

@@ -1,4 +1,4 @@
-import { le } from '@workervisor/devices';
+import { le } from '@workervisor/base';
 import { describe, expect, it } from 'vitest';
 import { IOAPIC_START, LAPIC_START, MAX_VCPUS } from '../layout.js';
 import { AcpiError } from './error.js';

@@ -1,7 +1,7 @@
 // Multiple APIC Description Table: the local APIC of every vCPU, the IOAPIC and the ISA
 // interrupt overrides. ACPI 6.5 section 5.2.12. Debian's kernel has CONFIG_X86_MPPARSE off,
 // so this table is the only way it learns about the other CPUs.
-import { le } from '@workervisor/devices';
+import { le } from '@workervisor/base';
 import { IOAPIC_START, LAPIC_START, MAX_VCPUS } from '../layout.js';
 import { AcpiError } from './error.js';
 import { buildSdt, SDT_HEADER_SIZE } from './sdt.js';

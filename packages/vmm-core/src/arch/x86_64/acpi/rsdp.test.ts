@@ -1,4 +1,4 @@
-import { le } from '@workervisor/devices';
+import { le } from '@workervisor/base';
 import { describe, expect, it } from 'vitest';
 import { buildRsdp, RSDP_REVISION, RSDP_SIZE, RSDP_V1_SIZE } from './rsdp.js';
 import { byteSum, getAscii } from './sdt.js';

@@ -1,7 +1,7 @@
 // Root System Description Pointer, ACPI 2.0+ form: ACPI 6.5 section 5.2.5.3.
 // Guests find it through boot_params.acpi_rsdp_addr, hvm_start_info.rsdp_paddr, or by
 // scanning 0xE0000-0xFFFFF on 16-byte boundaries (section 5.2.5.1).
-import { le } from '@workervisor/devices';
+import { le } from '@workervisor/base';
 import { fixChecksum, OEM_ID, putAscii } from './sdt.js';
 
 /** Size of the revision-2 RSDP in bytes. */

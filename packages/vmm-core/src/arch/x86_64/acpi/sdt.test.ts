@@ -1,4 +1,4 @@
-import { le } from '@workervisor/devices';
+import { le } from '@workervisor/base';
 import { describe, expect, it } from 'vitest';
 import { AcpiError } from './error.js';
 import { buildSdt, byteSum, fixChecksum, getAscii, putAscii, SDT_HEADER_SIZE } from './sdt.js';

@@ -1,6 +1,6 @@
 // The System Description Table header shared by every ACPI table but the RSDP, and the
 // checksum rule: ACPI 6.5 section 5.2.6 ("System Description Table Header").
-import { le } from '@workervisor/devices';
+import { le } from '@workervisor/base';
 import { AcpiError } from './error.js';
 
 /** Size of the common header in bytes. */

@@ -1,6 +1,6 @@
 // Extended System Description Table: 64-bit pointers to every table but the DSDT (which
 // the FADT points to) and the FACS. ACPI 6.5 section 5.2.8.
-import { le } from '@workervisor/devices';
+import { le } from '@workervisor/base';
 import { buildSdt, SDT_HEADER_SIZE } from './sdt.js';
 
 /** XSDT revision (section 5.2.8 table 5.8). */

@@ -1,0 +1,6 @@
+// @workervisor/base: what every package shares and nothing else: errors (one registry of codes),
+// logging, little-endian byte helpers and the checks on host files the VMM reads or writes.
+export { VmmError, RemoteError, toErrorData, fromErrorData, type ErrorData } from './errors.js';
+export { createLogger, configureLogging, logLevel, logFileDescriptor, droppedLogLines, RateLimitedLog, type Logger, type LogLevel } from './log.js';
+export { HostFileError, readHostFile, openOutputFile, appendNonBlocking, fileTypeName, type HostFileErrorKind, type HostOutputFile, type ReadHostFileOptions } from './host-file.js';
+export * as le from './le.js';
