@@ -5,5 +5,5 @@ export { ApiError, apiErrorCode, statusForCode, STATUS_BY_CODE, ERR_NOT_SUPPORTE
 export { ok, fail, notSupported, ENDPOINT_OF, type ApiBackend, type ApiRequest, type ApiRequestType, type ApiResponse } from './protocol.js';
 export { startApiServer, type ApiServerOptions, type ApiServerHandle } from './server/server.js';
 export { ApiServerError, type ApiServerErrorKind } from './server/errors.js';
-export type { VmConfig, VmInfo, VmState, VmCounters, VmmPingResponse } from './schema/index.js';
+export type { VmConfig, VmInfo, VmState, VmCounters, VmmPingResponse } from '@workervisor/schema';
 export { describeJsonError, jsonErrorLocation, jsonErrorOffset, type JsonErrorLocation } from './json-error.js';

@@ -1,6 +1,6 @@
 // @workervisor/api: the Cloud Hypervisor-compatible REST API (schemas, router, routes, the
 // worker-thread HTTP server) and the Firecracker config-file translation.
-export * from './schema/index.js';
+export * from '@workervisor/schema';
 export {
   ApiError,
   apiErrorCode,

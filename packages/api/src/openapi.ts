@@ -2,7 +2,7 @@
 // published contract cannot drift from what the router validates.
 import type { TSchema } from '@sinclair/typebox';
 import { API_PREFIX, API_ROUTES } from './routes/index.js';
-import { COMPONENT_SCHEMAS } from './schema/index.js';
+import { COMPONENT_SCHEMAS } from '@workervisor/schema';
 import type { Route } from './router.js';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };

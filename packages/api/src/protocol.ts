@@ -12,7 +12,7 @@ import type {
   VdpaConfig,
   VmConfig,
   VsockConfig,
-} from './schema/vm-config.js';
+} from '@workervisor/schema';
 import type {
   ReceiveMigrationData,
   RestoreConfig,
@@ -24,7 +24,7 @@ import type {
   VmResizeDisk,
   VmResizeZone,
   VmSnapshotConfig,
-} from './schema/api.js';
+} from '@workervisor/schema';
 
 /** One API call. `body` is the validated request body (defaults not applied). */
 export type ApiRequest =

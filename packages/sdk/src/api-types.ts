@@ -1,5 +1,5 @@
 // Cloud Hypervisor API body types (refs/cloud-hypervisor.yaml, components.schemas), re-exported
-// from @workervisor/api, whose TypeBox schemas are the single source of truth.
+// from @workervisor/schema, whose TypeBox schemas are the single source of truth.
 export type {
   VmmPingResponse,
   VmState,
@@ -35,4 +35,4 @@ export type {
   RestoreConfig,
   ReceiveMigrationData,
   SendMigrationData,
-} from '@workervisor/api';
+} from '@workervisor/schema';

@@ -1,6 +1,7 @@
 // Vmm: the VM lifecycle (Cloud Hypervisor's: no VM -> Created -> Running <-> Paused; shutdown drops
 // the running machine and keeps its config) and the API backend every control path goes through.
-import { ApiError, ok, fail, notSupported, type ApiBackend, type ApiRequest, type ApiResponse, type VmConfig, type VmInfo, type VmState } from '@workervisor/api/core';
+import { ApiError, ok, fail, notSupported, type ApiBackend, type ApiRequest, type ApiResponse } from '@workervisor/api/core';
+import type { VmConfig, VmInfo, VmState } from '@workervisor/schema';
 import { createLogger, type LogLevel } from '@workervisor/base';
 import { buildMachine } from './builder.js';
 import { resolveMachineConfig } from './config/resolve.js';
@@ -146,7 +147,7 @@ export class Vmm implements ApiBackend {
     if (this.config !== undefined) throw new ApiError('vm-already-created', 'a VM is already created; delete it first (vm.delete)');
     resolveMachineConfig(config);
     this.config = config;
-    this.configWithDefaults = import('@workervisor/api').then((api) => api.withDefaults(config));
+    this.configWithDefaults = import('@workervisor/schema').then((schema) => schema.withDefaults(config));
     // Reported when vm.info awaits it; never an unhandled rejection before that.
     this.configWithDefaults.catch(() => undefined);
     log.info('VM created');

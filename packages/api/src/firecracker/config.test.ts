@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Value } from '@sinclair/typebox/value';
 import { describe, expect, it } from 'vitest';
-import { VmConfigSchema } from '../schema/vm-config.js';
+import { VmConfigSchema } from '@workervisor/schema';
 import { FirecrackerConfigError, parseFirecrackerConfig, translateFirecrackerConfig } from './config.js';
 
 // tests/framework/vm_config.json from Firecracker (Apache-2.0), copied unchanged.

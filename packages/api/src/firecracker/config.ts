@@ -4,8 +4,8 @@ import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { VmmError, type LogLevel } from '@workervisor/base';
 import { describeJsonError } from '../json-error.js';
 import { describeViolation } from '../router.js';
-import type { DiskConfig, NetConfig, VmConfig } from '../schema/vm-config.js';
-import type { RateLimiterConfigSchema } from '../schema/common.js';
+import type { DiskConfig, NetConfig, VmConfig } from '@workervisor/schema';
+import type { RateLimiterConfigSchema } from '@workervisor/schema';
 import type { Static } from '@sinclair/typebox';
 import { FullVmConfigurationSchema, type FcDrive, type FcRateLimiter, type FullVmConfiguration } from './schema.js';
 

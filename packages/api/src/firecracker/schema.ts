@@ -1,7 +1,7 @@
 // Firecracker's `FullVmConfiguration` (refs/firecracker.yaml, swagger 2.0), the format of its
 // --config-file. Every optional field also accepts null, as Firecracker's serde Options do.
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { Strict, StringEnum, UInt64 } from '../schema/common.js';
+import { Strict, StringEnum, UInt64 } from '@workervisor/schema';
 
 /** An optional field that may also be JSON null. */
 const Nullable = <T extends TSchema>(t: T) => Type.Optional(Type.Union([t, Type.Null()]));

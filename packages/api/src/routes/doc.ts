@@ -1,6 +1,6 @@
 // Response documentation shared by the route files, worded after refs/cloud-hypervisor.yaml.
 import type { TSchema } from '@sinclair/typebox';
-import { PciDeviceInfoSchema } from '../schema/api.js';
+import { PciDeviceInfoSchema } from '@workervisor/schema';
 import type { RouteDoc } from '../router.js';
 
 type Responses = Record<number, { description: string; schema?: TSchema }>;

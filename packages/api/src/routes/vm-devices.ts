@@ -1,5 +1,5 @@
 // Device and resize routes: vm.add-*, vm.remove-device, vm.resize, vm.resize-disk, vm.resize-zone.
-import { VmAddUserDeviceSchema, VmRemoveDeviceSchema, VmResizeDiskSchema, VmResizeSchema, VmResizeZoneSchema } from '../schema/api.js';
+import { VmAddUserDeviceSchema, VmRemoveDeviceSchema, VmResizeDiskSchema, VmResizeSchema, VmResizeZoneSchema } from '@workervisor/schema';
 import {
   DeviceConfigSchema,
   DiskConfigSchema,
@@ -9,7 +9,7 @@ import {
   PmemConfigSchema,
   VdpaConfigSchema,
   VsockConfigSchema,
-} from '../schema/vm-config.js';
+} from '@workervisor/schema';
 import type { ApiRequest } from '../protocol.js';
 import { body, route } from '../router.js';
 import { hotplug } from './doc.js';

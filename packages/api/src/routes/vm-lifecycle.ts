@@ -1,7 +1,7 @@
 // VM lifecycle routes: create, boot, info, counters, pause/resume, shutdown, reboot, power button,
 // NMI and delete. The core decides whether the VM is in a state that allows each.
-import { VmCountersSchema, VmInfoSchema } from '../schema/api.js';
-import { VmConfigSchema } from '../schema/vm-config.js';
+import { VmCountersSchema, VmInfoSchema } from '@workervisor/schema';
+import { VmConfigSchema } from '@workervisor/schema';
 import type { ApiRequest } from '../protocol.js';
 import { body, route } from '../router.js';
 import { lifecycle } from './doc.js';

@@ -5,7 +5,7 @@ import {
   SendMigrationDataSchema,
   VmCoredumpDataSchema,
   VmSnapshotConfigSchema,
-} from '../schema/api.js';
+} from '@workervisor/schema';
 import type { ApiRequest } from '../protocol.js';
 import { body, route } from '../router.js';
 import { lifecycle } from './doc.js';

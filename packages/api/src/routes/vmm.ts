@@ -1,5 +1,5 @@
 // VMM-level routes: vmm.ping and vmm.shutdown.
-import { VmmPingResponseSchema } from '../schema/api.js';
+import { VmmPingResponseSchema } from '@workervisor/schema';
 import type { ApiRequest } from '../protocol.js';
 import { route } from '../router.js';
 

@@ -1,4 +1,4 @@
-import type { VmConfig } from '@workervisor/api';
+import type { VmConfig } from '@workervisor/schema';
 import { describe, expect, it } from 'vitest';
 import { resolveMachineConfig } from './resolve.js';
 

@@ -3,7 +3,7 @@
 // queue_size, num_queues 2 (one queue pair) and the offload switches.
 import { isIPv4 } from 'node:net';
 import { ApiError } from '@workervisor/api/core';
-import type { NetConfig } from '@workervisor/api';
+import type { NetConfig } from '@workervisor/schema';
 import { parseMac } from '@workervisor/devices';
 import type { NetSpec } from '../machine-config.js';
 

@@ -1,7 +1,7 @@
 import { chmodSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { VmConfig } from '@workervisor/api';
+import type { VmConfig } from '@workervisor/schema';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { resolveMachineConfig } from './resolve.js';
 

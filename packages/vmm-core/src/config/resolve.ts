@@ -3,8 +3,9 @@
 import { closeSync, constants, openSync, statSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { dirname } from 'node:path';
-import { ApiError, type VmConfig } from '@workervisor/api/core';
-import type { ConsoleConfig, DiskConfig, RngConfig, VsockConfig } from '@workervisor/api';
+import { ApiError } from '@workervisor/api/core';
+import type { VmConfig } from '@workervisor/schema';
+import type { ConsoleConfig, DiskConfig, RngConfig, VsockConfig } from '@workervisor/schema';
 import { tokenBucketFromApi, type RateLimiterConfig } from '@workervisor/devices';
 import { MAX_VCPUS, VIRTIO_MMIO_SLOTS } from '../arch/x86_64/layout.js';
 import type { VsockSpec } from '../machine-config.js';
@@ -32,7 +33,7 @@ function invalid(field: string, message: string): ApiError {
 
 function serialSink(config: VmConfig): SerialSink {
   const serial = config.serial;
-  // Absent = Workervisor's default (withDefaults in @workervisor/api): COM1 on the terminal.
+  // Absent = Workervisor's default (withDefaults in @workervisor/schema): COM1 on the terminal.
   if (serial === undefined) return { kind: 'tty' };
   switch (serial.mode) {
     case 'Off':

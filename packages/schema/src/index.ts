@@ -1,4 +1,5 @@
-// Every Cloud Hypervisor body schema, and the table of named components used by openapi.ts.
+// @workervisor/schema: Cloud Hypervisor's API vocabulary (refs: its OpenAPI spec, components.schemas) as TypeBox
+// schemas and their types: the VM config, request and response bodies, and the spec's defaults.
 import type { TSchema } from '@sinclair/typebox';
 import * as common from './common.js';
 import * as api from './api.js';
@@ -21,3 +22,5 @@ export const COMPONENT_SCHEMAS: Readonly<Record<string, TSchema>> = Object.fromE
     .filter(([name, value]) => name.endsWith('Schema') && typeof value === 'object' && value !== null)
     .map(([name, value]) => [name.slice(0, -'Schema'.length), value as TSchema]),
 );
+/** The helpers the schemas are written with, for schemas of other formats (the Firecracker config file). */
+export { Strict, StringEnum, Int, Int16, Int32, Int64, UInt8, UInt16, UInt32, UInt64, Bool } from './common.js';

@@ -1,6 +1,6 @@
 import { Value } from '@sinclair/typebox/value';
 import { describe, expect, it } from 'vitest';
-import * as api from '../index.js';
+import * as api from './index.js';
 import { VmConfigSchema, VmInfoSchema, withDefaults, type VmConfig } from './index.js';
 
 describe('VmConfigSchema', () => {
