@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { CpuidEntry, IrqRoute, KvmFpu, KvmRegs, KvmSregs, MsrEntry } from './types.js';
+import { VmmError } from '@workervisor/base';
 
 /** The raw vCPU object of the addon (native/src/vcpu.cc). */
 export interface NativeVcpu {
@@ -85,11 +86,9 @@ export interface NativeBinding {
 }
 
 /** Thrown when the addon was never built (or was built for another Node). */
-export class AddonLoadError extends Error {
-  readonly code = 'ERR_VMM_NATIVE_ADDON_MISSING';
+export class AddonLoadError extends VmmError<'NATIVE_ADDON'> {
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'AddonLoadError';
+    super('NATIVE_ADDON', 'missing', message, options);
   }
 }
 

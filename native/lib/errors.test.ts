@@ -29,7 +29,7 @@ describe('wrap', () => {
     );
     expect(err).toBeInstanceOf(KvmError);
     expect(err).toBeInstanceOf(Error);
-    expect(err).toMatchObject({ name: 'KvmError', kind: 'vcpu', code: 'EINTR', errno: 4, syscall: 'ioctl', ioctl: 'KVM_RUN', cause });
+    expect(err).toMatchObject({ name: 'KvmError', kind: 'vcpu', errnoName: 'EINTR', errno: 4, syscall: 'ioctl', ioctl: 'KVM_RUN', cause });
     // The kernel's text is left on the cause, not repeated.
     expect((err as KvmError).message).toBe('KVM_RUN on vCPU 0: KVM_RUN failed with EINTR');
   });
@@ -42,7 +42,7 @@ describe('wrap', () => {
       }),
     ) as KvmError;
     expect(err.message).toBe('mmap of 4096 bytes of guest RAM: mmap failed with ENOMEM');
-    expect(err).toMatchObject({ kind: 'memory', code: 'ENOMEM', errno: 12, syscall: 'mmap', ioctl: undefined });
+    expect(err).toMatchObject({ kind: 'memory', errnoName: 'ENOMEM', errno: 12, syscall: 'mmap', ioctl: undefined });
   });
 
   it('falls back to the errno number and EUNKNOWN when the error has no code', () => {
@@ -53,7 +53,7 @@ describe('wrap', () => {
       }),
     ) as KvmError;
     expect(err.message).toBe('eventfd read: read failed with errno 200');
-    expect(err.code).toBe('EUNKNOWN');
+    expect(err.errnoName).toBe('EUNKNOWN');
     expect(err.errno).toBe(200);
   });
 
@@ -80,7 +80,7 @@ describe('wrap', () => {
     ) as KvmError;
     expect(err).toBeInstanceOf(KvmError);
     expect(err.message).toBe(cause.message);
-    expect(err).toMatchObject({ kind: 'open', code: 'ENOENT', errno: 2, syscall: 'open', cause });
+    expect(err).toMatchObject({ kind: 'open', errnoName: 'ENOENT', errno: 2, syscall: 'open', cause });
   });
 
   it('lets errors without an errno through untouched', () => {
@@ -114,7 +114,7 @@ describe('wrap', () => {
 describe('KvmError', () => {
   it('defaults the fields a native error lacks', () => {
     const err = new KvmError('capability', 'KVM lacks something', new Error('bare'));
-    expect(err).toMatchObject({ name: 'KvmError', kind: 'capability', code: 'EUNKNOWN', errno: 0, syscall: 'unknown', ioctl: undefined });
+    expect(err).toMatchObject({ name: 'KvmError', kind: 'capability', errnoName: 'EUNKNOWN', errno: 0, syscall: 'unknown', ioctl: undefined });
     expect(err.message).toBe('KVM lacks something');
   });
 });

@@ -1,4 +1,5 @@
 // KvmError: a failed syscall or ioctl, with errno, syscall and ioctl name (STYLE.md "Errors").
+import { VmmError, type ErrorKind } from '@workervisor/base';
 
 export interface NativeErrnoError extends Error {
   code?: string;
@@ -7,22 +8,22 @@ export interface NativeErrnoError extends Error {
   ioctl?: string;
 }
 
-/** What failed, from the caller's side: the KVM object and operation. */
-export type KvmErrorKind = 'open' | 'api-version' | 'capability' | 'vm' | 'vcpu' | 'memory' | 'eventfd' | 'irq' | 'tap' | 'file-lock';
+/** What failed, from the caller's side: the KVM object and operation (ERROR_CODES.KVM). */
+export type KvmErrorKind = ErrorKind<'KVM'>;
 
-/** A failure reported by the kernel. `code` is the errno name (EINTR, EPERM, ...) like node's own. */
-export class KvmError extends Error {
-  readonly kind: KvmErrorKind;
-  readonly code: string;
+/**
+ * A failure reported by the kernel. `code` is `ERR_VMM_KVM_<KIND>` like every Workervisor error;
+ * `errnoName` is the errno's name (EINTR, EPERM, ...), `errno` its number.
+ */
+export class KvmError extends VmmError<'KVM'> {
+  readonly errnoName: string;
   readonly errno: number;
   readonly syscall: string;
   readonly ioctl: string | undefined;
 
   constructor(kind: KvmErrorKind, message: string, native: NativeErrnoError) {
-    super(message, { cause: native });
-    this.name = 'KvmError';
-    this.kind = kind;
-    this.code = native.code ?? 'EUNKNOWN';
+    super('KVM', kind, message, { cause: native });
+    this.errnoName = native.code ?? 'EUNKNOWN';
     this.errno = native.errno ?? 0;
     this.syscall = native.syscall ?? 'unknown';
     this.ioctl = native.ioctl;

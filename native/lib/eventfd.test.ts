@@ -97,13 +97,13 @@ describe('EventFd', () => {
       err = e;
     }
     expect(err).toBeInstanceOf(KvmError);
-    expect(err).toMatchObject({ kind: 'eventfd', code: 'EINVAL', errno: 22, syscall: 'write', message: 'eventfd write: write failed with EINVAL' });
+    expect(err).toMatchObject({ kind: 'eventfd', errnoName: 'EINVAL', errno: 22, syscall: 'write', message: 'eventfd write: write failed with EINVAL' });
   });
 
   it('fails a write that would overflow the counter with EAGAIN instead of blocking', () => {
     const fd = eventFd();
     fd.write(EVENTFD_MAX);
-    expect(() => fd.write(1)).toThrow(expect.objectContaining({ name: 'KvmError', code: 'EAGAIN' }) as Error);
+    expect(() => fd.write(1)).toThrow(expect.objectContaining({ name: 'KvmError', errnoName: 'EAGAIN' }) as Error);
     expect(fd.read()).toBe(EVENTFD_MAX);
   });
 
@@ -117,7 +117,7 @@ describe('EventFd', () => {
   it('reports EBADF for a read after close', () => {
     const fd = new EventFd();
     fd.close();
-    expect(() => fd.read()).toThrow(expect.objectContaining({ name: 'KvmError', code: 'EBADF', syscall: 'read' }) as Error);
+    expect(() => fd.read()).toThrow(expect.objectContaining({ name: 'KvmError', errnoName: 'EBADF', syscall: 'read' }) as Error);
   });
 });
 

@@ -95,6 +95,6 @@ describe('OFD locks', () => {
       err = e;
     }
     expect(err).toBeInstanceOf(KvmError);
-    expect(err).toMatchObject({ kind: 'file-lock', code: 'EBADF', syscall: 'fcntl', ioctl: 'F_OFD_SETLK' });
+    expect(err).toMatchObject({ kind: 'file-lock', errnoName: 'EBADF', syscall: 'fcntl', ioctl: 'F_OFD_SETLK' });
   });
 });

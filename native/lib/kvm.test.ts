@@ -68,7 +68,7 @@ describe('Kvm.open failures (no KVM needed)', () => {
     const missing = join(dir, 'no-such-kvm');
     const err = thrownBy(() => Kvm.open(missing));
     expect(err).toBeInstanceOf(KvmError);
-    expect(err).toMatchObject({ kind: 'open', code: 'ENOENT', errno: 2, syscall: 'open' });
+    expect(err).toMatchObject({ kind: 'open', errnoName: 'ENOENT', errno: 2, syscall: 'open' });
     expect((err as KvmError).message).toBe(`${missing} does not exist: this host has no KVM (enable virtualization, load kvm_intel or kvm_amd)`);
   });
 
@@ -77,14 +77,14 @@ describe('Kvm.open failures (no KVM needed)', () => {
     process.env.WORKERVISOR_KVM_PATH = missing;
     const err = thrownBy(() => Kvm.open());
     expect(err).toBeInstanceOf(KvmError);
-    expect(err).toMatchObject({ kind: 'open', code: 'ENOENT' });
+    expect(err).toMatchObject({ kind: 'open', errnoName: 'ENOENT' });
     expect((err as KvmError).message).toContain(`${missing} does not exist: this host has no KVM`);
   });
 
   it('fails on a regular file with KVM_GET_API_VERSION and ENOTTY', () => {
     const err = thrownBy(() => Kvm.open(regularFile));
     expect(err).toBeInstanceOf(KvmError);
-    expect(err).toMatchObject({ kind: 'api-version', code: 'ENOTTY', errno: 25, syscall: 'ioctl', ioctl: 'KVM_GET_API_VERSION' });
+    expect(err).toMatchObject({ kind: 'api-version', errnoName: 'ENOTTY', errno: 25, syscall: 'ioctl', ioctl: 'KVM_GET_API_VERSION' });
     expect((err as KvmError).message).toBe('KVM_GET_API_VERSION: KVM_GET_API_VERSION failed with ENOTTY');
     expect((err as KvmError).cause).toMatchObject({ message: expect.stringContaining('Inappropriate ioctl') as string });
   });
@@ -180,7 +180,7 @@ describe.skipIf(skipReason !== undefined)('Kvm, VmFd and VcpuFd on /dev/kvm', ()
     vcpu.close();
     const err = thrownBy(() => vcpu.getRegs());
     expect(err).toBeInstanceOf(KvmError);
-    expect(err).toMatchObject({ kind: 'vcpu', code: 'EBADF', message: 'KVM_GET_REGS: ioctl failed with EBADF' });
+    expect(err).toMatchObject({ kind: 'vcpu', errnoName: 'EBADF', message: 'KVM_GET_REGS: ioctl failed with EBADF' });
   });
 
   it('refuses a second vCPU with the same id (KVM_CREATE_VCPU, EEXIST)', () => {
@@ -189,6 +189,6 @@ describe.skipIf(skipReason !== undefined)('Kvm, VmFd and VcpuFd on /dev/kvm', ()
     closers.push(() => vcpu.close());
     const err = thrownBy(() => new VcpuFd(vm.fd, 0, kvm.vcpuMmapSize()));
     expect(err).toBeInstanceOf(KvmError);
-    expect(err).toMatchObject({ kind: 'vcpu', code: 'EEXIST', ioctl: 'KVM_CREATE_VCPU', message: 'KVM_CREATE_VCPU 0: KVM_CREATE_VCPU failed with EEXIST' });
+    expect(err).toMatchObject({ kind: 'vcpu', errnoName: 'EEXIST', ioctl: 'KVM_CREATE_VCPU', message: 'KVM_CREATE_VCPU 0: KVM_CREATE_VCPU failed with EEXIST' });
   });
 });

@@ -1,36 +1,12 @@
 // API errors: one kind per failure, and the one table that maps an error code to an HTTP status
 // (fastify style). Status choices follow the per-route codes in refs/cloud-hypervisor.yaml.
 import { VmmError, type ErrorData } from '@workervisor/base';
+import type { ErrorKind } from '@workervisor/base';
 
-export type ApiErrorKind =
-  // Raised by the router and the HTTP server.
-  | 'bad-request'
-  | 'request-timeout'
-  | 'not-found'
-  | 'method-not-allowed'
-  | 'invalid-json'
-  | 'invalid-body'
-  | 'invalid-query'
-  | 'invalid-param'
-  | 'body-too-large'
-  | 'unsupported-media-type'
-  | 'headers-too-large'
-  // Raised by the backend (the VMM core).
-  | 'not-supported'
-  | 'vm-not-created'
-  | 'vm-not-booted'
-  | 'vm-not-paused'
-  | 'vm-already-created'
-  | 'invalid-state'
-  | 'invalid-config'
-  | 'device-exists'
-  | 'device-not-found'
-  | 'resize-pending'
-  | 'unavailable'
-  | 'internal';
+export type ApiErrorKind = ErrorKind<'API'>;
 
 /** An API failure; `code` is `ERR_VMM_API_<KIND>` (e.g. `ERR_VMM_API_NOT_SUPPORTED`). */
-export class ApiError extends VmmError<ApiErrorKind> {
+export class ApiError extends VmmError<'API'> {
   constructor(
     kind: ApiErrorKind,
     message: string,

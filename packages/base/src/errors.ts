@@ -1,5 +1,6 @@
 // The base of every Workervisor error: a stable code, a kind per failure, the cause chained.
 // Errors cross threads as plain data (structured clone drops classes), see toErrorData.
+import { ERR_VMM_INTERNAL, errorCode, type ErrorKind, type ErrorPrefix } from './error-codes.js';
 
 /** Plain-data form of an error, safe to post between threads and to serialize as JSON. */
 export interface ErrorData {
@@ -13,24 +14,27 @@ export interface ErrorData {
 }
 
 /**
- * Base class: subclasses fix the code prefix and the kind union.
+ * Base class of every Workervisor error: the prefix names the class's entry in ERROR_CODES
+ * (error-codes.ts) and the kind one of its failures.
  * `new BusError('overlap', 'range 0x3f8+8 overlaps COM1')` has code `ERR_VMM_BUS_OVERLAP`.
  */
-export class VmmError<K extends string = string> extends Error {
-  readonly kind: K;
+export class VmmError<P extends ErrorPrefix = ErrorPrefix> extends Error {
+  readonly prefix: P;
+  readonly kind: ErrorKind<P>;
   readonly code: string;
   readonly details: Record<string, string | number | boolean> | undefined;
 
   constructor(
-    prefix: string,
-    kind: K,
+    prefix: P,
+    kind: ErrorKind<P>,
     message: string,
     options?: { cause?: unknown; details?: Record<string, string | number | boolean> },
   ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
+    this.prefix = prefix;
     this.kind = kind;
-    this.code = `ERR_VMM_${prefix}_${kind.replace(/-/g, '_').toUpperCase()}`;
+    this.code = errorCode(prefix, kind);
     this.details = options?.details;
   }
 }
@@ -38,23 +42,23 @@ export class VmmError<K extends string = string> extends Error {
 /** Converts any thrown value into plain data for postMessage / JSON. */
 export function toErrorData(err: unknown): ErrorData {
   if (err instanceof Error) {
-    const e = err as Error & { code?: unknown; kind?: unknown; details?: unknown; errno?: unknown; syscall?: unknown; ioctl?: unknown };
+    const e = err as Error & { code?: unknown; kind?: unknown; details?: unknown; errno?: unknown; errnoName?: unknown; syscall?: unknown; ioctl?: unknown };
     let details: Record<string, string | number | boolean> | undefined;
     if (e.details !== null && typeof e.details === 'object') details = { ...(e.details as Record<string, string | number | boolean>) };
-    for (const k of ['errno', 'syscall', 'ioctl'] as const) {
+    for (const k of ['errno', 'errnoName', 'syscall', 'ioctl'] as const) {
       const v = e[k];
       if (typeof v === 'string' || typeof v === 'number') (details ??= {})[k] = v;
     }
     return {
       name: e.name,
-      code: typeof e.code === 'string' ? e.code : 'ERR_VMM_INTERNAL',
+      code: typeof e.code === 'string' ? e.code : ERR_VMM_INTERNAL,
       kind: typeof e.kind === 'string' ? e.kind : 'internal',
       message: e.message,
       ...(e.cause === undefined ? {} : { cause: toErrorData(e.cause) }),
       ...(details === undefined ? {} : { details }),
     };
   }
-  return { name: 'Error', code: 'ERR_VMM_INTERNAL', kind: 'internal', message: String(err) };
+  return { name: 'Error', code: ERR_VMM_INTERNAL, kind: 'internal', message: String(err) };
 }
 
 /** An error rebuilt on the receiving side of a thread boundary. */

@@ -3,11 +3,12 @@
 // name before any byte is read (issue 9: /dev/zero as a kernel, a FIFO as an initramfs).
 import { closeSync, constants, fstatSync, openSync, readSync, statfsSync, statSync, writeSync, type Stats } from 'node:fs';
 import { VmmError } from './errors.js';
+import type { ErrorKind } from './error-codes.js';
 
-export type HostFileErrorKind = 'unreadable' | 'not-regular' | 'pseudo-file' | 'empty' | 'too-large' | 'unwritable';
+export type HostFileErrorKind = ErrorKind<'HOST_FILE'>;
 
 /** Code `ERR_VMM_HOST_FILE_<KIND>`; `details.path` is the file. */
-export class HostFileError extends VmmError<HostFileErrorKind> {
+export class HostFileError extends VmmError<'HOST_FILE'> {
   constructor(kind: HostFileErrorKind, message: string, path: string, cause?: unknown) {
     super('HOST_FILE', kind, message, { details: { path }, ...(cause === undefined ? {} : { cause }) });
   }

@@ -4,3 +4,4 @@ export { VmmError, RemoteError, toErrorData, fromErrorData, type ErrorData } fro
 export { createLogger, configureLogging, logLevel, logFileDescriptor, droppedLogLines, RateLimitedLog, type Logger, type LogLevel } from './log.js';
 export { HostFileError, readHostFile, openOutputFile, appendNonBlocking, fileTypeName, type HostFileErrorKind, type HostOutputFile, type ReadHostFileOptions } from './host-file.js';
 export * as le from './le.js';
+export { ERROR_CODES, ERR_VMM_INTERNAL, errorCode, allErrorCodes, type ErrorPrefix, type ErrorKind } from './error-codes.js';

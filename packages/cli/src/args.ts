@@ -1,25 +1,16 @@
 // Command-line parsing in Cloud Hypervisor's style (`--cpus boot=2`, `--memory size=512M`,
 // `--serial file=PATH`), plus `remote` (ch-remote). Pure: argv in, a ParsedCli or a CliError out.
 import { VmmError, type LogLevel } from '@workervisor/base';
+import type { ErrorKind } from '@workervisor/base';
 import type { CpusConfig, MemoryConfig, PayloadConfig } from '@workervisor/sdk';
 import { HELP, REMOTE_HELP } from './help.js';
 
 export { HELP, REMOTE_HELP };
 
-export type CliErrorKind =
-  | 'unknown-flag'
-  | 'missing-value'
-  | 'invalid-value'
-  | 'duplicate-flag'
-  | 'conflict'
-  | 'requires'
-  | 'nothing-to-do'
-  | 'unexpected-argument'
-  | 'unknown-command'
-  | 'missing-argument';
+export type CliErrorKind = ErrorKind<'CLI'>;
 
 /** A usage mistake; the message names the flag and the fix. Exit status 2 by convention. */
-export class CliError extends VmmError<CliErrorKind> {
+export class CliError extends VmmError<'CLI'> {
   constructor(kind: CliErrorKind, message: string) {
     super('CLI', kind, message);
   }

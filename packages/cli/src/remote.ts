@@ -1,7 +1,7 @@
 // `workervisor remote`: drives a running VMM through its API socket, in the manner of ch-remote.
 // Results go to stdout as pretty JSON; failures print the VMM's own message to stderr.
 import { readFile } from 'node:fs/promises';
-import { ApiError, ConnectionError, connect, type ConnectOptions, type VmConfig, type VmmClient } from '@workervisor/sdk';
+import { ResponseError, ConnectionError, connect, type ConnectOptions, type VmConfig, type VmmClient } from '@workervisor/sdk';
 import { describeJsonError } from '@workervisor/api/core';
 import type { RemoteCommand } from './args.js';
 
@@ -116,6 +116,6 @@ async function readStdin(): Promise<string> {
 }
 
 function describe(err: unknown): string {
-  if (err instanceof ApiError || err instanceof ConnectionError) return err.message;
+  if (err instanceof ResponseError || err instanceof ConnectionError) return err.message;
   return err instanceof Error ? err.message : String(err);
 }

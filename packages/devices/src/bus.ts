@@ -1,10 +1,11 @@
 // A PIO or MMIO bus: maps address ranges to BusDevices and dispatches guest accesses (Firecracker's Bus).
 import type { BusDevice } from './bus-device.js';
 import { VmmError } from '@workervisor/base';
+import type { ErrorKind } from '@workervisor/base';
 import { createLogger, RateLimitedLog } from '@workervisor/base';
 
-export class BusError extends VmmError<'overlap' | 'invalid-range'> {
-  constructor(kind: 'overlap' | 'invalid-range', message: string) {
+export class BusError extends VmmError<'BUS'> {
+  constructor(kind: ErrorKind<'BUS'>, message: string) {
     super('BUS', kind, message);
   }
 }

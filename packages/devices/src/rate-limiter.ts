@@ -2,6 +2,7 @@
 // `size` tokens refilled continuously over `refillTimeMs`, plus a `oneTimeBurst` spent first and
 // never refilled; a limiter pairs a bytes bucket and an ops bucket. Consumption is all or nothing.
 import { VmmError } from '@workervisor/base';
+import type { ErrorKind } from '@workervisor/base';
 
 /** One bucket's configuration; size or refillTimeMs 0 means "no limit" (Firecracker's rule). */
 export interface TokenBucketConfig {
@@ -31,8 +32,8 @@ export interface RateLimiterState {
   ops?: TokenBucketState;
 }
 
-export class RateLimiterError extends VmmError<'invalid-config' | 'invalid-state'> {
-  constructor(kind: 'invalid-config' | 'invalid-state', message: string) {
+export class RateLimiterError extends VmmError<'RATE_LIMITER'> {
+  constructor(kind: ErrorKind<'RATE_LIMITER'>, message: string) {
     super('RATE_LIMITER', kind, message);
   }
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { VmmError } from '@workervisor/base';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { connect, type VmmClient } from './client.js';
-import { ApiError, ConnectionError, parseErrorBody } from './errors.js';
+import { ResponseError, ConnectionError, parseErrorBody } from './errors.js';
 import { startFakeVmm, type FakeVmm } from './testing/fake-vmm.js';
 
 let fake: FakeVmm;
@@ -103,15 +103,15 @@ describe('VmmClient routes', () => {
 });
 
 describe('VmmClient errors', () => {
-  it('turns a JSON error body into an ApiError that keeps the server message and code', async () => {
+  it('turns a JSON error body into an ResponseError that keeps the server message and code', async () => {
     fake.reply('vm.boot', { status: 404, body: { message: 'VM is not created', code: 'ERR_VMM_API_VM_NOT_CREATED' } });
     const err = await client.boot().catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(ApiError);
+    expect(err).toBeInstanceOf(ResponseError);
     expect(err).toBeInstanceOf(VmmError);
-    const api = err as ApiError;
+    const api = err as ResponseError;
     expect(api.status).toBe(404);
     expect(api.kind).toBe('not-found');
-    expect(api.code).toBe('ERR_VMM_API_NOT_FOUND');
+    expect(api.code).toBe('ERR_VMM_RESPONSE_NOT_FOUND');
     expect(api.route).toBe('vm.boot');
     expect(api.method).toBe('PUT');
     expect(api.serverMessage).toBe('VM is not created');

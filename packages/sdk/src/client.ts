@@ -1,5 +1,5 @@
 // Typed client of the Cloud Hypervisor-compatible REST API (refs/cloud-hypervisor.yaml), HTTP/1.1
-// over the VMM's Unix socket with undici. One method per route; errors become ApiError/ConnectionError.
+// over the VMM's Unix socket with undici. One method per route; errors become ResponseError/ConnectionError.
 import { Client } from 'undici';
 import type {
   DeviceConfig,
@@ -26,7 +26,7 @@ import type {
   VmSnapshotConfig,
   VsockConfig,
 } from './api-types.js';
-import { ApiError, ConnectionError, connectionErrorKind, parseErrorBody } from './errors.js';
+import { ResponseError, ConnectionError, connectionErrorKind, parseErrorBody } from './errors.js';
 
 /** Every route lives under this prefix. */
 export const API_PREFIX = '/api/v1';
@@ -70,7 +70,7 @@ export class VmmClient {
 
   /**
    * Sends one request to `/api/v1/<route>` and returns the parsed JSON body, or undefined for an
-   * empty body (204). Non-2xx -> ApiError; no connection or a broken one -> ConnectionError.
+   * empty body (204). Non-2xx -> ResponseError; no connection or a broken one -> ConnectionError.
    */
   async request(method: HttpMethod, route: string, body?: unknown): Promise<unknown> {
     if (this.#closed) throw new ConnectionError('client-closed', this.socketPath, route);
@@ -88,12 +88,12 @@ export class VmmClient {
     } catch (err) {
       throw new ConnectionError(connectionErrorKind(err), this.socketPath, route, err);
     }
-    if (status < 200 || status > 299) throw new ApiError(method, route, status, parseErrorBody(status, text));
+    if (status < 200 || status > 299) throw new ResponseError(method, route, status, parseErrorBody(status, text));
     if (text.trim() === '') return undefined;
     try {
       return JSON.parse(text) as unknown;
     } catch (err) {
-      throw new ApiError(method, route, status, { message: `the response body is not JSON: ${text.slice(0, 200)}` }, { kind: 'bad-response', cause: err });
+      throw new ResponseError(method, route, status, { message: `the response body is not JSON: ${text.slice(0, 200)}` }, { kind: 'bad-response', cause: err });
     }
   }
 
@@ -101,7 +101,7 @@ export class VmmClient {
   async #json<T>(method: HttpMethod, route: string, body?: unknown): Promise<T> {
     const result = await this.request(method, route, body);
     if (result === undefined) {
-      throw new ApiError(method, route, 204, { message: 'the response has no body, a JSON document was expected' }, { kind: 'bad-response' });
+      throw new ResponseError(method, route, 204, { message: 'the response has no body, a JSON document was expected' }, { kind: 'bad-response' });
     }
     return result as T;
   }
@@ -140,7 +140,7 @@ export class VmmClient {
     return this.#action('vm.boot');
   }
 
-  /** `GET vm.info`: the VM's config and state. 404 (ApiError `not-found`) before vm.create. */
+  /** `GET vm.info`: the VM's config and state. 404 (ResponseError `not-found`) before vm.create. */
   info(): Promise<VmInfo> {
     return this.#json('GET', 'vm.info');
   }

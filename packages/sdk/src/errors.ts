@@ -1,20 +1,12 @@
-// Errors of the SDK: the VMM answered with an error (ApiError), the VMM could not be reached
+// Errors of the SDK: the VMM answered with an error (ResponseError), the VMM could not be reached
 // (ConnectionError), or a launched VMM did not come up (LaunchError).
 import { STATUS_CODES } from 'node:http';
 import { VmmError } from '@workervisor/base';
+import type { ErrorKind } from '@workervisor/base';
 
-export type ApiErrorKind =
-  | 'bad-request'
-  | 'not-found'
-  | 'not-allowed'
-  | 'conflict'
-  | 'too-many-requests'
-  | 'internal'
-  | 'not-implemented'
-  | 'unexpected-status'
-  | 'bad-response';
+export type ResponseErrorKind = ErrorKind<'RESPONSE'>;
 
-const KIND_BY_STATUS: ReadonlyMap<number, ApiErrorKind> = new Map([
+const KIND_BY_STATUS: ReadonlyMap<number, ResponseErrorKind> = new Map([
   [400, 'bad-request'],
   [404, 'not-found'],
   // Cloud Hypervisor answers 405 when the VM is in the wrong state for the action.
@@ -40,7 +32,7 @@ export interface ServerErrorBody {
  * route promises). `serverMessage` is the server's message verbatim; `message` prefixes it with
  * the route and status.
  */
-export class ApiError extends VmmError<ApiErrorKind> {
+export class ResponseError extends VmmError<'RESPONSE'> {
   /** HTTP status, e.g. 404. */
   readonly status: number;
   readonly method: string;
@@ -57,14 +49,14 @@ export class ApiError extends VmmError<ApiErrorKind> {
     route: string,
     status: number,
     body: ServerErrorBody,
-    options?: { kind?: ApiErrorKind; cause?: unknown },
+    options?: { kind?: ResponseErrorKind; cause?: unknown },
   ) {
     const kind = options?.kind ?? KIND_BY_STATUS.get(status) ?? 'unexpected-status';
     const details: Record<string, string | number> = { status, method, route };
     if (body.code !== undefined) details['serverCode'] = body.code;
     if (body.field !== undefined) details['field'] = body.field;
     const statusText = STATUS_CODES[status];
-    super('API', kind, `${method} ${route} failed with ${status}${statusText === undefined ? '' : ` ${statusText}`}: ${body.message}`, {
+    super('RESPONSE', kind, `${method} ${route} failed with ${status}${statusText === undefined ? '' : ` ${statusText}`}: ${body.message}`, {
       details,
       ...(options?.cause === undefined ? {} : { cause: options.cause }),
     });
@@ -105,7 +97,7 @@ export function parseErrorBody(status: number, text: string): ServerErrorBody {
   return { message: trimmed };
 }
 
-export type ConnectionErrorKind = 'no-socket' | 'refused' | 'closed' | 'timeout' | 'failed' | 'client-closed';
+export type ConnectionErrorKind = ErrorKind<'CONNECTION'>;
 
 const CONNECTION_HINTS: Record<ConnectionErrorKind, string> = {
   'no-socket': 'no such socket; is the VMM running with --api-socket at that path?',
@@ -117,7 +109,7 @@ const CONNECTION_HINTS: Record<ConnectionErrorKind, string> = {
 };
 
 /** The VMM's API socket could not be reached, or the connection broke mid-request. */
-export class ConnectionError extends VmmError<ConnectionErrorKind> {
+export class ConnectionError extends VmmError<'CONNECTION'> {
   readonly socketPath: string;
   readonly route: string;
   constructor(kind: ConnectionErrorKind, socketPath: string, route: string, cause?: unknown) {
@@ -158,10 +150,10 @@ export function connectionErrorKind(err: unknown): ConnectionErrorKind {
   }
 }
 
-export type LaunchErrorKind = 'invalid-options' | 'no-binary' | 'spawn-failed' | 'exited' | 'timeout' | 'socket-taken';
+export type LaunchErrorKind = ErrorKind<'LAUNCH'>;
 
 /** `launch()` could not bring a VMM up; the message carries the child's stderr tail when it has one. */
-export class LaunchError extends VmmError<LaunchErrorKind> {
+export class LaunchError extends VmmError<'LAUNCH'> {
   /** The child's stderr (last 64 KiB) at the time of failure. */
   readonly stderr: string;
   constructor(kind: LaunchErrorKind, message: string, options?: { cause?: unknown; stderr?: string }) {
@@ -170,11 +162,11 @@ export class LaunchError extends VmmError<LaunchErrorKind> {
   }
 }
 
-export type SerialErrorKind = 'not-piped' | 'timeout' | 'exited';
+export type SerialWaitErrorKind = ErrorKind<'SERIAL_WAIT'>;
 
 /** `Vm.waitForSerial` gave up; the message quotes the tail of the console output. */
-export class SerialError extends VmmError<SerialErrorKind> {
-  constructor(kind: SerialErrorKind, message: string) {
-    super('SERIAL', kind, message);
+export class SerialWaitError extends VmmError<'SERIAL_WAIT'> {
+  constructor(kind: SerialWaitErrorKind, message: string) {
+    super('SERIAL_WAIT', kind, message);
   }
 }

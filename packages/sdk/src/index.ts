@@ -2,15 +2,15 @@
 export { connect, VmmClient, API_PREFIX, type ConnectOptions, type HttpMethod } from './client.js';
 export { launch, Vm, bootFlags, resolveCliBinary, type LaunchOptions, type VmExit } from './launch.js';
 export {
-  ApiError,
+  ResponseError,
   ConnectionError,
   LaunchError,
-  SerialError,
+  SerialWaitError,
   parseErrorBody,
-  type ApiErrorKind,
+  type ResponseErrorKind,
   type ConnectionErrorKind,
   type LaunchErrorKind,
-  type SerialErrorKind,
+  type SerialWaitErrorKind,
   type ServerErrorBody,
 } from './errors.js';
 // The API body types, from @workervisor/api.

@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { LaunchError, SerialError } from './errors.js';
+import { LaunchError, SerialWaitError } from './errors.js';
 import { bootFlags, launch, resolveCliBinary, type Vm } from './launch.js';
 import { startFakeVmm } from './testing/fake-vmm.js';
 
@@ -102,7 +102,7 @@ describe('launch', () => {
   it('times out waiting for the console with the tail of the output', async () => {
     const vm = await start();
     const err = await vm.waitForSerial('never printed', 100).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(SerialError);
+    expect(err).toBeInstanceOf(SerialWaitError);
     expect(err).toMatchObject({ kind: 'timeout' });
     expect((err as Error).message).toContain('argv');
   });
@@ -166,7 +166,7 @@ describe('launch', () => {
     const vm = await start({ serial: 'off' });
     expect(vm.serial).toBeNull();
     await expect(vm.waitForSerial('x')).rejects.toMatchObject({ kind: 'not-piped' });
-    expect(() => vm.writeSerial('x')).toThrow(SerialError);
+    expect(() => vm.writeSerial('x')).toThrow(SerialWaitError);
   });
 });
 

@@ -8,7 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { VmmClient, type ConnectOptions } from './client.js';
-import { ConnectionError, LaunchError, SerialError } from './errors.js';
+import { ConnectionError, LaunchError, SerialWaitError } from './errors.js';
 
 export interface LaunchOptions {
   /** Guest kernel (vmlinux ELF or bzImage). Without it the VMM starts with no VM: call create + boot. */
@@ -148,17 +148,17 @@ export class Vm extends VmmClient {
 
   /** Sends text to the guest console (the VMM's stdin). Only with `serial: 'pipe'`. */
   writeSerial(data: string | Uint8Array): void {
-    if (this.#serialInput === null) throw new SerialError('not-piped', "writeSerial needs launch({ serial: 'pipe' })");
+    if (this.#serialInput === null) throw new SerialWaitError('not-piped', "writeSerial needs launch({ serial: 'pipe' })");
     this.#serialInput.write(data);
   }
 
   /**
    * Waits until console output not yet consumed matches `pattern`, like expect: the match and
    * everything before it are consumed, so the next wait only sees later output. Rejects with a
-   * SerialError on timeout or when the VMM exits first, quoting the console's tail.
+   * SerialWaitError on timeout or when the VMM exits first, quoting the console's tail.
    */
   waitForSerial(pattern: RegExp | string, timeoutMs = 30_000): Promise<RegExpExecArray> {
-    if (this.serial === null) return Promise.reject(new SerialError('not-piped', "waitForSerial needs launch({ serial: 'pipe' })"));
+    if (this.serial === null) return Promise.reject(new SerialWaitError('not-piped', "waitForSerial needs launch({ serial: 'pipe' })"));
     // A private copy without g/y so lastIndex state never leaks between calls.
     const re = typeof pattern === 'string' ? new RegExp(escapeRegExp(pattern)) : new RegExp(pattern.source, pattern.flags.replace(/[gy]/g, ''));
     return new Promise<RegExpExecArray>((resolveWait, rejectWait) => {
@@ -174,12 +174,12 @@ export class Vm extends VmmClient {
           resolveWait(match);
         } else if (this.#exit !== undefined) {
           finish();
-          rejectWait(new SerialError('exited', `the VMM exited (${describeExit(this.#exit)}) before the console matched ${String(re)}; console tail: ${tail(this.#serialText)}; stderr tail: ${tail(this.#stderr)}`));
+          rejectWait(new SerialWaitError('exited', `the VMM exited (${describeExit(this.#exit)}) before the console matched ${String(re)}; console tail: ${tail(this.#serialText)}; stderr tail: ${tail(this.#stderr)}`));
         }
       };
       const timer = setTimeout(() => {
         finish();
-        rejectWait(new SerialError('timeout', `the console did not match ${String(re)} within ${timeoutMs} ms; console tail: ${tail(this.#serialText)}`));
+        rejectWait(new SerialWaitError('timeout', `the console did not match ${String(re)} within ${timeoutMs} ms; console tail: ${tail(this.#serialText)}`));
       }, timeoutMs);
       this.#listeners.add(check);
       check();

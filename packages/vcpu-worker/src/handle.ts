@@ -10,7 +10,7 @@ import type { PortHandling, VcpuCommand, VcpuEvent, VcpuReply, VcpuState, VcpuSt
 /** How long a worker's first answer may take (thread start-up + module loading), in ms. */
 export const STARTUP_TIMEOUT_MS = 120_000;
 
-export class VcpuError extends VmmError<'timeout' | 'worker-failed' | 'finished'> {
+export class VcpuError extends VmmError<'VCPU'> {
   constructor(kind: 'timeout' | 'worker-failed' | 'finished', message: string, options?: { cause?: unknown }) {
     super('VCPU', kind, message, options);
   }

@@ -3,6 +3,7 @@
 import { constants as bufferConstants } from 'node:buffer';
 import { AcpiGed, AcpiShutdown, BootTimer, Bus, BytePortBusDevice, DebugPort, I8042, PvPanic, Serial, VirtioRng, type IrqTrigger, type VmExitRequester } from '@workervisor/devices';
 import { createLogger, readHostFile, VmmError } from '@workervisor/base';
+import type { ErrorKind } from '@workervisor/base';
 import { EventFd, FdWatcher, Kvm, stopAllVcpus, type VmFd } from '@workervisor/native';
 import { MailboxServer, VcpuHandle, type VcpuState } from '@workervisor/vcpu-worker';
 import { createAcpiTables } from './arch/x86_64/acpi/index.js';
@@ -33,9 +34,9 @@ const log = createLogger('builder');
 /** Node's largest Buffer: the hard cap on a kernel or initramfs, whatever the guest's RAM. */
 const BUFFER_MAX_LENGTH = bufferConstants.MAX_LENGTH;
 
-export type BuildErrorKind = 'disk-unreadable' | 'net-unavailable' | 'vcpu-setup';
+export type BuildErrorKind = ErrorKind<'BUILD'>;
 
-export class BuildError extends VmmError<BuildErrorKind> {
+export class BuildError extends VmmError<'BUILD'> {
   constructor(kind: BuildErrorKind, message: string, options?: { cause?: unknown }) {
     super('BUILD', kind, message, options);
   }

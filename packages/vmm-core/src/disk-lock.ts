@@ -3,15 +3,16 @@
 // one (read-only users share), held until the image is closed.
 import { fstatSync, readdirSync, readFileSync } from 'node:fs';
 import { VmmError } from '@workervisor/base';
+import type { ErrorKind } from '@workervisor/base';
 import { ofdLockConflict, tryOfdLock, type OfdLockConflict, type OfdLockRange } from '@workervisor/native';
 
 /** Cloud Hypervisor's DiskConfig.lock_granularity. */
 export type LockGranularity = 'ByteRange' | 'Full';
 
-export type DiskLockErrorKind = 'locked';
+export type DiskLockErrorKind = ErrorKind<'DISK_LOCK'>;
 
 /** Code `ERR_VMM_DISK_LOCK_LOCKED`; `details.path` is the image, `details.pid` the holder when known. */
-export class DiskLockError extends VmmError<DiskLockErrorKind> {
+export class DiskLockError extends VmmError<'DISK_LOCK'> {
   constructor(message: string, details: Record<string, string | number>) {
     super('DISK_LOCK', 'locked', message, { details });
   }

@@ -5,7 +5,7 @@ import { VmmError } from '@workervisor/base';
 import { allocateGuestRam, pageSize, releaseGuestRam } from '@workervisor/native';
 import { HIGH_RAM_START, MMIO_GAP_START } from './arch/x86_64/layout.js';
 
-export class GuestMemoryError extends VmmError<'out-of-range' | 'invalid-size'> {
+export class GuestMemoryError extends VmmError<'GUEST_MEMORY'> {
   constructor(kind: 'out-of-range' | 'invalid-size', message: string) {
     super('GUEST_MEMORY', kind, message);
   }

@@ -2,6 +2,7 @@
 // VmConfig. Every key is either translated or rejected by name: nothing is silently dropped.
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { VmmError, type LogLevel } from '@workervisor/base';
+import type { ErrorKind } from '@workervisor/base';
 import { describeJsonError } from '../json-error.js';
 import { describeViolation } from '../router.js';
 import type { DiskConfig, NetConfig, VmConfig } from '@workervisor/schema';
@@ -9,10 +10,10 @@ import type { RateLimiterConfigSchema } from '@workervisor/schema';
 import type { Static } from '@sinclair/typebox';
 import { FullVmConfigurationSchema, type FcDrive, type FcRateLimiter, type FullVmConfiguration } from './schema.js';
 
-export type FirecrackerConfigErrorKind = 'invalid-json' | 'invalid' | 'unsupported';
+export type FirecrackerConfigErrorKind = ErrorKind<'FC_CONFIG'>;
 
 /** Code `ERR_VMM_FC_CONFIG_<KIND>`; `details.field` names the offending key (`drives[0].io_engine`). */
-export class FirecrackerConfigError extends VmmError<FirecrackerConfigErrorKind> {
+export class FirecrackerConfigError extends VmmError<'FC_CONFIG'> {
   constructor(kind: FirecrackerConfigErrorKind, message: string, field: string, cause?: unknown) {
     super('FC_CONFIG', kind, message, { details: { field }, ...(cause === undefined ? {} : { cause }) });
   }

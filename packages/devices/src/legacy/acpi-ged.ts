@@ -2,6 +2,7 @@
 // 5.6.9): the VMM sets an event bit and raises the GED interrupt; the DSDT's _EVT reads the register.
 import type { IrqTrigger } from '../bus-device.js';
 import { VmmError } from '@workervisor/base';
+import type { ErrorKind } from '@workervisor/base';
 import { createLogger, RateLimitedLog } from '@workervisor/base';
 import type { ByteRegisterDevice } from './byte-port-bus.js';
 import { intField, rateLimitedAt } from './shared.js';
@@ -42,8 +43,8 @@ export interface AcpiGedState {
   readonly pending: number;
 }
 
-export class AcpiGedError extends VmmError<'invalid-state'> {
-  constructor(kind: 'invalid-state', message: string) {
+export class AcpiGedError extends VmmError<'ACPI_GED'> {
+  constructor(kind: ErrorKind<'ACPI_GED'>, message: string) {
     super('ACPI_GED', kind, message);
   }
 }

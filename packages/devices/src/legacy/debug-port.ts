@@ -1,6 +1,7 @@
 // POST/debug code port 0x80: firmware and test guests write progress bytes here (the PC's
 // "POST card" port). We keep them with timestamps for diagnostics.
 import { VmmError } from '@workervisor/base';
+import type { ErrorKind } from '@workervisor/base';
 import { createLogger } from '@workervisor/base';
 import type { ByteRegisterDevice } from './byte-port-bus.js';
 import { intField, rateLimitedAt } from './shared.js';
@@ -36,8 +37,8 @@ export interface DebugPortState {
   lastCode: number;
 }
 
-export class DebugPortError extends VmmError<'invalid-state' | 'invalid-config'> {
-  constructor(kind: 'invalid-state' | 'invalid-config', message: string) {
+export class DebugPortError extends VmmError<'DEBUG_PORT'> {
+  constructor(kind: ErrorKind<'DEBUG_PORT'>, message: string) {
     super('DEBUG_PORT', kind, message);
   }
 }

@@ -3,6 +3,7 @@
 // drivers/input/serio/i8042.c and keyboard/atkbd.c send, and Firecracker's devices/legacy/i8042.rs.
 import type { IrqTrigger, VmExitRequester } from '../bus-device.js';
 import { VmmError } from '@workervisor/base';
+import type { ErrorKind } from '@workervisor/base';
 import { createLogger, RateLimitedLog } from '@workervisor/base';
 import type { ByteRegisterDevice } from './byte-port-bus.js';
 import { boolField, intField, rateLimitedAt } from './shared.js';
@@ -124,8 +125,8 @@ export interface I8042State {
   buffer: Array<{ value: number; source: Source; timeout: boolean }>;
 }
 
-export class I8042Error extends VmmError<'buffer-full' | 'invalid-state'> {
-  constructor(kind: 'buffer-full' | 'invalid-state', message: string) {
+export class I8042Error extends VmmError<'I8042'> {
+  constructor(kind: ErrorKind<'I8042'>, message: string) {
     super('I8042', kind, message);
   }
 }

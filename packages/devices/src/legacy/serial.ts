@@ -2,6 +2,7 @@
 // National/TI PC16550D datasheet, section 8 (Tables II-IV); probe quirks: Linux 8250_port.c.
 import type { IrqTrigger } from '../bus-device.js';
 import { VmmError } from '@workervisor/base';
+import type { ErrorKind } from '@workervisor/base';
 import { createLogger, RateLimitedLog } from '@workervisor/base';
 import type { ByteRegisterDevice } from './byte-port-bus.js';
 import { boolField, byteArrayField, intField } from './shared.js';
@@ -132,8 +133,8 @@ export interface SerialState {
   rxFifo: number[];
 }
 
-export class SerialError extends VmmError<'invalid-state' | 'invalid-config'> {
-  constructor(kind: 'invalid-state' | 'invalid-config', message: string) {
+export class SerialError extends VmmError<'SERIAL'> {
+  constructor(kind: ErrorKind<'SERIAL'>, message: string) {
     super('SERIAL', kind, message);
   }
 }

@@ -8,7 +8,7 @@ import { VmmError } from '@workervisor/base';
  * GuestMemoryError of vmm-core (code `ERR_VMM_GUEST_MEMORY_OUT_OF_RANGE`), which devices must
  * not import; tests should match on `code`/`kind`, not on the class.
  */
-export class GuestMemoryError extends VmmError<'out-of-range'> {
+export class GuestMemoryError extends VmmError<'GUEST_MEMORY'> {
   constructor(gpa: number, len: number) {
     super('GUEST_MEMORY', 'out-of-range', `guest range 0x${hex(gpa)}+0x${hex(len)} is outside guest RAM`, {
       details: { gpa, len },

@@ -2,6 +2,7 @@
 // constants both sides share. Virtio 1.2: section 2.1 (status), 2.2 (features), 5 (device ids), 6 (reserved features).
 import type { GuestMemory } from '../guest-memory.js';
 import { VmmError } from '@workervisor/base';
+import type { ErrorKind } from '@workervisor/base';
 import type { Queue } from './queue.js';
 
 /** Device IDs (virtio 1.2 section 5). */
@@ -81,10 +82,10 @@ export interface VirtioDevice {
   queueNotify(index: number): void;
 }
 
-export type VirtioErrorKind = 'invalid-config' | 'activate' | 'io';
+export type VirtioErrorKind = ErrorKind<'VIRTIO'>;
 
 /** Host-side virtio failures (a backing file that cannot be read, a bad device setup). */
-export class VirtioError extends VmmError<VirtioErrorKind> {
+export class VirtioError extends VmmError<'VIRTIO'> {
   constructor(kind: VirtioErrorKind, message: string, options?: { cause?: unknown; details?: Record<string, string | number | boolean> }) {
     super('VIRTIO', kind, message, options);
   }

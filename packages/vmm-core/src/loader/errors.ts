@@ -1,39 +1,28 @@
 // Errors of the kernel, initramfs and command-line loaders (one class, one kind per failure).
 import { VmmError } from '@workervisor/base';
+import type { ErrorKind } from '@workervisor/base';
 
-/** Every way loading a kernel, an initramfs or a command line can fail. */
-export type LoaderErrorKind =
-  /** Neither an ELF file nor a bzImage. */
-  | 'unknown-format'
-  /** The file ends before a header, table or segment it describes. */
-  | 'truncated'
-  /** ELF identification or header fields that are not ELF64 / little-endian / x86_64 / executable. */
-  | 'invalid-elf'
-  /** A malformed note in a PT_NOTE segment, or a PVH entry note that is not a 32-bit address. */
-  | 'invalid-note'
-  /** The PVH protocol was requested but the ELF has no XEN_ELFNOTE_PHYS32_ENTRY note. */
-  | 'no-pvh-entry'
-  /** A PT_LOAD segment outside guest RAM, below 1 MiB or with p_filesz > p_memsz. */
-  | 'segment-out-of-range'
-  /** The entry point is not inside a loaded segment. */
-  | 'invalid-entry'
-  /** No 0xAA55 boot flag or no "HdrS" magic: not a bzImage. */
-  | 'invalid-bzimage'
-  /** A bzImage this loader cannot boot: protocol < 2.12, not loaded high, or no 64-bit entry. */
-  | 'unsupported-protocol'
-  /** The kernel (with its init_size) does not fit in RAM below the MMIO gap. */
-  | 'kernel-too-large'
-  /** The initramfs does not fit between the kernel's end and its highest allowed address. */
-  | 'initramfs-too-large'
-  /** A zero-byte initramfs. */
-  | 'initramfs-empty'
-  /** The command line is longer than the kernel (or CMDLINE_MAX_SIZE) accepts. */
-  | 'cmdline-too-long'
-  /** A command-line key or value the kernel cannot parse (NUL, spaces in keys, ...). */
-  | 'cmdline-invalid';
+/**
+ * LoaderError kinds (ERROR_CODES.LOADER in @workervisor/base):
+ * - `unknown-format`: Neither an ELF file nor a bzImage.
+ * - `truncated`: The file ends before a header, table or segment it describes.
+ * - `invalid-elf`: ELF identification or header fields that are not ELF64 / little-endian / x86_64 / executable.
+ * - `invalid-note`: A malformed note in a PT_NOTE segment, or a PVH entry note that is not a 32-bit address.
+ * - `no-pvh-entry`: The PVH protocol was requested but the ELF has no XEN_ELFNOTE_PHYS32_ENTRY note.
+ * - `segment-out-of-range`: A PT_LOAD segment outside guest RAM, below 1 MiB or with p_filesz > p_memsz.
+ * - `invalid-entry`: The entry point is not inside a loaded segment.
+ * - `invalid-bzimage`: No 0xAA55 boot flag or no "HdrS" magic: not a bzImage.
+ * - `unsupported-protocol`: A bzImage this loader cannot boot: protocol < 2.12, not loaded high, or no 64-bit entry.
+ * - `kernel-too-large`: The kernel (with its init_size) does not fit in RAM below the MMIO gap.
+ * - `initramfs-too-large`: The initramfs does not fit between the kernel's end and its highest allowed address.
+ * - `initramfs-empty`: A zero-byte initramfs.
+ * - `cmdline-too-long`: The command line is longer than the kernel (or CMDLINE_MAX_SIZE) accepts.
+ * - `cmdline-invalid`: A command-line key or value the kernel cannot parse (NUL, spaces in keys, ...).
+ */
+export type LoaderErrorKind = ErrorKind<'LOADER'>;
 
 /** `new LoaderError('truncated', ...)` has code `ERR_VMM_LOADER_TRUNCATED`. */
-export class LoaderError extends VmmError<LoaderErrorKind> {
+export class LoaderError extends VmmError<'LOADER'> {
   constructor(
     kind: LoaderErrorKind,
     message: string,

@@ -1,21 +1,19 @@
 // Errors of the x86_64 boot-state builders (zero page, hvm_start_info, vCPU registers, CPUID, LAPIC).
 import { VmmError } from '@workervisor/base';
+import type { ErrorKind } from '@workervisor/base';
 
-/** Every way building the x86_64 boot state can fail; all are host-side configuration errors. */
-export type X86ErrorKind =
-  /** Guest RAM is too small for the boot structures or the requested layout. */
-  | 'memory-too-small'
-  /** An address or size that is not a safe, non-negative integer, or outside what a field holds. */
-  | 'invalid-address'
-  /** More memory-map entries than the zero page / start-info area holds. */
-  | 'memory-map-too-large'
-  /** vCPU index or count outside [0, MAX_VCPUS). */
-  | 'invalid-vcpu'
-  /** A setup header or LAPIC register page of the wrong size. */
-  | 'invalid-state';
+/**
+ * X86Error kinds (ERROR_CODES.X86 in @workervisor/base):
+ * - `memory-too-small`: Guest RAM is too small for the boot structures or the requested layout.
+ * - `invalid-address`: An address or size that is not a safe, non-negative integer, or outside what a field holds.
+ * - `memory-map-too-large`: More memory-map entries than the zero page / start-info area holds.
+ * - `invalid-vcpu`: vCPU index or count outside [0, MAX_VCPUS).
+ * - `invalid-state`: A setup header or LAPIC register page of the wrong size.
+ */
+export type X86ErrorKind = ErrorKind<'X86'>;
 
 /** `new X86Error('memory-too-small', ...)` has code `ERR_VMM_X86_MEMORY_TOO_SMALL`. */
-export class X86Error extends VmmError<X86ErrorKind> {
+export class X86Error extends VmmError<'X86'> {
   constructor(
     kind: X86ErrorKind,
     message: string,
