@@ -2,7 +2,7 @@
 // stops), resume (it moves), reboot, shutdown, delete, vmm.shutdown, and the socket is gone.
 import { existsSync } from 'node:fs';
 import { afterEach, expect, it } from 'vitest';
-import { launch, ApiError, type Vm } from '@workervisor/sdk';
+import { launch, ResponseError, type Vm } from '@workervisor/sdk';
 import { describeKvm, guestPath, readGuestU32 } from '../framework/index.js';
 
 const COUNTER_ADDR = 0x20_0004;
@@ -25,7 +25,7 @@ describeKvm('SDK lifecycle', () => {
 
     await expect(vm.boot()).rejects.toMatchObject({ status: 404, serverCode: 'ERR_VMM_API_VM_NOT_CREATED' });
     await vm.create({ payload: { kernel: guestPath('counter.elf') }, cpus: { boot_vcpus: 2, max_vcpus: 2 }, memory: { size: 64 * 1024 * 1024 } });
-    await expect(vm.create({ payload: { kernel: guestPath('counter.elf') } })).rejects.toBeInstanceOf(ApiError);
+    await expect(vm.create({ payload: { kernel: guestPath('counter.elf') } })).rejects.toBeInstanceOf(ResponseError);
     expect((await vm.info()).state).toBe('Created');
 
     await vm.boot();
