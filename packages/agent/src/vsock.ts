@@ -1,0 +1,52 @@
+// Dials a guest vsock port through a VMM's hybrid vsock socket (Firecracker's model, which
+// Workervisor's virtio-vsock serves): connect to the Unix socket, send `CONNECT <port>\n`, read
+// `OK <host port>\n`; the socket is then a byte stream to the guest's listener.
+import { connect, type Socket } from 'node:net';
+import { AgentUnavailableError } from './errors.js';
+
+/** The handshake line is short; more than this before a newline is not the VMM talking. */
+const MAX_LINE = 64;
+
+export function connectHybridVsock(socketPath: string, port: number, options: { timeoutMs?: number } = {}): Promise<Socket> {
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  return new Promise((resolve, reject) => {
+    const socket = connect(socketPath);
+    let line = Buffer.alloc(0);
+    const fail = (why: string, cause?: unknown): void => {
+      cleanup();
+      socket.destroy();
+      reject(new AgentUnavailableError('no-connection', `cannot reach guest vsock port ${port} through ${socketPath}: ${why}`, cause === undefined ? undefined : { cause }));
+    };
+    const onData = (chunk: Buffer): void => {
+      line = Buffer.concat([line, chunk]);
+      const nl = line.indexOf(0x0a);
+      if (nl < 0) {
+        if (line.length > MAX_LINE) fail('the VMM answered with something other than "OK <port>"');
+        return;
+      }
+      const answer = line.subarray(0, nl).toString('latin1');
+      if (!/^OK \d+$/.test(answer)) {
+        fail(`the VMM answered ${JSON.stringify(answer)}`);
+        return;
+      }
+      cleanup();
+      // Bytes after the line are the guest's: hand them back to the stream.
+      const rest = line.subarray(nl + 1);
+      if (rest.length > 0) socket.unshift(rest);
+      resolve(socket);
+    };
+    const onClose = (): void => fail('the connection closed during the handshake (is anything listening on that port in the guest?)');
+    const onError = (err: Error): void => fail(err.message, err);
+    const timer = setTimeout(() => fail(`no answer within ${timeoutMs} ms`), timeoutMs);
+    const cleanup = (): void => {
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.off('close', onClose);
+      socket.off('error', onError);
+    };
+    socket.on('data', onData);
+    socket.on('close', onClose);
+    socket.on('error', onError);
+    socket.once('connect', () => socket.write(`CONNECT ${port}\n`));
+  });
+}
