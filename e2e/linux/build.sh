@@ -67,6 +67,9 @@ for ev in /sys/class/input/event*; do
   (dd if="/dev/input/${ev##*/}" of=/dev/null bs=24 count=1 2>/dev/null \
     && echo "init: power button pressed, powering off" && poweroff -f) &
 done
+# The guest agent (packages/agent) on vsock port 52, when the VM has a vsock device: what
+# the SDK's vm.exec and vm.files talk to. Its log goes to a file, not over the console.
+[ -e /dev/vsock ] && workervisor-agent >/dev/null 2>/tmp/workervisor-agent.log &
 # Only KERN_EMERG (e.g. "reboot: Power down") from here on, so kernel messages do not
 # interleave with what the test types and reads.
 dmesg -n 1
@@ -114,7 +117,8 @@ kernel_ver="$(candidate_version "$kernel_pkg")"
 busybox_ver="$(candidate_version "$busybox_pkg")"
 
 # The stamp names the inputs: packages, module list and the hash of the build scripts.
-script_hash="$(cat "${BASH_SOURCE[0]}" "$tools" "$here/debian.sh" "$here/vsock-tool.c" | sha256sum | cut -c1-16)"
+agent_dir="$here/../../packages/agent/guest"
+script_hash="$(cat "${BASH_SOURCE[0]}" "$tools" "$here/debian.sh" "$here/vsock-tool.c" "$agent_dir"/* | sha256sum | cut -c1-16)"
 stamp="kernel=$kernel_pkg $kernel_ver busybox=$busybox_pkg $busybox_ver modules=$modules scripts=$script_hash"
 if [[ $force == 0 && -f "$out/.stamp" && "$(cat "$out/.stamp")" == "$stamp" \
       && -f "$out/vmlinuz" && -f "$out/vmlinux" && -f "$out/vmlinux-elf64" && -f "$out/initramfs.cpio.gz" \
@@ -164,6 +168,8 @@ install_busybox "$work/busybox" "$root"
 # AF_VSOCK listen/connect/echo for the vsock tests: busybox's nc has no vsock.
 gcc -static -O2 -o "$work/vsock-tool" "$here/vsock-tool.c" || die "building vsock-tool.c failed (needs gcc and libc6-dev)"
 install -m 0755 "$work/vsock-tool" "$root/bin/vsock-tool"
+bash "$agent_dir/build.sh" "$work/workervisor-agent" || die "building the guest agent failed (needs gcc and libc6-dev)"
+install -m 0755 "$work/workervisor-agent" "$root/bin/workervisor-agent"
 printf '%s\n' "$init_script" > "$root/init"
 chmod 0755 "$root/init"
 echo 'root:x:0:0:root:/root:/bin/sh' > "$root/etc/passwd"

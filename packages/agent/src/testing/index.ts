@@ -1,0 +1,1 @@
+export { hostAgentUnavailable, startHostAgent, type HostAgent } from './host-agent.js';
