@@ -146,7 +146,8 @@ interface BuildInputs {
  *   guest RAM       last, after the VM fd that maps it is closed
  */
 async function build(config: MachineConfig, exit: GuestExitRequester, inputs: BuildInputs, teardown: Teardown): Promise<Machine> {
-  // 2. Guest RAM: one SharedArrayBuffer (one KVM slot per region below).
+  // 2. Guest RAM: one SharedArrayBuffer (one KVM slot per region below). Acquired first so that
+  //    it is released last, after the VM fd that maps it.
   const memory = GuestMemoryMmap.allocate(config.memoryBytes);
   teardown.push('guest RAM', () => memory.release());
 
