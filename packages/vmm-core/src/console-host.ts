@@ -2,9 +2,11 @@
 // Unix socket, input from stdin (Tty) or the socket's client, paused while the device's input
 // buffer is full (serial-host.ts and serial-socket.ts, shared with the serial port).
 import { VirtioConsole, type ConsoleOutput } from '@workervisor/devices';
+import type { DeviceContext } from './device-manager.js';
 import type { ConsoleSpec } from './machine-config.js';
 import { attachSerialInput, serialOutput } from './serial-host.js';
 import { serialSocket } from './serial-socket.js';
+import { virtioDevice, type VirtioRegistration } from './virtio-wiring.js';
 
 /** A virtio-console and the host resources behind it. */
 export interface HostedConsole {
@@ -63,4 +65,10 @@ export async function createHostedConsole(spec: ConsoleSpec): Promise<HostedCons
       for (const c of closers) c();
     },
   };
+}
+
+/** The virtio-console registration: its host end is released after the device is reset. */
+export async function consoleDevice(ctx: DeviceContext, spec: ConsoleSpec): Promise<VirtioRegistration> {
+  const hosted = await createHostedConsole(spec);
+  return virtioDevice(ctx, hosted.name, hosted.device, [{ name: 'host end', run: hosted.close }]);
 }

@@ -1,17 +1,14 @@
-// Machine: a built, wired VM — KVM fds, guest RAM, buses, devices, vCPU workers — and the exit
-// dispatch between them. builder.ts creates it; controller.ts drives its lifecycle.
-import diagnostics from 'node:diagnostics_channel';
-import type { AcpiGed, Bus, I8042, Serial, DebugPort, BootTimer } from '@workervisor/devices';
+// Machine: a built, wired VM — guest RAM, buses, devices, vCPU workers — the exit dispatch between
+// them and the one teardown that releases it all. builder.ts creates it; controller.ts drives it.
+import type { AcpiGed } from '@workervisor/devices';
 import { createLogger, fromErrorData } from '@workervisor/base';
-import type { EventFd, FdWatcher, Kvm, VmFd } from '@workervisor/native';
-import { AccessKind, type MailboxServer, type VcpuEvent, type VcpuHandle, type VcpuStats } from '@workervisor/vcpu-worker';
-import type { GuestMemoryMmap } from './memory.js';
-import type { LoadedKernel } from './loader/kernel.js';
+import type { AccessKind, VcpuEvent, VcpuHandle, VcpuStats } from '@workervisor/vcpu-worker';
 import type { AcpiTables } from './arch/x86_64/acpi/index.js';
-import { virtioCounters, type VirtioSlot } from './virtio-wiring.js';
+import type { DeviceManager } from './device-manager.js';
+import type { GuestMemoryMmap } from './memory.js';
+import type { Teardown } from './teardown.js';
 
 const log = createLogger('machine');
-const accessChannel = diagnostics.channel('workervisor:vcpu:access');
 
 /** Why the guest wants the VM to end. */
 export type GuestExit =
@@ -21,27 +18,14 @@ export type GuestExit =
   | { kind: 'failed'; error: Error };
 
 export interface MachineParts {
-  kvm: Kvm;
-  vm: VmFd;
-  memory: GuestMemoryMmap;
-  pio: Bus;
-  mmio: Bus;
-  serial: Serial;
-  i8042: I8042;
-  debugPort: DebugPort;
-  bootTimer: BootTimer;
+  readonly memory: GuestMemoryMmap;
+  /** The buses and every registered device (counters, ACPI nodes, snapshot hooks). */
+  readonly devices: DeviceManager;
   /** The ACPI Generic Event Device behind the power button. */
-  ged: AcpiGed;
-  kernel: LoadedKernel;
-  acpi: AcpiTables;
-  /** Virtio devices in slot order; their eventfds, watchers and files are released by a cleanup. */
-  virtio: readonly VirtioSlot[];
-  irqFds: EventFd[];
-  doorbell: EventFd;
-  doorbellWatcher: FdWatcher;
-  mailboxes: MailboxServer;
-  /** Undo hooks for host-side resources (stdin listeners, files), run at teardown. */
-  cleanups: Array<() => void>;
+  readonly ged: AcpiGed;
+  readonly acpi: AcpiTables;
+  /** Every release step of the machine, in order (builder.ts pushes them as it acquires). */
+  readonly teardown: Teardown;
 }
 
 export class Machine {
@@ -64,21 +48,7 @@ export class Machine {
 
   /** The core's side of a forwarded access: the PIO or MMIO bus. */
   dispatch(kind: AccessKind, addr: number, data: Uint8Array): void {
-    if (accessChannel.hasSubscribers) accessChannel.publish({ kind, addr, size: data.length });
-    switch (kind) {
-      case AccessKind.PioRead:
-        this.parts.pio.read(addr, data);
-        break;
-      case AccessKind.PioWrite:
-        this.parts.pio.write(addr, data);
-        break;
-      case AccessKind.MmioRead:
-        this.parts.mmio.read(addr, data);
-        break;
-      case AccessKind.MmioWrite:
-        this.parts.mmio.write(addr, data);
-        break;
-    }
+    this.parts.devices.dispatch(kind, addr, data);
   }
 
   /** What a vCPU worker reports on its own. */
@@ -122,35 +92,12 @@ export class Machine {
 
   /** Per-device counters, Cloud Hypervisor's vm.counters shape: device -> counter -> value. */
   counters(): Record<string, Record<string, number>> {
-    const p = this.parts;
-    const numeric = (o: object): Record<string, number> =>
-      Object.fromEntries(Object.entries(o).filter((e): e is [string, number] => typeof e[1] === 'number'));
-    return {
-      com1: numeric(p.serial.metrics),
-      i8042: numeric(p.i8042.metrics),
-      'debug-port': numeric(p.debugPort.metrics),
-      'acpi-ged': numeric(p.ged.metrics),
-      'pio-bus': numeric(p.pio.metrics),
-      'mmio-bus': numeric(p.mmio.metrics),
-      'exit-mailbox': { served: p.mailboxes.served },
-      ...Object.fromEntries(p.virtio.map((s) => [s.name, virtioCounters(s)])),
-    };
+    return this.parts.devices.counters();
   }
 
-  /** Stops every vCPU and releases every host resource. Idempotent. */
+  /** Stops every vCPU and releases every host resource (the teardown stack). Idempotent. */
   async close(): Promise<void> {
-    if (this.closed) return;
     this.closed = true;
-    const p = this.parts;
-    // Release vCPUs blocked on a forwarded access first, then stop them (sticky native stop).
-    p.mailboxes.close();
-    await Promise.all(this.vcpus.map((v) => v.stop()));
-    p.doorbellWatcher.stop();
-    p.doorbell.close();
-    for (const fd of p.irqFds) fd.close();
-    for (const c of p.cleanups) c();
-    p.vm.close();
-    p.kvm.close();
-    p.memory.release();
+    await this.parts.teardown.run();
   }
 }

@@ -5,7 +5,9 @@ import { randomFillSync } from 'node:crypto';
 import { VirtioNet, formatMac, parseMac, randomMac, type NetBackend, type VirtioNetOptions } from '@workervisor/devices';
 import { createLogger } from '@workervisor/base';
 import { FdWatcher, Tap } from '@workervisor/native';
+import type { DeviceContext } from './device-manager.js';
 import type { NetSpec } from './machine-config.js';
+import { virtioDevice, type VirtioRegistration } from './virtio-wiring.js';
 
 const log = createLogger('net');
 
@@ -97,4 +99,13 @@ export function createNetDevice(net: OpenedNet, index: number): { name: string; 
   const options: VirtioNetOptions = { backend: net.backend, mac, name, queueSize: net.spec.queueSize, offloads: net.spec.offloads };
   log.info(`${name}: guest MAC ${formatMac(mac)} on tap ${net.backend.name}`);
   return { name, device: new VirtioNet(options) };
+}
+
+/**
+ * The virtio-net registration on a tap opened by openNets. The machine closes the tap after the
+ * device is reset (so no watcher is left on a closed fd); receive starts when the driver is up.
+ */
+export function netDevice(ctx: DeviceContext, net: OpenedNet, index: number): VirtioRegistration {
+  const { name, device } = createNetDevice(net, index);
+  return virtioDevice(ctx, name, device);
 }

@@ -1,39 +1,17 @@
-// Puts virtio devices on the machine: slot i of the virtio-mmio window gets its 4 KiB of MMIO
-// bus, an irqfd on GSI VIRTIO_IRQ_BASE + i and one ioeventfd per queue on QueueNotify
+// Puts virtio devices on the machine as registrations: slot i of the virtio-mmio window gets its
+// 4 KiB of MMIO bus, an irqfd on GSI VIRTIO_IRQ_BASE + i and one ioeventfd per queue on QueueNotify
 // (datamatch = queue index), so kicks and interrupts never leave the kernel as exits.
-import { FileBlockBackend, MmioTransport, REG_QUEUE_NOTIFY, VirtioBlock, type BlockBackend, type Bus, type GuestMemory, type IrqTrigger, type VirtioDevice } from '@workervisor/devices';
+import { FileBlockBackend, MmioTransport, REG_QUEUE_NOTIFY, VirtioBlock, VirtioRng, type BlockBackend, type VirtioDevice } from '@workervisor/devices';
 import { createLogger } from '@workervisor/base';
-import { EventFd, FdWatcher, type VmFd } from '@workervisor/native';
-import type { VirtioMmioSlot } from './arch/x86_64/acpi/index.js';
-import { VIRTIO_IRQ_BASE, VIRTIO_MMIO_SIZE, VIRTIO_MMIO_SLOTS, VIRTIO_MMIO_START } from './arch/x86_64/layout.js';
+import { EventFd, FdWatcher } from '@workervisor/native';
+import { virtioMmioNode } from './arch/x86_64/acpi/index.js';
+import { VIRTIO_IRQ_BASE, VIRTIO_MMIO_SIZE, VIRTIO_MMIO_START } from './arch/x86_64/layout.js';
+import type { DeviceContext, DeviceRegistration, DeviceStateHooks } from './device-manager.js';
 import { lockDiskImage } from './disk-lock.js';
-import type { DiskSpec } from './machine-config.js';
+import type { DiskSpec, RngSpec } from './machine-config.js';
+import type { TeardownStep } from './teardown.js';
 
 const log = createLogger('virtio');
-
-/** One wired virtio device. */
-export interface VirtioSlot {
-  /** Counter key: the disk id or `disk<i>`. */
-  readonly name: string;
-  readonly index: number;
-  readonly transport: MmioTransport;
-  readonly device: VirtioDevice;
-  /** Where the guest finds it (for the DSDT). */
-  readonly acpi: VirtioMmioSlot;
-}
-
-/** The virtio devices of a machine and the host resources behind them. */
-export interface VirtioDevices {
-  readonly slots: readonly VirtioSlot[];
-  /** Resets every device (no timer or input may touch guest RAM after it), stops the notify watchers, closes their eventfds and the disk images. Idempotent. */
-  close(): void;
-}
-
-/** A virtio device other than a disk (rng, console), with its counter key. */
-export interface NamedVirtioDevice {
-  readonly name: string;
-  readonly device: VirtioDevice;
-}
 
 /**
  * Opens and locks every disk image (before any KVM resource exists, so a bad path fails early).
@@ -54,56 +32,65 @@ export function openDisks(disks: readonly DiskSpec[]): BlockBackend[] {
   return opened;
 }
 
-export interface VirtioWiringOptions {
-  readonly vm: VmFd;
-  readonly memory: GuestMemory;
-  readonly mmio: Bus;
-  /** Makes the interrupt line for a GSI (an irqfd). */
-  readonly irq: (gsi: number) => IrqTrigger;
-}
+/** A virtio device wired into a slot: its registration, plus the transport (for tests and diagnostics). */
+export type VirtioRegistration = DeviceRegistration & { readonly transport: MmioTransport };
 
-/** Creates a virtio-blk device per disk and wires slot i for disk i, then the `others` in the slots after them. */
-export function attachDisks(opts: VirtioWiringOptions, disks: readonly DiskSpec[], backends: readonly BlockBackend[], others: readonly NamedVirtioDevice[] = []): VirtioDevices {
-  if (disks.length + others.length > VIRTIO_MMIO_SLOTS) throw new RangeError(`${disks.length + others.length} virtio devices exceed ${VIRTIO_MMIO_SLOTS} slots`);
+/**
+ * Wires `device` into the next free virtio-mmio slot: its 4 KiB register window, an irqfd on
+ * VIRTIO_IRQ_BASE + slot, an ioeventfd per queue and its LNRO0005 node. `host` releases what
+ * the device's host end holds (a socket, stdin); it runs after the device is reset. When wiring
+ * fails, what was wired and `host` are released before the error is thrown.
+ */
+export function virtioDevice(ctx: DeviceContext, name: string, device: VirtioDevice, host: readonly TeardownStep[] = []): VirtioRegistration {
   const fds: EventFd[] = [];
   const watchers: FdWatcher[] = [];
-  const slots: VirtioSlot[] = [];
-  let closed = false;
-  const close = (): void => {
-    if (closed) return;
-    closed = true;
-    for (const s of slots) s.device.reset();
+  let transport: MmioTransport | undefined;
+  // After this the guest cannot reach guest RAM through the device, nor a notification the device.
+  const unwire = (): void => {
+    device.reset();
     for (const w of watchers) w.stop();
     for (const fd of fds) fd.close();
-    for (const b of backends) b.close();
   };
   try {
-    disks.forEach((disk, index) => {
-      const backend = backends[index] as BlockBackend;
-      const name = disk.id ?? `disk${index}`;
-      const device = new VirtioBlock({ backend, name, ...(disk.serial === undefined ? {} : { serial: disk.serial }), ...(disk.queueSize === undefined ? {} : { queueSize: disk.queueSize }) });
-      slots.push(wireSlot(opts, index, name, device, fds, watchers));
-    });
-    others.forEach((o, i) => slots.push(wireSlot(opts, disks.length + i, o.name, o.device, fds, watchers)));
+    const slot = ctx.nextVirtioSlot();
+    const base = VIRTIO_MMIO_START + slot * VIRTIO_MMIO_SIZE;
+    const gsi = VIRTIO_IRQ_BASE + slot;
+    transport = new MmioTransport({ device, mem: ctx.memory, irq: ctx.irq(gsi) });
+    wireNotifications(ctx, name, base, transport, fds, watchers);
+    const acpi = virtioMmioNode({ base, size: VIRTIO_MMIO_SIZE, irq: gsi }, slot);
+    log.info(`${name}: virtio device type ${device.type} at 0x${base.toString(16)}, GSI ${gsi}`);
+    const wired = transport;
+    return {
+      name,
+      transport: wired,
+      ranges: [{ bus: 'mmio', base, size: VIRTIO_MMIO_SIZE, device: wired, name: `virtio-${name}` }],
+      gsis: [gsi],
+      acpi,
+      counters: () => virtioCounters(device, wired),
+      ...(isStateful(device) ? { state: device } : {}),
+      teardown: [...host, { name: 'virtio transport', run: unwire }],
+    };
   } catch (err) {
-    close();
+    unwire();
+    for (const step of [...host].reverse()) {
+      try {
+        void step.run();
+      } catch (cleanupErr) {
+        log.warn(`${name}: releasing ${step.name} after a failed wiring failed`, { error: String(cleanupErr) });
+      }
+    }
     throw err;
   }
-  return { slots, close };
 }
 
-function wireSlot(opts: VirtioWiringOptions, index: number, name: string, device: VirtioDevice, fds: EventFd[], watchers: FdWatcher[]): VirtioSlot {
-  const base = VIRTIO_MMIO_START + index * VIRTIO_MMIO_SIZE;
-  const gsi = VIRTIO_IRQ_BASE + index;
-  const transport = new MmioTransport({ device, mem: opts.memory, irq: opts.irq(gsi) });
-  opts.mmio.insert(transport, base, VIRTIO_MMIO_SIZE, `virtio-${name}`);
+/** A 4-byte write of `queue` to QueueNotify signals an eventfd inside KVM, watched by the core. */
+function wireNotifications(ctx: DeviceContext, name: string, base: number, transport: MmioTransport, fds: EventFd[], watchers: FdWatcher[]): void {
   transport.queues.forEach((_q, queue) => {
     const fd = new EventFd();
     fds.push(fd);
     try {
-      // A 4-byte write of `queue` to QueueNotify signals the eventfd inside KVM; any other
-      // write (another width or value) still exits and reaches transport.write().
-      opts.vm.registerIoeventfd(fd.fd, base + REG_QUEUE_NOTIFY, 4, { datamatch: BigInt(queue) });
+      // Any other write (another width or value) still exits and reaches transport.write().
+      ctx.vm.registerIoeventfd(fd.fd, base + REG_QUEUE_NOTIFY, 4, { datamatch: BigInt(queue) });
     } catch (err) {
       log.warn(`${name}: no ioeventfd for queue ${queue}; its notifications will arrive as MMIO exits`, { error: String(err) });
       return;
@@ -115,18 +102,34 @@ function wireSlot(opts: VirtioWiringOptions, index: number, name: string, device
       }),
     );
   });
-  log.info(`${name}: virtio device type ${device.type} at 0x${base.toString(16)}, GSI ${gsi}`);
-  return { name, index, transport, device, acpi: { base, size: VIRTIO_MMIO_SIZE, irq: gsi } };
 }
 
-/** Counters of one slot: the device's, its transport's and its queues' (summed), one flat record. */
-export function virtioCounters(slot: VirtioSlot): Record<string, number> {
+function isStateful(device: VirtioDevice): device is VirtioDevice & DeviceStateHooks {
+  const d = device as Partial<DeviceStateHooks>;
+  return typeof d.save === 'function' && typeof d.restore === 'function';
+}
+
+/** virtio-blk on an image opened by openDisks (the machine closes the image after the device is reset). */
+export function blockDevice(ctx: DeviceContext, disk: DiskSpec, index: number, backend: BlockBackend): VirtioRegistration {
+  const name = disk.id ?? `disk${index}`;
+  const device = new VirtioBlock({ backend, name, ...(disk.serial === undefined ? {} : { serial: disk.serial }), ...(disk.queueSize === undefined ? {} : { queueSize: disk.queueSize }) });
+  return virtioDevice(ctx, name, device);
+}
+
+/** virtio-rng, rate limited when the config says so. */
+export function rngDevice(ctx: DeviceContext, spec: RngSpec): VirtioRegistration {
+  const name = spec.id ?? 'rng';
+  return virtioDevice(ctx, name, new VirtioRng({ name, ...(spec.rateLimiter === undefined ? {} : { rateLimiter: spec.rateLimiter }) }));
+}
+
+/** Counters of one virtio device: the device's, its transport's and its queues' (summed), one flat record. */
+export function virtioCounters(device: VirtioDevice, transport: MmioTransport): Record<string, number> {
   const out: Record<string, number> = {};
   const add = (o: object): void => {
     for (const [k, v] of Object.entries(o)) if (typeof v === 'number') out[k] = (out[k] ?? 0) + v;
   };
-  add((slot.device as { metrics?: object }).metrics ?? {});
-  add(slot.transport.metrics);
-  for (const q of slot.transport.queues) add(q.metrics);
+  add((device as { metrics?: object }).metrics ?? {});
+  add(transport.metrics);
+  for (const q of transport.queues) add(q.metrics);
   return out;
 }

@@ -7,7 +7,9 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { VirtioVsock, type VsockBackend, type VsockHostStream, type VsockStreamEvents } from '@workervisor/devices';
 import { createLogger, RateLimitedLog } from '@workervisor/base';
+import type { DeviceContext } from './device-manager.js';
 import type { VsockSpec } from './machine-config.js';
+import { virtioDevice, type VirtioRegistration } from './virtio-wiring.js';
 
 const log = createLogger('vsock');
 /** The longest `CONNECT <port>\n` line accepted (a u32 port is 10 digits). */
@@ -208,4 +210,13 @@ async function listenPrivately(server: Server, path: string): Promise<void> {
   // From now on a server error (EMFILE on accept) is logged, never an uncaught exception.
   server.on('error', (err) => log.warn(`vsock socket ${path}: ${err.message}`));
   server.unref();
+}
+
+/**
+ * The virtio-vsock registration (Firecracker's hybrid vsock): listening on its Unix socket before
+ * the guest can connect out; the sockets close after the device is reset.
+ */
+export async function vsockDevice(ctx: DeviceContext, spec: VsockSpec): Promise<VirtioRegistration> {
+  const hosted = await createHostedVsock(spec);
+  return virtioDevice(ctx, hosted.name, hosted.device, [{ name: 'host sockets', run: hosted.close }]);
 }

@@ -1,8 +1,8 @@
 // Differentiated System Description Table: the AML namespace of the machine (ACPI 6.5
-// section 5.2.11.1): COM1, the i8042, the pvpanic port, one LNRO0005 node per virtio-mmio slot (Linux's
-// virtio_mmio ACPI match; Debian's kernel has no virtio_mmio.device= support), optionally the
-// GED power button (ged.ts), and \_S5_ (section 7.4.2) so that a guest poweroff writes the
-// sleep control register.
+// section 5.2.11.1): each device's node inside \_SB_ (COM1, the i8042, the pvpanic port, one
+// LNRO0005 node per virtio-mmio slot — Linux's virtio_mmio ACPI match; Debian's kernel has no
+// virtio_mmio.device= support — and the GED power button, ged.ts), then \_S5_ (section 7.4.2)
+// so that a guest poweroff writes the sleep control register.
 import {
   ACPI_S5_SLEEP_TYPE,
   COM1_IRQ,
@@ -14,7 +14,6 @@ import {
 } from '../layout.js';
 import * as aml from './aml.js';
 import { AcpiError } from './error.js';
-import { gedAml, type GedConfig } from './ged.js';
 import { buildSdt } from './sdt.js';
 
 /** DSDT revision 2: AML integers are 64-bit (section 5.2.11.1). */
@@ -37,7 +36,7 @@ export interface VirtioMmioSlot {
 }
 
 /** Device(COM1): the 16550A at COM1_PORT, 8 ports, ISA IRQ COM1_IRQ. */
-function com1(): Uint8Array {
+export function com1Node(): Uint8Array {
   return aml.device('COM1', [
     aml.name('_HID', aml.eisaId('PNP0501')),
     aml.name('_UID', aml.integer(0)),
@@ -49,7 +48,7 @@ function com1(): Uint8Array {
  * Device(PS2K): the i8042 with its data and command ports and the keyboard IRQ. PNP0303 is
  * what Linux's i8042 PNP probe matches; there is no PS/2 mouse (PNP0F13) node.
  */
-function i8042(): Uint8Array {
+export function i8042Node(): Uint8Array {
   return aml.device('PS2K', [
     aml.name('_HID', aml.eisaId('PNP0303')),
     aml.name(
@@ -68,8 +67,16 @@ export function virtioNodeName(index: number): string {
   return `VR${index.toString(16).toUpperCase().padStart(2, '0')}`;
 }
 
-/** Device(VRnn): a virtio-mmio transport with its register window and interrupt. */
-function virtioMmio(slot: VirtioMmioSlot, index: number): Uint8Array {
+/**
+ * Device(VRnn): the virtio-mmio transport of slot `index` with its register window and interrupt.
+ * Throws AcpiError('invalid-config') when the slot does not fit the 32-bit fields or `index`
+ * has no node name.
+ */
+export function virtioMmioNode(slot: VirtioMmioSlot, index: number): Uint8Array {
+  if (!Number.isSafeInteger(index) || index < 0 || index >= MAX_VIRTIO_NODES) {
+    throw new AcpiError('invalid-config', `virtio-mmio slot ${index} has no node name (at most ${MAX_VIRTIO_NODES} slots)`);
+  }
+  checkSlot(slot, index);
   return aml.device(virtioNodeName(index), [
     aml.name('_HID', aml.string(VIRTIO_MMIO_HID)),
     aml.name('_UID', aml.integer(index)),
@@ -84,7 +91,7 @@ function virtioMmio(slot: VirtioMmioSlot, index: number): Uint8Array {
  * Device(PEVT): QEMU's pvpanic (QEMU0001) on one I/O port. Linux's pvpanic-mmio binds it and
  * writes PVPANIC_PANICKED when the kernel panics, so the VMM can tell a crash from a reboot.
  */
-function pvpanic(): Uint8Array {
+export function pvpanicNode(): Uint8Array {
   return aml.device('PEVT', [
     aml.name('_HID', aml.string(PVPANIC_HID)),
     aml.name('_UID', aml.integer(0)),
@@ -120,20 +127,12 @@ function checkSlot(slot: VirtioMmioSlot, index: number): void {
   }
 }
 
-/**
- * The DSDT's AML body (everything after the header), for tests and for appending to. With `ged`,
- * \_SB_ also holds the power button PWRB and the Generic Event Device GED_.
- */
-export function dsdtAml(virtio: ReadonlyArray<VirtioMmioSlot>, ged?: GedConfig): Uint8Array {
-  if (virtio.length > MAX_VIRTIO_NODES) {
-    throw new AcpiError('invalid-config', `${virtio.length} virtio-mmio slots exceed ${MAX_VIRTIO_NODES}`);
-  }
-  virtio.forEach(checkSlot);
-  const button = ged === undefined ? [] : gedAml(ged);
-  return aml.concat([aml.scope('_SB_', [com1(), i8042(), pvpanic(), ...virtio.map(virtioMmio), ...button]), s5()]);
+/** The DSDT's AML body (everything after the header): `nodes` inside \_SB_ in order, then \_S5_. */
+export function dsdtAml(nodes: ReadonlyArray<Uint8Array>): Uint8Array {
+  return aml.concat([aml.scope('_SB_', [...nodes]), s5()]);
 }
 
-/** The complete DSDT. */
-export function buildDsdt(virtio: ReadonlyArray<VirtioMmioSlot>, ged?: GedConfig): Uint8Array {
-  return buildSdt({ signature: 'DSDT', revision: DSDT_REVISION }, dsdtAml(virtio, ged));
+/** The complete DSDT holding `nodes` (each device's AML Device() node) in \_SB_. */
+export function buildDsdt(nodes: ReadonlyArray<Uint8Array>): Uint8Array {
+  return buildSdt({ signature: 'DSDT', revision: DSDT_REVISION }, dsdtAml(nodes));
 }

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { GuestMemory } from '@workervisor/devices';
 import { afterAll, describe, expect, it } from 'vitest';
 import { GED_IRQ, GED_START, VIRTIO_IRQ_BASE, VIRTIO_MMIO_SIZE, VIRTIO_MMIO_START } from '../layout.js';
-import { createAcpiTables, type AcpiTable } from './index.js';
+import { com1Node, createAcpiTables, gedAml, i8042Node, pvpanicNode, virtioMmioNode, type AcpiTable } from './index.js';
 import { SDT_HEADER_SIZE } from './sdt.js';
 
 const iaslProbe = spawnSync('iasl', ['-v'], { encoding: 'utf8' });
@@ -32,8 +32,13 @@ function dumpAndDisassemble(vcpus: number, virtio: number): { dir: string; table
   dirs.push(dir);
   const { tables } = createAcpiTables(sinkMemory, {
     vcpus,
-    virtio: Array.from({ length: virtio }, (_, i) => ({ base: VIRTIO_MMIO_START + i * VIRTIO_MMIO_SIZE, size: VIRTIO_MMIO_SIZE, irq: VIRTIO_IRQ_BASE + i })),
-    ged: { base: GED_START, irq: GED_IRQ },
+    devices: [
+      com1Node(),
+      i8042Node(),
+      pvpanicNode(),
+      ...gedAml({ base: GED_START, irq: GED_IRQ }),
+      ...Array.from({ length: virtio }, (_, i) => virtioMmioNode({ base: VIRTIO_MMIO_START + i * VIRTIO_MMIO_SIZE, size: VIRTIO_MMIO_SIZE, irq: VIRTIO_IRQ_BASE + i }, i)),
+    ],
   });
   const dsl = new Map<string, string>();
   for (const t of tables) {

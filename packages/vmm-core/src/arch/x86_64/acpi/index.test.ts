@@ -2,7 +2,7 @@ import type { GuestMemory } from '@workervisor/devices';
 import { le } from '@workervisor/base';
 import { describe, expect, it } from 'vitest';
 import { ACPI_TABLES_END, GED_IRQ, GED_START, RSDP_START, VIRTIO_IRQ_BASE, VIRTIO_MMIO_SIZE, VIRTIO_MMIO_START } from '../layout.js';
-import { ACPI_TABLE_ALIGNMENT, AcpiError, createAcpiTables, planLayout, type AcpiConfig } from './index.js';
+import { ACPI_TABLE_ALIGNMENT, AcpiError, com1Node, createAcpiTables, gedAml, i8042Node, planLayout, pvpanicNode, virtioMmioNode, type AcpiConfig } from './index.js';
 import { byteSum, getAscii } from './sdt.js';
 
 /** Guest RAM [0, size) over a plain buffer; enough of GuestMemory for the table writer. */
@@ -50,9 +50,16 @@ class TestMemory implements GuestMemory {
   }
 }
 
-const config = (vcpus: number, virtio = 2): AcpiConfig => ({
+/** The machine's nodes as the builder's devices contribute them: legacy, the GED if wanted, the virtio slots. */
+const config = (vcpus: number, virtio = 2, ged = false): AcpiConfig => ({
   vcpus,
-  virtio: Array.from({ length: virtio }, (_, i) => ({ base: VIRTIO_MMIO_START + i * VIRTIO_MMIO_SIZE, size: VIRTIO_MMIO_SIZE, irq: VIRTIO_IRQ_BASE + i })),
+  devices: [
+    com1Node(),
+    i8042Node(),
+    pvpanicNode(),
+    ...(ged ? gedAml({ base: GED_START, irq: GED_IRQ }) : []),
+    ...Array.from({ length: virtio }, (_, i) => virtioMmioNode({ base: VIRTIO_MMIO_START + i * VIRTIO_MMIO_SIZE, size: VIRTIO_MMIO_SIZE, irq: VIRTIO_IRQ_BASE + i }, i)),
+  ],
 });
 
 /** What Linux's acpi_find_root_pointer does: 16-byte steps over 0xE0000-0xFFFFF, signature + checksums. */
@@ -110,7 +117,7 @@ describe('createAcpiTables', () => {
   });
 
   it('fits the largest machine: MAX_VCPUS vCPUs, 16 virtio slots and the GED', () => {
-    const { tables } = createAcpiTables(new TestMemory(0x10_0000), { ...config(254, 16), ged: { base: GED_START, irq: GED_IRQ } });
+    const { tables } = createAcpiTables(new TestMemory(0x10_0000), config(254, 16, true));
     const last = tables[tables.length - 1]!;
     expect(last.address + last.bytes.length).toBeLessThanOrEqual(ACPI_TABLES_END);
   });
@@ -118,7 +125,7 @@ describe('createAcpiTables', () => {
   it('puts the GED power button in the DSDT only when the config has one', () => {
     const dsdt = (c: AcpiConfig): string => Buffer.from(createAcpiTables(new TestMemory(0x10_0000), c).tables.find((t) => t.signature === 'DSDT')!.bytes).toString('latin1');
     expect(dsdt(config(1))).not.toContain('ACPI0013');
-    const withGed = dsdt({ ...config(1), ged: { base: GED_START, irq: GED_IRQ } });
+    const withGed = dsdt(config(1, 2, true));
     expect(withGed).toContain('ACPI0013');
     expect(withGed).toContain('PWRB');
   });

@@ -2,17 +2,16 @@
 // writes them into guest memory in [RSDP_START, ACPI_TABLES_END).
 import type { GuestMemory } from '@workervisor/devices';
 import { ACPI_TABLES_END, RSDP_START } from '../layout.js';
-import { buildDsdt, type VirtioMmioSlot } from './dsdt.js';
+import { buildDsdt } from './dsdt.js';
 import { AcpiError } from './error.js';
-import type { GedConfig } from './ged.js';
 import { buildFadt, FADT_SIZE } from './fadt.js';
 import { buildMadt } from './madt.js';
 import { buildRsdp, RSDP_SIZE } from './rsdp.js';
 import { buildXsdt, xsdtSize } from './xsdt.js';
 
 export { AcpiError, type AcpiErrorKind } from './error.js';
-export type { VirtioMmioSlot } from './dsdt.js';
-export type { GedConfig } from './ged.js';
+export { com1Node, i8042Node, pvpanicNode, virtioMmioNode, type VirtioMmioSlot } from './dsdt.js';
+export { gedAml, type GedConfig } from './ged.js';
 
 /** Tables after the RSDP start on this boundary (bytes). ACPI asks for none; 16 keeps dumps tidy. */
 export const ACPI_TABLE_ALIGNMENT = 16;
@@ -21,10 +20,8 @@ export const ACPI_TABLE_ALIGNMENT = 16;
 export interface AcpiConfig {
   /** Number of vCPUs, 1..MAX_VCPUS; vCPU i has APIC id i. */
   readonly vcpus: number;
-  /** The virtio-mmio slots in use, in slot order; node i gets _UID i. */
-  readonly virtio: ReadonlyArray<VirtioMmioSlot>;
-  /** The Generic Event Device behind the ACPI power button; without it the DSDT has no button. */
-  readonly ged?: GedConfig;
+  /** The devices' AML nodes for the DSDT's \_SB_ scope, in order (DeviceRegistration.acpi). */
+  readonly devices: ReadonlyArray<Uint8Array>;
 }
 
 /** One table as written into guest memory. */
@@ -75,13 +72,13 @@ export function planLayout(sizes: ReadonlyArray<number>, start: number, end: num
  * Builds the tables for `config` and writes them into `mem`: the RSDP at RSDP_START (on a
  * 16-byte boundary inside the 0xE0000-0xFFFFF legacy scan window), then XSDT, FADT, MADT
  * and DSDT, each aligned to ACPI_TABLE_ALIGNMENT.
- * Throws AcpiError: 'invalid-config' for a bad vCPU count, virtio slot or GED, 'no-space' when
+ * Throws AcpiError: 'invalid-config' for a bad vCPU count, 'no-space' when
  * the tables pass ACPI_TABLES_END, 'guest-memory' when the range is not guest RAM.
  */
 export function createAcpiTables(mem: GuestMemory, config: AcpiConfig): AcpiTables {
   // Tables without pointers first; their sizes fix the layout.
   const madt = buildMadt(config.vcpus);
-  const dsdt = buildDsdt(config.virtio, config.ged);
+  const dsdt = buildDsdt(config.devices);
 
   const [rsdpAddress, xsdtAddress, fadtAddress, madtAddress, dsdtAddress] = planLayout(
     [RSDP_SIZE, xsdtSize(2), FADT_SIZE, madt.length, dsdt.length],
