@@ -5,7 +5,7 @@ import { ERROR_CODES, VmmError, errorCode, type ErrorData, type ErrorKind, type 
 
 export type ApiErrorKind = ErrorKind<'API'>;
 
-/** An API failure; `code` is `ERR_VMM_API_<KIND>` (e.g. `ERR_VMM_API_NOT_SUPPORTED`). */
+/** A failure of the router or the HTTP server; `code` is `ERR_VMM_API_<KIND>` (e.g. `ERR_VMM_API_NOT_FOUND`). */
 export class ApiError extends VmmError<'API'> {
   constructor(
     kind: ApiErrorKind,
