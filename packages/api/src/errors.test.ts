@@ -48,13 +48,13 @@ describe('API error table', () => {
     const refusal = new VmError('VM', 'not-supported', 'VmAddVdpa is not supported by this VMM yet: no hotplug', {
       details: { action: 'VmAddVdpa', reason: 'no hotplug' },
     });
-    expect(errorAnswer(toErrorData(refusal))).toEqual({
+    expect(errorAnswer(toErrorData(refusal), 'PUT /api/v1/vm.add-vdpa')).toEqual({
       status: 501,
       error: { code: 'ERR_VMM_VM_NOT_SUPPORTED', message: 'PUT /api/v1/vm.add-vdpa is not supported by this VMM yet: no hotplug' },
     });
     // A refused config key is not an action: its message and field stay as the core wrote them.
     const key = new VmError('VM', 'not-supported', '"tpm" is not supported by this VMM yet', { details: { field: 'tpm' } });
-    expect(errorAnswer(toErrorData(key)).error).toEqual({ code: 'ERR_VMM_VM_NOT_SUPPORTED', message: '"tpm" is not supported by this VMM yet', field: 'tpm' });
+    expect(errorAnswer(toErrorData(key), 'PUT /api/v1/vm.create').error).toEqual({ code: 'ERR_VMM_VM_NOT_SUPPORTED', message: '"tpm" is not supported by this VMM yet', field: 'tpm' });
   });
 
   it('puts the field of a validation error in the response body and the allowed methods of a 405 apart', () => {

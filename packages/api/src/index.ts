@@ -12,7 +12,7 @@ export {
 } from './errors.js';
 export { failure, type ApiBackend } from './protocol.js';
 export { actionRoute, type ActionRoute, type ActionRouteOf, type ActionRouteSpec, type SuccessStatus } from './action-route.js';
-export { errorAnswer, successAnswer } from './outcome.js';
+export { endpointName, errorAnswer, successAnswer } from './outcome.js';
 export {
   Router,
   route,

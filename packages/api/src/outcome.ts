@@ -1,29 +1,34 @@
 // The core's answer to a route's action -> the HTTP answer: the route's success status (200 with
 // the value as JSON, or 204), or the error's status from the one code table (errors.ts).
 import { errorCode, type ErrorData } from '@workervisor/base';
-import type { VmmActionType } from '@workervisor/vmm-core';
 import type { ActionRoute } from './action-route.js';
 import { errorBody, statusForCode, type ErrorBody } from './errors.js';
-import { endpointOf } from './routes/index.js';
 
 const VM_NOT_SUPPORTED = errorCode('VM', 'not-supported');
 
-/**
- * The message a client reads for `data`. The core refuses an unsupported action by name
- * (`details.action`, `details.reason`); the client is told which endpoint it called.
- */
-function clientMessage(data: ErrorData): string {
-  const action = data.details?.['action'];
-  const reason = data.details?.['reason'];
-  if (data.code !== VM_NOT_SUPPORTED || typeof action !== 'string' || typeof reason !== 'string') return data.message;
-  return `${endpointOf(action as VmmActionType)} is not supported by this VMM yet: ${reason}`;
+/** A route's endpoint as a client calls it, for messages: `PUT /api/v1/vm.boot`. */
+export function endpointName(route: Pick<ActionRoute, 'method' | 'path'>, prefix: string): string {
+  return `${route.method} ${prefix}${route.path}`;
 }
 
-/** The HTTP answer for an error: its status, JSON body and, for a 405, the Allow header value. */
-export function errorAnswer(data: ErrorData): { status: number; error: ErrorBody; allow?: string } {
+/**
+ * The message a client reads for `data`. The core refuses an unsupported action by name
+ * (`details.action`, `details.reason`); the client is told the endpoint it called instead.
+ */
+function clientMessage(data: ErrorData, endpoint: string | undefined): string {
+  const reason = data.details?.['reason'];
+  if (endpoint === undefined || data.code !== VM_NOT_SUPPORTED || typeof data.details?.['action'] !== 'string' || typeof reason !== 'string') return data.message;
+  return `${endpoint} is not supported by this VMM yet: ${reason}`;
+}
+
+/**
+ * The HTTP answer for an error: its status, JSON body and, for a 405, the Allow header value.
+ * `endpoint` (endpointName) is the route whose action failed, when the core answered.
+ */
+export function errorAnswer(data: ErrorData, endpoint?: string): { status: number; error: ErrorBody; allow?: string } {
   const status = statusForCode(data.code);
   const allow = data.details?.['allow'];
-  return { status, error: errorBody({ ...data, message: clientMessage(data) }), ...(status === 405 && typeof allow === 'string' ? { allow } : {}) };
+  return { status, error: errorBody({ ...data, message: clientMessage(data, endpoint) }), ...(status === 405 && typeof allow === 'string' ? { allow } : {}) };
 }
 
 /** The HTTP answer for `route`'s action succeeding with `value`. */

@@ -2,6 +2,7 @@
 // files; the endpoint of each action is derived from it.
 import type { VmmActionType } from '@workervisor/vmm-core';
 import type { ActionRoute } from '../action-route.js';
+import { endpointName } from '../outcome.js';
 import { Router } from '../router.js';
 import { vmDeviceRoutes } from './vm-devices.js';
 import { vmLifecycleRoutes } from './vm-lifecycle.js';
@@ -38,7 +39,7 @@ export function routeOf(action: VmmActionType): ActionRoute | undefined {
 /** The endpoint of an action, for messages: `endpointOf('VmBoot') === 'PUT /api/v1/vm.boot'`. */
 export function endpointOf(action: VmmActionType): string {
   const r = ROUTE_OF_ACTION.get(action);
-  return r === undefined ? action : `${r.method} ${API_PREFIX}${r.path}`;
+  return r === undefined ? action : endpointName(r, API_PREFIX);
 }
 
 /** The router for API_ROUTES under API_PREFIX. */

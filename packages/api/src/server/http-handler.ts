@@ -6,7 +6,7 @@ import { toErrorData, type ErrorData } from '@workervisor/base';
 import type { ActionResult, VmmAction } from '@workervisor/vmm-core';
 import type { ActionRoute } from '../action-route.js';
 import { ApiError } from '../errors.js';
-import { errorAnswer, successAnswer } from '../outcome.js';
+import { endpointName, errorAnswer, successAnswer } from '../outcome.js';
 import type { Router } from '../router.js';
 
 /** The default request body cap: 1 MiB, far above any VmConfig. */
@@ -33,8 +33,8 @@ function sendJson(res: ServerResponse, status: number, payload: unknown, headers
 }
 
 /** Writes an error; `close` ends the connection (the request body was not fully read). */
-export function sendError(res: ServerResponse, data: ErrorData, close = false): number {
-  const { status, error, allow } = errorAnswer(data);
+export function sendError(res: ServerResponse, data: ErrorData, close = false, endpoint?: string): number {
+  const { status, error, allow } = errorAnswer(data, endpoint);
   const headers: Record<string, string> = {};
   if (allow !== undefined) headers['Allow'] = allow;
   if (close) headers['Connection'] = 'close';
@@ -42,8 +42,8 @@ export function sendError(res: ServerResponse, data: ErrorData, close = false): 
   return status;
 }
 
-function sendResult(res: ServerResponse, route: ActionRoute, result: ActionResult): number {
-  if (!result.ok) return sendError(res, result.error);
+function sendResult(res: ServerResponse, route: ActionRoute, endpoint: string, result: ActionResult): number {
+  if (!result.ok) return sendError(res, result.error, false, endpoint);
   const answer = successAnswer(route, result.value);
   if (answer.status === 204) {
     res.writeHead(204);
@@ -169,7 +169,7 @@ export function createRequestHandler(options: HttpHandlerOptions): (req: Incomin
       const body = hasBody ? await readBody(req, limit) : new Uint8Array(0);
 
       const action = route.invoke({ method, path, query: target.query, headers: req.headers, body, params });
-      finish(sendResult(res, route, await dispatch(action)));
+      finish(sendResult(res, route, endpointName(route, router.prefix), await dispatch(action)));
     })().catch(async (err: unknown) => {
       if (err instanceof ApiError && err.kind === 'body-too-large') await drain(req);
       fail(err);

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, w
 import { Agent } from 'node:http';
 import { createServer, connect, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { API_ROUTES } from '../routes/index.js';
@@ -22,8 +22,32 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-describe('the API worker', () => {
-  it('loads no part of the core: vmm-core is imported as types only', () => {
+/** Every module `entry` (a dist file) loads: relative ones by path, the rest by specifier. */
+function importGraph(dist: string, entry: string): { files: Set<string>; packages: Set<string> } {
+  const files = new Set<string>();
+  const packages = new Set<string>();
+  const visit = (file: string) => {
+    if (files.has(file)) return;
+    files.add(file);
+    for (const m of readFileSync(join(dist, file), 'utf8').matchAll(/^(?:import|export)\b[^'"]*?['"]([^'"]+)['"]/gm)) {
+      const spec = m[1] as string;
+      if (spec.startsWith('.')) visit(join(dirname(file), spec));
+      else packages.add(spec);
+    }
+  };
+  visit(entry);
+  return { files, packages };
+}
+
+describe('the API package across threads', () => {
+  it("keeps the schemas and the route table out of the main thread's @workervisor/api/core", () => {
+    const dist = fileURLToPath(new URL('../../dist', import.meta.url));
+    const { files, packages } = importGraph(dist, 'core.js');
+    expect([...packages].filter((p) => p.startsWith('@sinclair/') || p === '@workervisor/schema')).toEqual([]);
+    expect([...files].filter((f) => f.startsWith('routes/') || f === 'router.js')).toEqual([]);
+  });
+
+  it('loads no part of the core in the API worker: vmm-core is imported as types only', () => {
     const dist = fileURLToPath(new URL('../../dist', import.meta.url));
     const js = readdirSync(dist, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.js') && !f.endsWith('.test.js'));
     expect(js.length).toBeGreaterThan(0);
