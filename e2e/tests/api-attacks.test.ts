@@ -60,7 +60,7 @@ describe.skipIf(!hasCurl)('sandbox requests are refused, never accepted and igno
   it('answers vm.create with landlock_enable: true with a 501 naming the key, and creates nothing', () => {
     const r = curl(vm.socketPath, 'PUT', '/api/v1/vm.create', { ...HELLO, landlock_enable: true });
     expect(r.status).toBe(501);
-    expect(r.json).toMatchObject({ code: 'ERR_VMM_API_NOT_SUPPORTED', field: 'landlock_enable' });
+    expect(r.json).toMatchObject({ code: 'ERR_VMM_VM_NOT_SUPPORTED', field: 'landlock_enable' });
     expect(String(r.json?.['message'])).toMatch(/landlock_enable.*Landlock is not supported/);
     expect(curl(vm.socketPath, 'GET', '/api/v1/vm.info').status).toBe(404);
   });
@@ -68,7 +68,7 @@ describe.skipIf(!hasCurl)('sandbox requests are refused, never accepted and igno
   it('answers landlock_rules with a 501 too', () => {
     const r = curl(vm.socketPath, 'PUT', '/api/v1/vm.create', { ...HELLO, landlock_rules: [{ path: '/tmp', access: 'rw' }] });
     expect(r.status).toBe(501);
-    expect(r.json).toMatchObject({ code: 'ERR_VMM_API_NOT_SUPPORTED', field: 'landlock_rules' });
+    expect(r.json).toMatchObject({ code: 'ERR_VMM_VM_NOT_SUPPORTED', field: 'landlock_rules' });
   });
 });
 
@@ -89,7 +89,7 @@ describe.skipIf(!hasCurl)('hostile payload files through the API', () => {
     const boot = curl(vm.socketPath, 'PUT', '/api/v1/vm.boot');
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(boot.status).toBe(400);
-    expect(boot.json).toMatchObject({ code: 'ERR_VMM_API_INVALID_CONFIG', message: `kernel ${fifo} is a FIFO, not a regular file` });
+    expect(boot.json).toMatchObject({ code: 'ERR_VMM_HOST_FILE_NOT_REGULAR', message: `kernel ${fifo} is a FIFO, not a regular file` });
     expect(curl(vm.socketPath, 'GET', '/api/v1/vmm.ping').status).toBe(200);
     expect(curl(vm.socketPath, 'PUT', '/api/v1/vm.delete').status).toBe(204);
   });

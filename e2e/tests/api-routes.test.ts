@@ -59,14 +59,14 @@ describeKvm('every API route over curl', () => {
 
   it.skipIf(!hasCurl)('answers each route per the spec, in lifecycle order', async () => {
     expect(call('GET', '/vmm.ping')).toMatchObject({ status: 200, json: { version: expect.any(String) } });
-    expect(call('GET', '/vm.info')).toMatchObject({ status: 404, json: { code: 'ERR_VMM_API_VM_NOT_CREATED' } });
+    expect(call('GET', '/vm.info')).toMatchObject({ status: 404, json: { code: 'ERR_VMM_VM_NOT_CREATED' } });
     expect(call('PUT', '/vm.boot').status).toBe(404);
     expect(call('PUT', '/vm.create', { payload: {} }).status).toBe(400);
     expect(call('PUT', '/vm.create', { ...COUNTER, bogus: 1 })).toMatchObject({ status: 400, json: { message: expect.stringContaining('bogus') } });
     expect(call('PUT', '/vm.create', COUNTER).status).toBe(204);
     expect(call('PUT', '/vm.create', COUNTER).status).toBe(409);
     expect(call('GET', '/vm.counters').status).toBe(405);
-    expect(call('PUT', '/vm.power-button')).toMatchObject({ status: 405, json: { code: 'ERR_VMM_API_VM_NOT_BOOTED' } });
+    expect(call('PUT', '/vm.power-button')).toMatchObject({ status: 405, json: { code: 'ERR_VMM_VM_NOT_BOOTED' } });
     expect(call('PUT', '/vm.boot').status).toBe(204);
     expect(call('GET', '/vm.info')).toMatchObject({ status: 200, json: { state: 'Running', config: { payload: { kernel: COUNTER.payload.kernel } } } });
     expect(call('GET', '/vm.counters')).toMatchObject({ status: 200, json: { com1: expect.any(Object) } });
@@ -81,7 +81,7 @@ describeKvm('every API route over curl', () => {
     for (const [path, body] of NOT_SUPPORTED) {
       const r = call('PUT', path, body);
       expect(r.status, path).toBe(501);
-      expect(r.json?.['code'], path).toBe('ERR_VMM_API_NOT_SUPPORTED');
+      expect(r.json?.['code'], path).toBe('ERR_VMM_VM_NOT_SUPPORTED');
       expect(String(r.json?.['message']), path).toContain(`/api/v1${path}`);
     }
     expect(call('PUT', '/vm.reboot').status).toBe(204);

@@ -78,7 +78,7 @@ describeKvm('disk image locks', () => {
 
     api = await launch({ serial: 'off' });
     const create = api.create({ payload: { kernel: guestPath('hello.elf') }, memory: { size: 64 << 20 }, disks: [{ path: img }, { path: img }] });
-    await expect(create).rejects.toMatchObject({ status: 400, serverCode: 'ERR_VMM_API_INVALID_CONFIG' });
+    await expect(create).rejects.toMatchObject({ status: 400, serverCode: 'ERR_VMM_VM_INVALID_CONFIG' });
   });
 
   itKvm('answers vm.boot of an image another VMM holds with a 400 naming the image and the holder', async () => {
@@ -88,7 +88,7 @@ describeKvm('disk image locks', () => {
     await api.create({ payload: { kernel: guestPath('hello.elf') }, memory: { size: 64 << 20 }, disks: [{ path: img, readonly: true }] });
     await expect(api.boot()).rejects.toMatchObject({
       status: 400,
-      serverCode: 'ERR_VMM_API_INVALID_CONFIG',
+      serverCode: 'ERR_VMM_DISK_LOCK_LOCKED',
       serverMessage: expect.stringContaining(`disk image ${img} is in use and cannot be opened read-only: pid ${first.pid} holds a write lock`),
     });
     expect((await api.info()).state).toBe('Created');

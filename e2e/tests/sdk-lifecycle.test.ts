@@ -23,7 +23,7 @@ describeKvm('SDK lifecycle', () => {
     expect(existsSync(socket)).toBe(true);
     expect((await vm.ping()).pid).toBe(pid);
 
-    await expect(vm.boot()).rejects.toMatchObject({ status: 404, serverCode: 'ERR_VMM_API_VM_NOT_CREATED' });
+    await expect(vm.boot()).rejects.toMatchObject({ status: 404, serverCode: 'ERR_VMM_VM_NOT_CREATED' });
     await vm.create({ payload: { kernel: guestPath('counter.elf') }, cpus: { boot_vcpus: 2, max_vcpus: 2 }, memory: { size: 64 * 1024 * 1024 } });
     await expect(vm.create({ payload: { kernel: guestPath('counter.elf') } })).rejects.toBeInstanceOf(ResponseError);
     expect((await vm.info()).state).toBe('Created');

@@ -1,11 +1,11 @@
-// API errors: one kind per failure, and the one table that maps an error code to an HTTP status
-// (fastify style). Status choices follow the per-route codes in refs/cloud-hypervisor.yaml.
-import { VmmError, type ErrorData } from '@workervisor/base';
-import type { ErrorKind } from '@workervisor/base';
+// API errors: one kind per failure, and the one table that maps any error code, the API's or the
+// core's, to an HTTP status (fastify style). Status choices follow the per-route codes in
+// routes/fixtures/cloud-hypervisor.yaml.
+import { ERROR_CODES, VmmError, errorCode, type ErrorData, type ErrorKind, type ErrorPrefix } from '@workervisor/base';
 
 export type ApiErrorKind = ErrorKind<'API'>;
 
-/** An API failure; `code` is `ERR_VMM_API_<KIND>` (e.g. `ERR_VMM_API_NOT_SUPPORTED`). */
+/** A failure of the router or the HTTP server; `code` is `ERR_VMM_API_<KIND>` (e.g. `ERR_VMM_API_NOT_FOUND`). */
 export class ApiError extends VmmError<'API'> {
   constructor(
     kind: ApiErrorKind,
@@ -16,57 +16,77 @@ export class ApiError extends VmmError<'API'> {
   }
 }
 
-/** The code of `kind`, e.g. `apiErrorCode('not-supported') === 'ERR_VMM_API_NOT_SUPPORTED'`. */
+/** The code of `kind`, e.g. `apiErrorCode('not-found') === 'ERR_VMM_API_NOT_FOUND'`. */
 export function apiErrorCode(kind: ApiErrorKind): string {
-  return `ERR_VMM_API_${kind.replace(/-/g, '_').toUpperCase()}`;
+  return errorCode('API', kind);
 }
 
-/** The code a backend returns for a route it cannot serve yet; answered with 501. */
-export const ERR_NOT_SUPPORTED = apiErrorCode('not-supported');
+/** A status for a whole prefix, or one per kind (kinds left out are 500s). */
+type PrefixStatus<P extends ErrorPrefix> = number | { readonly [K in ErrorKind<P>]?: number };
 
-const STATUS_BY_KIND: Readonly<Record<ApiErrorKind, number>> = {
-  'bad-request': 400,
-  'request-timeout': 408,
-  'not-found': 404,
-  'method-not-allowed': 405,
-  'invalid-json': 400,
-  'invalid-body': 400,
-  'invalid-query': 400,
-  'invalid-param': 400,
-  'body-too-large': 413,
-  'unsupported-media-type': 415,
-  'headers-too-large': 431,
-  // Not an unknown route (404) and not a failure of a supported one (500): the route exists in
-  // the API but this VMM does not implement it yet.
-  'not-supported': 501,
-  // The spec answers 404 for every route used before vm.create ("because it is not created").
-  'vm-not-created': 404,
-  // The spec answers 405 for pause/resume/shutdown/reboot/power-button/snapshot/coredump in the
-  // wrong lifecycle state ("because it is not booted" / "not paused").
-  'vm-not-booted': 405,
-  'vm-not-paused': 405,
-  // vm.create twice; the spec documents no code, and 409 is what it uses for duplicates.
-  'vm-already-created': 409,
-  // Any other lifecycle misuse (e.g. vm.boot of a running VM).
-  'invalid-state': 409,
-  // add-* / restore with a configuration the VMM rejects.
-  'invalid-config': 400,
-  // add-*: "a device with the same identifier already exists".
-  'device-exists': 409,
-  // remove-device / resize-disk: "no device with the given identifier exists".
-  'device-not-found': 404,
-  // vm.resize: "a cpu removal is still pending".
-  'resize-pending': 429,
-  unavailable: 503,
-  internal: 500,
+/**
+ * The one error code -> HTTP status table: the API's own codes, and those of the core's failures,
+ * which reach the client under their own codes (a FIFO kernel at vm.boot is
+ * ERR_VMM_HOST_FILE_NOT_REGULAR, a 400). Any code not listed is a 500.
+ */
+const STATUS_BY_PREFIX: { readonly [P in ErrorPrefix]?: PrefixStatus<P> } = {
+  API: {
+    'bad-request': 400,
+    'request-timeout': 408,
+    'not-found': 404,
+    'method-not-allowed': 405,
+    'invalid-json': 400,
+    'invalid-body': 400,
+    'invalid-query': 400,
+    'invalid-param': 400,
+    'body-too-large': 413,
+    'unsupported-media-type': 415,
+    'headers-too-large': 431,
+    // The API worker is closing, or the core dropped a request without answering.
+    unavailable: 503,
+    internal: 500,
+  },
+  VM: {
+    // Not an unknown route (404) and not a failure of a supported one (500): the route exists in
+    // the API, or the config key in the schema, but this VMM does not implement it yet.
+    'not-supported': 501,
+    // vm.create (or vm.boot) with a configuration the VMM rejects.
+    'invalid-config': 400,
+    // The spec answers 404 for every route used before vm.create ("because it is not created").
+    'not-created': 404,
+    // vm.create twice; the spec documents no code, and 409 is what it uses for duplicates.
+    'already-created': 409,
+    // The spec answers 405 for pause/resume/shutdown/reboot/power-button/snapshot/coredump in the
+    // wrong lifecycle state ("because it is not booted" / "not paused").
+    'not-booted': 405,
+    'not-paused': 405,
+    // Other lifecycle misuse: vm.boot of a running VM, vm.pause of a paused one.
+    'already-booted': 409,
+    'already-paused': 409,
+  },
+  // The VM's kernel, initramfs, disks or memory size are unusable: the request's fault, not the VMM's.
+  LOADER: 400,
+  X86: 400,
+  ACPI: 400,
+  GUEST_MEMORY: 400,
+  HOST_FILE: 400,
+  DISK_LOCK: 400,
+  BUILD: { 'disk-unreadable': 400, 'net-unavailable': 400 },
 };
 
-/** Code -> HTTP status, for every ApiError code. */
-export const STATUS_BY_CODE: ReadonlyMap<string, number> = new Map(
-  (Object.entries(STATUS_BY_KIND) as [ApiErrorKind, number][]).map(([kind, status]) => [apiErrorCode(kind), status]),
-);
+/** Code -> HTTP status, for every code STATUS_BY_PREFIX gives a status. */
+export const STATUS_BY_CODE: ReadonlyMap<string, number> = (() => {
+  const table = new Map<string, number>();
+  for (const [prefix, status] of Object.entries(STATUS_BY_PREFIX) as [ErrorPrefix, PrefixStatus<ErrorPrefix>][]) {
+    for (const kind of ERROR_CODES[prefix].kinds as readonly ErrorKind<ErrorPrefix>[]) {
+      const s = typeof status === 'number' ? status : status[kind];
+      if (s !== undefined) table.set(errorCode(prefix, kind), s);
+    }
+  }
+  return table;
+})();
 
-/** The HTTP status for an error code; any code not in the table (a core failure) is a 500. */
+/** The HTTP status for an error code; any code not in the table (a failure of the VMM itself) is a 500. */
 export function statusForCode(code: string): number {
   return STATUS_BY_CODE.get(code) ?? 500;
 }

@@ -7,20 +7,12 @@ export {
   errorBody,
   statusForCode,
   STATUS_BY_CODE,
-  ERR_NOT_SUPPORTED,
   type ApiErrorKind,
   type ErrorBody,
 } from './errors.js';
-export {
-  ok,
-  fail,
-  notSupported,
-  ENDPOINT_OF,
-  type ApiRequest,
-  type ApiRequestType,
-  type ApiResponse,
-  type ApiBackend,
-} from './protocol.js';
+export { failure, type ApiBackend } from './protocol.js';
+export { actionRoute, type ActionRoute, type ActionRouteOf, type ActionRouteSpec, type SuccessStatus } from './action-route.js';
+export { endpointName, errorAnswer, successAnswer } from './outcome.js';
 export {
   Router,
   route,
@@ -41,8 +33,9 @@ export {
   type Guard,
   type Route,
   type RouteDoc,
+  type RouteResult,
 } from './router.js';
-export { API_PREFIX, API_ROUTES, createApiRouter } from './routes/index.js';
+export { API_PREFIX, API_ROUTES, createApiRouter, endpointOf, routeOf } from './routes/index.js';
 export { buildOpenApiDocument } from './openapi.js';
 export { startApiServer, type ApiServerOptions, type ApiServerHandle } from './server/server.js';
 export { ApiServerError, type ApiServerErrorKind } from './server/errors.js';

@@ -117,7 +117,7 @@ function operation(route: Route<unknown>, c: Components): JsonObject {
   }
   // Every route can fail validation or be unimplemented; see errors.ts for the full table.
   responses['400'] ??= { description: 'The request is malformed or its body does not match the schema.', content: errorContent };
-  responses['501'] = { description: 'This VMM does not implement the route yet (ERR_VMM_API_NOT_SUPPORTED).', content: errorContent };
+  responses['501'] = { description: 'This VMM does not implement the route, or a configuration option, yet (ERR_VMM_VM_NOT_SUPPORTED).', content: errorContent };
   op['responses'] = responses;
   return op;
 }

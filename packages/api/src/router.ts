@@ -271,20 +271,26 @@ export function requireHeader(name: string, value?: string): Guard {
 
 // ---- the router ------------------------------------------------------------------------------
 
-interface CompiledPath<R> {
+interface CompiledPath<Rt> {
   readonly segments: readonly string[];
-  readonly byMethod: Map<string, Route<R>>;
+  readonly byMethod: Map<string, Rt>;
 }
 
-/** Matches a method + path to one route: unknown path -> 404, known path, other method -> 405. */
-export class Router<R> {
-  private readonly exact = new Map<string, CompiledPath<R>>();
-  private readonly patterns: CompiledPath<R>[] = [];
-  readonly routes: readonly Route<R>[];
+/** What the routes of type `Rt` produce: `RouteResult<Route<string>>` is string. */
+export type RouteResult<Rt extends Route<unknown>> = Rt extends Route<infer R> ? R : never;
+
+/**
+ * Matches a method + path to one route: unknown path -> 404, known path, other method -> 405.
+ * `Rt` is the route type, so a route carrying more than Route (the API's ActionRoute) comes back whole.
+ */
+export class Router<Rt extends Route<unknown>> {
+  private readonly exact = new Map<string, CompiledPath<Rt>>();
+  private readonly patterns: CompiledPath<Rt>[] = [];
+  readonly routes: readonly Rt[];
 
   /** `prefix` (e.g. `/api/v1`) is prepended to every route path. */
   constructor(
-    routes: readonly Route<R>[],
+    routes: readonly Rt[],
     readonly prefix = '',
   ) {
     this.routes = routes;
@@ -306,7 +312,7 @@ export class Router<R> {
    * The route for `method` + `path` and its path parameters. Throws ApiError `not-found` (404) or
    * `method-not-allowed` (405, `details.allow` lists the methods for the Allow header).
    */
-  match(method: string, path: string): { route: Route<R>; params: Record<string, string> } {
+  match(method: string, path: string): { route: Rt; params: Record<string, string> } {
     let entry = this.exact.get(path);
     let params: Record<string, string> = {};
     if (entry === undefined) {
@@ -331,9 +337,9 @@ export class Router<R> {
   }
 
   /** Matches and invokes: the handler's result, or a thrown ApiError for a 4xx. */
-  handle(req: RequestContext): R {
+  handle(req: RequestContext): RouteResult<Rt> {
     const { route, params } = this.match(req.method, req.path);
-    return route.invoke({ ...req, params });
+    return route.invoke({ ...req, params }) as RouteResult<Rt>;
   }
 }
 

@@ -32,16 +32,18 @@ export const ERROR_CODES = {
   ACPI: { owner: 'AcpiError', kinds: ['invalid-name', 'value-out-of-range', 'invalid-string', 'invalid-config', 'no-space', 'guest-memory'] },
   BUILD: { owner: 'BuildError', kinds: ['disk-unreadable', 'net-unavailable', 'vcpu-setup'] },
   DISK_LOCK: { owner: 'DiskLockError', kinds: ['locked'] },
+  // A VmmAction the core refuses: unsupported, wrong lifecycle state, or an unusable VmConfig.
+  VM: {
+    owner: 'VmError',
+    kinds: ['not-supported', 'invalid-config', 'not-created', 'already-created', 'not-booted', 'already-booted', 'not-paused', 'already-paused'],
+  },
   // @workervisor/api
   API: {
     owner: 'ApiError',
     kinds: [
-      // Raised by the router and the HTTP server.
+      // Raised by the router and the HTTP server; the core's own failures keep their codes (VM, LOADER, ...).
       'bad-request', 'request-timeout', 'not-found', 'method-not-allowed', 'invalid-json', 'invalid-body', 'invalid-query', 'invalid-param',
-      'body-too-large', 'unsupported-media-type', 'headers-too-large',
-      // Raised by the backend (the VMM core).
-      'not-supported', 'vm-not-created', 'vm-not-booted', 'vm-not-paused', 'vm-already-created', 'invalid-state', 'invalid-config',
-      'device-exists', 'device-not-found', 'resize-pending', 'unavailable', 'internal',
+      'body-too-large', 'unsupported-media-type', 'headers-too-large', 'unavailable', 'internal',
     ],
   },
   API_SERVER: { owner: 'ApiServerError', kinds: ['path-exists', 'socket-in-use', 'path-too-long', 'listen-failed', 'worker-failed'] },

@@ -1,11 +1,13 @@
 // Vmm: the VM lifecycle (Cloud Hypervisor's: no VM -> Created -> Running <-> Paused; shutdown drops
-// the running machine and keeps its config) and the API backend every control path goes through.
-import { ApiError, ok, fail, notSupported, type ApiBackend, type ApiRequest, type ApiResponse } from '@workervisor/api/core';
-import type { VmConfig, VmInfo, VmState } from '@workervisor/schema';
-import { createLogger, type LogLevel } from '@workervisor/base';
+// the running machine and keeps its config) and the one place every VmmAction is performed.
+import type { VmConfig, VmCounters, VmInfo, VmmPingResponse, VmState } from '@workervisor/schema';
+import { createLogger, toErrorData, type LogLevel } from '@workervisor/base';
+import type { ActionHandler, ActionOf, ActionResult, ActionValue, VmmAction, VmmActionType } from './actions.js';
 import { buildMachine } from './builder.js';
 import { resolveMachineConfig } from './config/resolve.js';
+import type { MachineConfig } from './machine-config.js';
 import type { GuestExit, Machine } from './machine.js';
+import { VmError } from './vm-error.js';
 
 const log = createLogger('vmm');
 
@@ -24,31 +26,68 @@ export interface VmmOptions {
   logLevel?: LogLevel;
   /** Receives each machine right after it is built (benchmarks, tests). */
   onMachine?: (machine: Machine) => void;
+  /** Builds the machine at vm.boot; buildMachine unless a test injects a fake. */
+  build?: typeof buildMachine;
 }
 
-/** Error codes that mean "the VM's config or its files are unusable": a 400 for the API, not a 500. */
-const CONFIG_ERROR_CODE = /^ERR_VMM_(LOADER|X86|ACPI|GUEST_MEMORY|HOST_FILE|DISK_LOCK)_|^ERR_VMM_BUILD_(DISK_UNREADABLE|NET_UNAVAILABLE)$/;
+/** Actions this VMM cannot perform yet, each with the reason its refusal gives. */
+const NOT_SUPPORTED = {
+  VmNmi: 'NMI injection is not implemented yet',
+  VmSnapshot: 'device state save/restore is not implemented yet',
+  VmRestore: 'device state save/restore is not implemented yet',
+  VmCoredump: 'device state save/restore is not implemented yet',
+  VmSendMigration: 'device state save/restore is not implemented yet',
+  VmReceiveMigration: 'device state save/restore is not implemented yet',
+  VmResize: 'no CPU, memory or disk hotplug yet',
+  VmResizeZone: 'no CPU, memory or disk hotplug yet',
+  VmResizeDisk: 'no CPU, memory or disk hotplug yet',
+  VmAddDevice: 'device hotplug is not implemented yet',
+  VmAddUserDevice: 'device hotplug is not implemented yet',
+  VmAddDisk: 'device hotplug is not implemented yet',
+  VmAddFs: 'device hotplug is not implemented yet',
+  VmAddGenericVhostUser: 'device hotplug is not implemented yet',
+  VmAddPmem: 'device hotplug is not implemented yet',
+  VmAddNet: 'device hotplug is not implemented yet',
+  VmAddVsock: 'device hotplug is not implemented yet',
+  VmAddVdpa: 'device hotplug is not implemented yet',
+  VmRemoveDevice: 'device hotplug is not implemented yet',
+} as const satisfies { readonly [T in VmmActionType]?: string };
 
-function asConfigError(err: unknown): unknown {
-  const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string' && CONFIG_ERROR_CODE.test(code)) {
-    return new ApiError('invalid-config', (err as Error).message, { cause: err, details: { cause: code } });
-  }
-  return err;
+type UnsupportedAction = keyof typeof NOT_SUPPORTED;
+
+function isUnsupported(action: VmmAction): action is ActionOf<UnsupportedAction> {
+  return Object.hasOwn(NOT_SUPPORTED, action.type);
 }
 
-export class Vmm implements ApiBackend {
+/** The refusal of an action listed in NOT_SUPPORTED; `details.action` lets the API name its route. */
+function notSupported(type: UnsupportedAction): VmError {
+  const reason = NOT_SUPPORTED[type];
+  return new VmError('not-supported', `${type} is not supported by this VMM yet: ${reason}`, { details: { action: type, reason } });
+}
+
+/** The compiler's proof that a switch covers every action; reached at run time only by a malformed message. */
+function unknownAction(action: never): never {
+  const type = String((action as { type?: unknown }).type);
+  throw new VmError('not-supported', `${type.slice(0, 64)} is not an action this VMM knows`, { details: { action: type.slice(0, 64) } });
+}
+
+export class Vmm implements ActionHandler {
   private config: VmConfig | undefined;
+  /** `config` resolved once at vm.create; every boot (and reboot) of this VM builds from it. */
+  private resolved: MachineConfig | undefined;
   /** `config` with the spec's defaults, for vm.info (computed off the boot path). */
   private configWithDefaults: Promise<VmConfig> | undefined;
   private machine: Machine | undefined;
   private paused = false;
   /** Device counters of the last machine, taken as it stopped (Firecracker's metrics at exit). */
-  private finalCounters: Record<string, Record<string, number>> | undefined;
-  /** Serializes lifecycle changes: API calls and guest exits never interleave. */
+  private finalCounters: VmCounters | undefined;
+  /** Serializes lifecycle changes: actions and guest exits never interleave. */
   private queue: Promise<unknown> = Promise.resolve();
+  private readonly build: typeof buildMachine;
 
-  constructor(private readonly options: VmmOptions) {}
+  constructor(private readonly options: VmmOptions) {
+    this.build = options.build ?? buildMachine;
+  }
 
   get state(): VmState | undefined {
     if (this.config === undefined) return undefined;
@@ -57,7 +96,7 @@ export class Vmm implements ApiBackend {
   }
 
   /** Counters of the running machine, or of the last one as it stopped. */
-  counters(): Record<string, Record<string, number>> | undefined {
+  counters(): VmCounters | undefined {
     return this.machine?.counters() ?? this.finalCounters;
   }
 
@@ -72,80 +111,77 @@ export class Vmm implements ApiBackend {
     return run;
   }
 
-  async handle(request: ApiRequest): Promise<ApiResponse> {
+  /** Performs one action after those before it; never rejects (a failure is `{ ok: false }`). */
+  async handle<A extends VmmAction>(action: A): Promise<ActionResult<A['type']>> {
     try {
-      return await this.serialize(() => this.dispatch(request));
+      // dispatch's switch gives each action type the value its case returns.
+      const value = (await this.serialize(() => this.dispatch(action))) as ActionValue<A['type']>;
+      return { ok: true, value };
     } catch (err) {
-      return fail(err);
+      return { ok: false, error: toErrorData(err) };
     }
   }
 
-  private async dispatch(request: ApiRequest): Promise<ApiResponse> {
-    switch (request.type) {
+  private async dispatch(action: VmmAction): Promise<ActionValue<VmmActionType>> {
+    if (isUnsupported(action)) throw notSupported(action.type);
+    switch (action.type) {
       case 'VmmPing':
-        return ok({ build_version: VERSION, version: VERSION, pid: process.pid, features: ['kvm', 'acpi', 'pvh', 'bzimage'] });
+        return this.ping();
       case 'VmmShutdown':
         await this.stopMachine();
         setImmediate(() => this.options.onExit(0));
-        return ok();
+        return undefined;
       case 'VmCreate':
-        await this.create(request.body);
-        return ok();
+        await this.create(action.body);
+        return undefined;
       case 'VmBoot':
         await this.boot();
-        return ok();
+        return undefined;
       case 'VmInfo':
-        return ok(await this.info());
+        return this.info();
       case 'VmPause':
         await this.pause();
-        return ok();
+        return undefined;
       case 'VmResume':
         await this.resume();
-        return ok();
+        return undefined;
       case 'VmShutdown':
         this.requireBooted('shut down');
         await this.stopMachine();
-        return ok();
+        return undefined;
       case 'VmReboot':
         this.requireBooted('reboot');
         await this.stopMachine();
         await this.boot();
-        return ok();
+        return undefined;
       case 'VmDelete':
         await this.stopMachine();
         this.config = undefined;
+        this.resolved = undefined;
         this.configWithDefaults = undefined;
-        return ok();
+        return undefined;
       case 'VmCounters':
-        return ok(this.requireBooted('report counters for').counters());
+        return this.requireBooted('report counters for').counters();
       case 'VmPowerButton':
         this.requireBooted('press the power button of').powerButton();
-        return ok();
-      case 'VmNmi':
-        return notSupported(request);
-      case 'VmSnapshot':
-      case 'VmRestore':
-      case 'VmCoredump':
-      case 'VmSendMigration':
-      case 'VmReceiveMigration':
-        return notSupported(request, 'device state save/restore is not implemented yet');
-      case 'VmResize':
-      case 'VmResizeZone':
-      case 'VmResizeDisk':
-        return notSupported(request, 'no CPU, memory or disk hotplug yet');
+        return undefined;
       default:
-        return notSupported(request, 'device hotplug is not implemented yet');
+        return unknownAction(action);
     }
   }
 
+  private ping(): VmmPingResponse {
+    return { build_version: VERSION, version: VERSION, pid: process.pid, features: ['kvm', 'acpi', 'pvh', 'bzimage'] };
+  }
+
   /**
-   * vm.create: validates and keeps the config. The spec's defaults (for vm.info) are applied in
-   * the background: they need the TypeBox schemas (~190 ms to load), and booting does not, since
-   * resolveMachineConfig's fallbacks are those defaults.
+   * vm.create: validates and resolves the config once (boot builds from the result). The spec's
+   * defaults (for vm.info) are applied in the background: they need the TypeBox schemas (~190 ms
+   * to load), and booting does not, since resolveMachineConfig's fallbacks are those defaults.
    */
   async create(config: VmConfig): Promise<void> {
-    if (this.config !== undefined) throw new ApiError('vm-already-created', 'a VM is already created; delete it first (vm.delete)');
-    resolveMachineConfig(config);
+    if (this.config !== undefined) throw new VmError('already-created', 'a VM is already created; delete it first (vm.delete)');
+    this.resolved = resolveMachineConfig(config);
     this.config = config;
     this.configWithDefaults = import('@workervisor/schema').then((schema) => schema.withDefaults(config));
     // Reported when vm.info awaits it; never an unhandled rejection before that.
@@ -153,33 +189,28 @@ export class Vmm implements ApiBackend {
     log.info('VM created');
   }
 
-  /** vm.boot: builds the machine from the config and starts every vCPU. */
+  /** vm.boot: builds the machine from the config resolved at vm.create and starts every vCPU. */
   async boot(): Promise<void> {
-    if (this.config === undefined) throw new ApiError('vm-not-created', 'no VM is created; call vm.create first');
-    if (this.machine !== undefined) throw new ApiError('invalid-state', `the VM is already ${this.state === 'Paused' ? 'booted and paused' : 'running'}`);
-    const resolved = resolveMachineConfig(this.config);
-    if (this.options.logLevel !== undefined) resolved.logLevel = this.options.logLevel;
-    let machine: Machine;
-    try {
-      machine = await buildMachine(resolved, {
-        reset: (reason) => machine.guestExit({ kind: 'reset', reason }),
-        powerOff: (reason) => machine.guestExit({ kind: 'poweroff', reason }),
-        panic: (reason) => machine.guestExit({ kind: 'panic', reason }),
-      });
-    } catch (err) {
-      throw asConfigError(err);
-    }
+    if (this.resolved === undefined) throw new VmError('not-created', 'no VM is created; call vm.create first');
+    if (this.machine !== undefined) throw new VmError('already-booted', `the VM is already ${this.state === 'Paused' ? 'booted and paused' : 'running'}`);
+    const config = this.options.logLevel === undefined ? this.resolved : { ...this.resolved, logLevel: this.options.logLevel };
+    // Build failures keep their own codes (LOADER, HOST_FILE, ...); the API maps them to a status.
+    const machine: Machine = await this.build(config, {
+      reset: (reason) => machine.guestExit({ kind: 'reset', reason }),
+      powerOff: (reason) => machine.guestExit({ kind: 'poweroff', reason }),
+      panic: (reason) => machine.guestExit({ kind: 'panic', reason }),
+    });
     machine.onGuestExit((exit) => void this.serialize(() => this.onGuestExit(machine, exit)));
     this.machine = machine;
     this.paused = false;
     this.options.onMachine?.(machine);
     await machine.resume();
-    log.info('VM booted', { vcpus: resolved.vcpus, memory: resolved.memoryBytes });
+    log.info('VM booted', { vcpus: config.vcpus, memory: config.memoryBytes });
   }
 
   async pause(): Promise<void> {
     const m = this.requireBooted('pause');
-    if (this.paused) throw new ApiError('invalid-state', 'the VM is already paused');
+    if (this.paused) throw new VmError('already-paused', 'the VM is already paused');
     await m.pause();
     this.paused = true;
     log.info('VM paused');
@@ -187,22 +218,22 @@ export class Vmm implements ApiBackend {
 
   async resume(): Promise<void> {
     const m = this.requireBooted('resume');
-    if (!this.paused) throw new ApiError('vm-not-paused', 'the VM is not paused');
+    if (!this.paused) throw new VmError('not-paused', 'the VM is not paused');
     await m.resume();
     this.paused = false;
     log.info('VM resumed');
   }
 
   async info(): Promise<VmInfo> {
-    if (this.config === undefined || this.configWithDefaults === undefined) throw new ApiError('vm-not-created', 'no VM is created; call vm.create first');
+    if (this.config === undefined || this.configWithDefaults === undefined) throw new VmError('not-created', 'no VM is created; call vm.create first');
     const info: VmInfo = { config: await this.configWithDefaults, state: this.state ?? 'Created' };
     if (this.machine !== undefined) info.memory_actual_size = this.machine.parts.memory.size;
     return info;
   }
 
   private requireBooted(action: string): Machine {
-    if (this.config === undefined) throw new ApiError('vm-not-created', `cannot ${action} the VM: no VM is created`);
-    if (this.machine === undefined) throw new ApiError('vm-not-booted', `cannot ${action} the VM: it is not booted`);
+    if (this.config === undefined) throw new VmError('not-created', `cannot ${action} the VM: no VM is created`);
+    if (this.machine === undefined) throw new VmError('not-booted', `cannot ${action} the VM: it is not booted`);
     return this.machine;
   }
 

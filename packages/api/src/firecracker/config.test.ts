@@ -53,6 +53,11 @@ describe('Firecracker config translation', () => {
     const { config, logger, metrics } = translateFirecrackerConfig(fc);
     expect(config.net).toEqual([{ id: 'eth0', tap: 'tap0', mac: 'AA:FC:00:00:00:01' }]);
     expect(config.vsock).toEqual({ cid: 3, socket: '/tmp/v.sock' });
+    expect(translateFirecrackerConfig({ ...fc, vsock: { guest_cid: 42, uds_path: '/tmp/v.sock', vsock_id: 'vsock0' } }).config.vsock).toEqual({
+      cid: 42,
+      socket: '/tmp/v.sock',
+      id: 'vsock0',
+    });
     expect(config.balloon).toEqual({ size: 64 * 1024 * 1024, deflate_on_oom: true, free_page_reporting: false });
     expect(config.rng).toEqual({ src: '/dev/urandom' });
     expect(logger).toEqual({ level: 'warn', path: '/tmp/fc.log', showLevel: true, showLogOrigin: false });

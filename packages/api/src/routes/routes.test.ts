@@ -1,9 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ENDPOINT_OF, type ApiRequest } from '../protocol.js';
+import type { VmmAction } from '@workervisor/vmm-core';
 import { buildOpenApiDocument } from '../openapi.js';
 import { EXAMPLE_BODIES } from '../testing/example-bodies.js';
-import { API_ROUTES, createApiRouter } from './index.js';
+import { API_ROUTES, createApiRouter, endpointOf, routeOf } from './index.js';
 
 // Cloud Hypervisor's spec, vendored as a fixture (fixtures/SOURCES.md); WORKERVISOR_CH_SPEC
 // points the comparison at a newer one.
@@ -26,7 +26,7 @@ function specOperations(): Set<string> {
 }
 
 const router = createApiRouter();
-const send = (method: string, path: string, body?: unknown): ApiRequest =>
+const send = (method: string, path: string, body?: unknown): VmmAction =>
   router.handle({
     method,
     path: `/api/v1${path}`,
@@ -58,13 +58,20 @@ describe('API routes', () => {
     expect(JSON.stringify(doc)).not.toContain('"const"');
   });
 
-  it('translate every route to the request type ENDPOINT_OF names for it', () => {
+  it('translate every route into the action it declares, carrying the body', () => {
     const bodies = EXAMPLE_BODIES;
     for (const r of API_ROUTES) {
-      const req = send(r.method, r.path, bodies[r.path]);
-      expect(ENDPOINT_OF[req.type]).toBe(`${r.method} ${r.path}`);
-      if ('body' in req) expect(req.body).toEqual(bodies[r.path]);
+      const action = send(r.method, r.path, bodies[r.path]);
+      expect(action.type).toBe(r.action);
+      expect(routeOf(action.type)).toBe(r);
+      expect(endpointOf(action.type)).toBe(`${r.method} /api/v1${r.path}`);
+      if ('body' in action) expect(action.body).toEqual(bodies[r.path]);
     }
+  });
+
+  it('give each action one route, and document the success status each route declares', () => {
+    expect(new Set(API_ROUTES.map((r) => r.action)).size).toBe(API_ROUTES.length);
+    for (const r of API_ROUTES) expect(Object.keys(r.doc.responses ?? {}), r.path).toContain(String(r.status));
   });
 
   it('require a body on every route that takes one', () => {

@@ -10,43 +10,88 @@ import {
   VdpaConfigSchema,
   VsockConfigSchema,
 } from '@workervisor/schema';
-import type { ApiRequest } from '../protocol.js';
-import { body, route } from '../router.js';
+import { actionRoute } from '../action-route.js';
 import { hotplug } from './doc.js';
 
 export const vmDeviceRoutes = [
-  route('PUT', '/vm.add-device', [body(DeviceConfigSchema)], (b): ApiRequest => ({ type: 'VmAddDevice', body: b }), {
+  actionRoute({
+    method: 'PUT',
+    path: '/vm.add-device',
+    action: 'VmAddDevice',
+    body: DeviceConfigSchema,
+    status: 200,
     doc: hotplug('Add a new device to the VM', 'device'),
   }),
-  route('PUT', '/vm.add-user-device', [body(VmAddUserDeviceSchema)], (b): ApiRequest => ({ type: 'VmAddUserDevice', body: b }), {
+  actionRoute({
+    method: 'PUT',
+    path: '/vm.add-user-device',
+    action: 'VmAddUserDevice',
+    body: VmAddUserDeviceSchema,
+    status: 200,
     doc: hotplug('Add a new userspace device to the VM', 'device'),
   }),
-  route('PUT', '/vm.add-disk', [body(DiskConfigSchema)], (b): ApiRequest => ({ type: 'VmAddDisk', body: b }), {
+  actionRoute({
+    method: 'PUT',
+    path: '/vm.add-disk',
+    action: 'VmAddDisk',
+    body: DiskConfigSchema,
+    status: 200,
     doc: hotplug('Add a new disk to the VM', 'disk'),
   }),
-  route('PUT', '/vm.add-fs', [body(FsConfigSchema)], (b): ApiRequest => ({ type: 'VmAddFs', body: b }), {
+  actionRoute({
+    method: 'PUT',
+    path: '/vm.add-fs',
+    action: 'VmAddFs',
+    body: FsConfigSchema,
+    status: 200,
     doc: hotplug('Add a new virtio-fs device to the VM', 'device'),
   }),
-  route(
-    'PUT',
-    '/vm.add-generic-vhost-user',
-    [body(GenericVhostUserConfigSchema)],
-    (b): ApiRequest => ({ type: 'VmAddGenericVhostUser', body: b }),
-    { doc: hotplug('Add a new generic vhost-user device to the VM', 'device') },
-  ),
-  route('PUT', '/vm.add-pmem', [body(PmemConfigSchema)], (b): ApiRequest => ({ type: 'VmAddPmem', body: b }), {
+  actionRoute({
+    method: 'PUT',
+    path: '/vm.add-generic-vhost-user',
+    action: 'VmAddGenericVhostUser',
+    body: GenericVhostUserConfigSchema,
+    status: 200,
+    doc: hotplug('Add a new generic vhost-user device to the VM', 'device'),
+  }),
+  actionRoute({
+    method: 'PUT',
+    path: '/vm.add-pmem',
+    action: 'VmAddPmem',
+    body: PmemConfigSchema,
+    status: 200,
     doc: hotplug('Add a new pmem device to the VM', 'device'),
   }),
-  route('PUT', '/vm.add-net', [body(NetConfigSchema)], (b): ApiRequest => ({ type: 'VmAddNet', body: b }), {
+  actionRoute({
+    method: 'PUT',
+    path: '/vm.add-net',
+    action: 'VmAddNet',
+    body: NetConfigSchema,
+    status: 200,
     doc: hotplug('Add a new network device to the VM', 'device'),
   }),
-  route('PUT', '/vm.add-vsock', [body(VsockConfigSchema)], (b): ApiRequest => ({ type: 'VmAddVsock', body: b }), {
+  actionRoute({
+    method: 'PUT',
+    path: '/vm.add-vsock',
+    action: 'VmAddVsock',
+    body: VsockConfigSchema,
+    status: 200,
     doc: hotplug('Add a new vsock device to the VM', 'device'),
   }),
-  route('PUT', '/vm.add-vdpa', [body(VdpaConfigSchema)], (b): ApiRequest => ({ type: 'VmAddVdpa', body: b }), {
+  actionRoute({
+    method: 'PUT',
+    path: '/vm.add-vdpa',
+    action: 'VmAddVdpa',
+    body: VdpaConfigSchema,
+    status: 200,
     doc: hotplug('Add a new vDPA device to the VM', 'vDPA device'),
   }),
-  route('PUT', '/vm.remove-device', [body(VmRemoveDeviceSchema)], (b): ApiRequest => ({ type: 'VmRemoveDevice', body: b }), {
+  actionRoute({
+    method: 'PUT',
+    path: '/vm.remove-device',
+    action: 'VmRemoveDevice',
+    body: VmRemoveDeviceSchema,
+    status: 204,
     doc: {
       summary: 'Remove a device from the VM',
       responses: {
@@ -55,7 +100,12 @@ export const vmDeviceRoutes = [
       },
     },
   }),
-  route('PUT', '/vm.resize', [body(VmResizeSchema)], (b): ApiRequest => ({ type: 'VmResize', body: b }), {
+  actionRoute({
+    method: 'PUT',
+    path: '/vm.resize',
+    action: 'VmResize',
+    body: VmResizeSchema,
+    status: 204,
     doc: {
       summary: 'Resize the VM',
       responses: {
@@ -65,7 +115,12 @@ export const vmDeviceRoutes = [
       },
     },
   }),
-  route('PUT', '/vm.resize-disk', [body(VmResizeDiskSchema)], (b): ApiRequest => ({ type: 'VmResizeDisk', body: b }), {
+  actionRoute({
+    method: 'PUT',
+    path: '/vm.resize-disk',
+    action: 'VmResizeDisk',
+    body: VmResizeDiskSchema,
+    status: 204,
     doc: {
       summary: 'Resize a disk',
       responses: {
@@ -75,7 +130,12 @@ export const vmDeviceRoutes = [
       },
     },
   }),
-  route('PUT', '/vm.resize-zone', [body(VmResizeZoneSchema)], (b): ApiRequest => ({ type: 'VmResizeZone', body: b }), {
+  actionRoute({
+    method: 'PUT',
+    path: '/vm.resize-zone',
+    action: 'VmResizeZone',
+    body: VmResizeZoneSchema,
+    status: 204,
     doc: {
       summary: 'Resize a memory zone',
       responses: {

@@ -2,12 +2,16 @@
 // NMI and delete. The core decides whether the VM is in a state that allows each.
 import { VmCountersSchema, VmInfoSchema } from '@workervisor/schema';
 import { VmConfigSchema } from '@workervisor/schema';
-import type { ApiRequest } from '../protocol.js';
-import { body, route } from '../router.js';
+import { actionRoute } from '../action-route.js';
 import { lifecycle } from './doc.js';
 
 export const vmLifecycleRoutes = [
-  route('PUT', '/vm.create', [body(VmConfigSchema)], (config): ApiRequest => ({ type: 'VmCreate', body: config }), {
+  actionRoute({
+    method: 'PUT',
+    path: '/vm.create',
+    action: 'VmCreate',
+    body: VmConfigSchema,
+    status: 204,
     doc: {
       summary: 'Create the VM instance. The instance is not booted, only created.',
       responses: {
@@ -17,11 +21,25 @@ export const vmLifecycleRoutes = [
       },
     },
   }),
-  route('PUT', '/vm.boot', [], (): ApiRequest => ({ type: 'VmBoot' }), { doc: lifecycle('Boot the previously created VM instance.', 'booted') }),
-  route('PUT', '/vm.delete', [], (): ApiRequest => ({ type: 'VmDelete' }), {
+  actionRoute({
+    method: 'PUT',
+    path: '/vm.boot',
+    action: 'VmBoot',
+    status: 204,
+    doc: lifecycle('Boot the previously created VM instance.', 'booted'),
+  }),
+  actionRoute({
+    method: 'PUT',
+    path: '/vm.delete',
+    action: 'VmDelete',
+    status: 204,
     doc: { summary: 'Delete the VM instance.', responses: { 204: { description: 'The VM instance was successfully deleted.' } } },
   }),
-  route('GET', '/vm.info', [], (): ApiRequest => ({ type: 'VmInfo' }), {
+  actionRoute({
+    method: 'GET',
+    path: '/vm.info',
+    action: 'VmInfo',
+    status: 200,
     doc: {
       summary: 'Returns general information about the VM instance.',
       responses: {
@@ -30,17 +48,53 @@ export const vmLifecycleRoutes = [
       },
     },
   }),
-  route('GET', '/vm.counters', [], (): ApiRequest => ({ type: 'VmCounters' }), {
+  actionRoute({
+    method: 'GET',
+    path: '/vm.counters',
+    action: 'VmCounters',
+    status: 200,
     doc: { summary: 'Get counters from the VM', responses: { 200: { description: 'The VM counters', schema: VmCountersSchema } } },
   }),
-  route('PUT', '/vm.pause', [], (): ApiRequest => ({ type: 'VmPause' }), { doc: lifecycle('Pause a previously booted VM instance.', 'paused', 'booted') }),
-  route('PUT', '/vm.resume', [], (): ApiRequest => ({ type: 'VmResume' }), { doc: lifecycle('Resume a previously paused VM instance.', 'resumed', 'paused') }),
-  route('PUT', '/vm.shutdown', [], (): ApiRequest => ({ type: 'VmShutdown' }), { doc: lifecycle('Shut the VM instance down.', 'shut down', 'started') }),
-  route('PUT', '/vm.reboot', [], (): ApiRequest => ({ type: 'VmReboot' }), { doc: lifecycle('Reboot the VM instance.', 'rebooted', 'booted') }),
-  route('PUT', '/vm.power-button', [], (): ApiRequest => ({ type: 'VmPowerButton' }), {
+  actionRoute({
+    method: 'PUT',
+    path: '/vm.pause',
+    action: 'VmPause',
+    status: 204,
+    doc: lifecycle('Pause a previously booted VM instance.', 'paused', 'booted'),
+  }),
+  actionRoute({
+    method: 'PUT',
+    path: '/vm.resume',
+    action: 'VmResume',
+    status: 204,
+    doc: lifecycle('Resume a previously paused VM instance.', 'resumed', 'paused'),
+  }),
+  actionRoute({
+    method: 'PUT',
+    path: '/vm.shutdown',
+    action: 'VmShutdown',
+    status: 204,
+    doc: lifecycle('Shut the VM instance down.', 'shut down', 'started'),
+  }),
+  actionRoute({
+    method: 'PUT',
+    path: '/vm.reboot',
+    action: 'VmReboot',
+    status: 204,
+    doc: lifecycle('Reboot the VM instance.', 'rebooted', 'booted'),
+  }),
+  actionRoute({
+    method: 'PUT',
+    path: '/vm.power-button',
+    action: 'VmPowerButton',
+    status: 204,
     doc: lifecycle('Trigger a power button in the VM', 'powered off by the button', 'booted'),
   }),
-  route('PUT', '/vm.nmi', [], (): ApiRequest => ({ type: 'VmNmi' }), {
+  actionRoute({
+    method: 'PUT',
+    path: '/vm.nmi',
+    action: 'VmNmi',
+    status: 204,
     doc: { summary: 'Inject an NMI.', responses: { 204: { description: 'The NMI successfully injected.' } } },
   }),
 ];

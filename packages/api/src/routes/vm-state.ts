@@ -6,18 +6,32 @@ import {
   VmCoredumpDataSchema,
   VmSnapshotConfigSchema,
 } from '@workervisor/schema';
-import type { ApiRequest } from '../protocol.js';
-import { body, route } from '../router.js';
+import { actionRoute } from '../action-route.js';
 import { lifecycle } from './doc.js';
 
 export const vmStateRoutes = [
-  route('PUT', '/vm.snapshot', [body(VmSnapshotConfigSchema)], (b): ApiRequest => ({ type: 'VmSnapshot', body: b }), {
+  actionRoute({
+    method: 'PUT',
+    path: '/vm.snapshot',
+    action: 'VmSnapshot',
+    body: VmSnapshotConfigSchema,
+    status: 204,
     doc: lifecycle('Returns a VM snapshot.', 'snapshotted', 'booted'),
   }),
-  route('PUT', '/vm.coredump', [body(VmCoredumpDataSchema)], (b): ApiRequest => ({ type: 'VmCoredump', body: b }), {
+  actionRoute({
+    method: 'PUT',
+    path: '/vm.coredump',
+    action: 'VmCoredump',
+    body: VmCoredumpDataSchema,
+    status: 204,
     doc: lifecycle('Takes a VM coredump.', 'coredumped', 'booted'),
   }),
-  route('PUT', '/vm.restore', [body(RestoreConfigSchema)], (b): ApiRequest => ({ type: 'VmRestore', body: b }), {
+  actionRoute({
+    method: 'PUT',
+    path: '/vm.restore',
+    action: 'VmRestore',
+    body: RestoreConfigSchema,
+    status: 204,
     doc: {
       summary: 'Restore a VM from a snapshot.',
       responses: {
@@ -27,7 +41,12 @@ export const vmStateRoutes = [
       },
     },
   }),
-  route('PUT', '/vm.receive-migration', [body(ReceiveMigrationDataSchema)], (b): ApiRequest => ({ type: 'VmReceiveMigration', body: b }), {
+  actionRoute({
+    method: 'PUT',
+    path: '/vm.receive-migration',
+    action: 'VmReceiveMigration',
+    body: ReceiveMigrationDataSchema,
+    status: 204,
     doc: {
       summary: 'Receive a VM migration from URL',
       responses: {
@@ -36,7 +55,12 @@ export const vmStateRoutes = [
       },
     },
   }),
-  route('PUT', '/vm.send-migration', [body(SendMigrationDataSchema)], (b): ApiRequest => ({ type: 'VmSendMigration', body: b }), {
+  actionRoute({
+    method: 'PUT',
+    path: '/vm.send-migration',
+    action: 'VmSendMigration',
+    body: SendMigrationDataSchema,
+    status: 204,
     doc: {
       summary: 'Send a VM migration to URL',
       responses: {

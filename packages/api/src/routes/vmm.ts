@@ -1,16 +1,23 @@
 // VMM-level routes: vmm.ping and vmm.shutdown.
 import { VmmPingResponseSchema } from '@workervisor/schema';
-import type { ApiRequest } from '../protocol.js';
-import { route } from '../router.js';
+import { actionRoute } from '../action-route.js';
 
 export const vmmRoutes = [
-  route('GET', '/vmm.ping', [], (): ApiRequest => ({ type: 'VmmPing' }), {
+  actionRoute({
+    method: 'GET',
+    path: '/vmm.ping',
+    action: 'VmmPing',
+    status: 200,
     doc: {
       summary: 'Ping the VMM to check for API server availability',
       responses: { 200: { description: 'The VMM information', schema: VmmPingResponseSchema } },
     },
   }),
-  route('PUT', '/vmm.shutdown', [], (): ApiRequest => ({ type: 'VmmShutdown' }), {
+  actionRoute({
+    method: 'PUT',
+    path: '/vmm.shutdown',
+    action: 'VmmShutdown',
+    status: 204,
     doc: { summary: 'Shuts the VMM.', responses: { 204: { description: 'The VMM successfully shutdown.' } } },
   }),
 ];

@@ -5,7 +5,6 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_ROUTES } from '../routes/index.js';
 import { EXAMPLE_BODIES } from '../testing/example-bodies.js';
-import { ok } from '../protocol.js';
 import { call, raw, type Reply } from '../testing/http.js';
 import { startApiServer, type ApiServerHandle } from './server.js';
 
@@ -81,7 +80,7 @@ describe('API server under malformed input', () => {
     dir = mkdtempSync(join(tmpdir(), 'wv-fuzz-'));
     socketPath = join(dir, 'api.sock');
     // Every valid request succeeds, so anything but 2xx/4xx is a server bug.
-    const backend = { handle: async (r: { type: string }) => (r.type === 'VmmPing' ? ok({ version: '0.1.0' }) : ok()) };
+    const backend = { handle: async (r: { type: string }) => ({ ok: true as const, value: r.type === 'VmmPing' ? { version: '0.1.0' } : undefined }) };
     server = await startApiServer({ socketPath, backend, workerUrl: WORKER });
   });
   afterAll(async () => {

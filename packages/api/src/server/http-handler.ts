@@ -1,19 +1,21 @@
 // The HTTP side of the API worker: reads a size-capped body, routes the request, hands the
-// resulting ApiRequest to `dispatch`, and writes the JSON answer. Malformed HTTP gets a JSON 400.
+// resulting VmmAction to `dispatch`, and writes the JSON answer. Malformed HTTP gets a JSON 400.
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { toErrorData, type ErrorData } from '@workervisor/base';
-import { ApiError, errorBody, statusForCode } from '../errors.js';
-import type { ApiRequest, ApiResponse } from '../protocol.js';
+import type { ActionResult, VmmAction } from '@workervisor/vmm-core';
+import type { ActionRoute } from '../action-route.js';
+import { ApiError } from '../errors.js';
+import { endpointName, errorAnswer, successAnswer } from '../outcome.js';
 import type { Router } from '../router.js';
 
 /** The default request body cap: 1 MiB, far above any VmConfig. */
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 
 export interface HttpHandlerOptions {
-  router: Router<ApiRequest>;
-  /** Sends one request to the core; must resolve (errors travel as `{ ok: false }`). */
-  dispatch(request: ApiRequest): Promise<ApiResponse>;
+  router: Router<ActionRoute>;
+  /** Sends one action to the core; must resolve (errors travel as `{ ok: false }`). */
+  dispatch(action: VmmAction): Promise<ActionResult>;
   maxBodyBytes?: number;
   /** Called once per finished request (logging hook). */
   onResponse?(method: string, path: string, status: number): void;
@@ -31,26 +33,26 @@ function sendJson(res: ServerResponse, status: number, payload: unknown, headers
 }
 
 /** Writes an error; `close` ends the connection (the request body was not fully read). */
-export function sendError(res: ServerResponse, data: ErrorData, close = false): number {
-  const status = statusForCode(data.code);
+export function sendError(res: ServerResponse, data: ErrorData, close = false, endpoint?: string): number {
+  const { status, error, allow } = errorAnswer(data, endpoint);
   const headers: Record<string, string> = {};
-  const allow = data.details?.['allow'];
-  if (status === 405 && typeof allow === 'string') headers['Allow'] = allow;
+  if (allow !== undefined) headers['Allow'] = allow;
   if (close) headers['Connection'] = 'close';
-  sendJson(res, status, errorBody(data), headers);
+  sendJson(res, status, error, headers);
   return status;
 }
 
-function sendResponse(res: ServerResponse, response: ApiResponse): number {
-  if (!response.ok) return sendError(res, response.error);
-  if (response.status === 204 || response.body === undefined) {
+function sendResult(res: ServerResponse, route: ActionRoute, endpoint: string, result: ActionResult): number {
+  if (!result.ok) return sendError(res, result.error, false, endpoint);
+  const answer = successAnswer(route, result.value);
+  if (answer.status === 204) {
     res.writeHead(204);
     res.end();
     return 204;
   }
   let text: string;
   try {
-    text = JSON.stringify(response.body);
+    text = JSON.stringify(answer.body);
   } catch (err) {
     return sendError(res, toErrorData(new ApiError('internal', 'The response body is not serializable', { cause: err })));
   }
@@ -166,9 +168,8 @@ export function createRequestHandler(options: HttpHandlerOptions): (req: Incomin
       if (declared > limit) throw new ApiError('body-too-large', `Request body of ${declared} bytes exceeds ${limit} bytes`);
       const body = hasBody ? await readBody(req, limit) : new Uint8Array(0);
 
-      const request = route.invoke({ method, path, query: target.query, headers: req.headers, body, params });
-      const response = await dispatch(request);
-      finish(sendResponse(res, response));
+      const action = route.invoke({ method, path, query: target.query, headers: req.headers, body, params });
+      finish(sendResult(res, route, endpointName(route, router.prefix), await dispatch(action)));
     })().catch(async (err: unknown) => {
       if (err instanceof ApiError && err.kind === 'body-too-large') await drain(req);
       fail(err);
@@ -178,12 +179,11 @@ export function createRequestHandler(options: HttpHandlerOptions): (req: Incomin
 
 /** Writes a JSON error straight to a socket node:http no longer manages, and closes it. */
 function endWithError(socket: Duplex, data: ErrorData): void {
-  const status = statusForCode(data.code);
-  const allow = data.details?.['allow'];
-  const text = JSON.stringify(errorBody(data));
+  const { status, error, allow } = errorAnswer(data);
+  const text = JSON.stringify(error);
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\n` +
-      `${status === 405 && typeof allow === 'string' ? `Allow: ${allow}\r\n` : ''}Connection: close\r\n\r\n${text}`,
+      `${allow !== undefined ? `Allow: ${allow}\r\n` : ''}Connection: close\r\n\r\n${text}`,
   );
 }
 
@@ -207,7 +207,7 @@ export function handleClientError(err: NodeJS.ErrnoException, socket: Duplex): v
  * answer; the API tunnels nothing and speaks only HTTP/1.1, so each gets a JSON error: a 405 (with
  * Allow) or 404 when the target is a path, else a 400.
  */
-export function createUpgradeHandler(router: Router<ApiRequest>): (req: IncomingMessage, socket: Duplex) => void {
+export function createUpgradeHandler(router: Router<ActionRoute>): (req: IncomingMessage, socket: Duplex) => void {
   return (req, socket) => {
     const method = req.method ?? '';
     let error: unknown;

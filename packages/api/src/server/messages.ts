@@ -1,8 +1,8 @@
 // Messages between the main thread and the API worker. Requests travel as
-// `{ request, reply: MessagePort }` (a fresh channel per request, the port transferred).
+// `{ request: VmmAction, reply: MessagePort }` (a fresh channel per request, the port transferred).
 import type { MessagePort } from 'node:worker_threads';
 import type { ErrorData, LogLevel } from '@workervisor/base';
-import type { ApiRequest } from '../protocol.js';
+import type { VmmAction } from '@workervisor/vmm-core';
 
 export interface ApiWorkerData {
   socketPath: string;
@@ -18,7 +18,7 @@ export interface ApiWorkerData {
 export type WorkerToMain =
   | { kind: 'listening'; socketPath: string }
   | { kind: 'start-failed'; error: ErrorData }
-  | { kind: 'request'; request: ApiRequest; reply: MessagePort }
+  | { kind: 'request'; request: VmmAction; reply: MessagePort }
   | { kind: 'closed' };
 
 /** Main -> worker. */

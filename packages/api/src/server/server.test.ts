@@ -1,12 +1,11 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { createServer, connect, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ok } from '../protocol.js';
 import { API_ROUTES } from '../routes/index.js';
 import { EXAMPLE_BODIES } from '../testing/example-bodies.js';
 import { startApiServer, type ApiServerHandle } from './server.js';
@@ -22,6 +21,39 @@ beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'wv-api-'));
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Every module `entry` (a dist file) loads: relative ones by path, the rest by specifier. */
+function importGraph(dist: string, entry: string): { files: Set<string>; packages: Set<string> } {
+  const files = new Set<string>();
+  const packages = new Set<string>();
+  const visit = (file: string) => {
+    if (files.has(file)) return;
+    files.add(file);
+    for (const m of readFileSync(join(dist, file), 'utf8').matchAll(/^(?:import|export)\b[^'"]*?['"]([^'"]+)['"]/gm)) {
+      const spec = m[1] as string;
+      if (spec.startsWith('.')) visit(join(dirname(file), spec));
+      else packages.add(spec);
+    }
+  };
+  visit(entry);
+  return { files, packages };
+}
+
+describe('the API package across threads', () => {
+  it("keeps the schemas and the route table out of the main thread's @workervisor/api/core", () => {
+    const dist = fileURLToPath(new URL('../../dist', import.meta.url));
+    const { files, packages } = importGraph(dist, 'core.js');
+    expect([...packages].filter((p) => p.startsWith('@sinclair/') || p === '@workervisor/schema')).toEqual([]);
+    expect([...files].filter((f) => f.startsWith('routes/') || f === 'router.js')).toEqual([]);
+  });
+
+  it('loads no part of the core in the API worker: vmm-core is imported as types only', () => {
+    const dist = fileURLToPath(new URL('../../dist', import.meta.url));
+    const js = readdirSync(dist, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.js') && !f.endsWith('.test.js'));
+    expect(js.length).toBeGreaterThan(0);
+    for (const f of js) expect(readFileSync(join(dist, f), 'utf8'), f).not.toMatch(/from ['"]@workervisor\/(vmm-core|native)['"]|import\(['"]@workervisor\/(vmm-core|native)/);
+  });
+});
 
 describe('API server', () => {
   let server: ApiServerHandle;
@@ -61,8 +93,8 @@ describe('API server', () => {
     expect(JSON.parse((await call(socketPath, 'GET', '/api/v1/vmm.ping')).body)).toMatchObject({ version: '0.1.0' });
     expect(JSON.parse((await call(socketPath, 'GET', '/api/v1/vm.info')).body)).toMatchObject({ state: 'Created' });
     const ns = JSON.parse((await call(socketPath, 'PUT', '/api/v1/vm.add-vdpa', EXAMPLE_BODIES['/vm.add-vdpa'])).body) as { message: string; code: string };
-    expect(ns.code).toBe('ERR_VMM_API_NOT_SUPPORTED');
-    expect(ns.message).toContain('/api/v1/vm.add-vdpa');
+    expect(ns.code).toBe('ERR_VMM_VM_NOT_SUPPORTED');
+    expect(ns.message).toBe('PUT /api/v1/vm.add-vdpa is not supported by this VMM yet: no vDPA here');
   });
 
   it('answers routing, validation, media-type and size errors with JSON 4xx', async () => {
@@ -188,7 +220,7 @@ describe('API socket file', () => {
       backend: {
         handle: async (r) => {
           if (r.type === 'VmmShutdown') setImmediate(() => void handle?.close());
-          return ok();
+          return { ok: true, value: undefined };
         },
       },
     });

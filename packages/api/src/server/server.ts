@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { Worker, type MessagePort } from 'node:worker_threads';
 import { createLogger, fromErrorData, logFileDescriptor, logLevel, type LogLevel } from '@workervisor/base';
 import { ApiError } from '../errors.js';
-import { fail, type ApiBackend, type ApiRequest, type ApiResponse } from '../protocol.js';
+import type { ActionResult, VmmAction } from '@workervisor/vmm-core';
+import { failure, type ApiBackend } from '../protocol.js';
 import { ApiServerError } from './errors.js';
 import { DEFAULT_MAX_BODY_BYTES } from './http-handler.js';
 import type { ApiWorkerData, MainToWorker, WorkerToMain } from './messages.js';
@@ -42,19 +43,19 @@ function defaultWorkerUrl(): URL {
   return new URL('../../dist/server/worker.js', import.meta.url);
 }
 
-async function serve(backend: ApiBackend, request: ApiRequest, reply: MessagePort): Promise<void> {
-  let response: ApiResponse;
+async function serve(backend: ApiBackend, request: VmmAction, reply: MessagePort): Promise<void> {
+  let response: ActionResult;
   try {
     response = await backend.handle(request);
   } catch (err) {
     // A backend should answer { ok: false }; a throw is still reported, never a hang.
     log.warn('backend threw', { type: request.type, err: String(err) });
-    response = fail(err);
+    response = failure(err);
   }
   try {
     reply.postMessage(response);
   } catch (err) {
-    reply.postMessage(fail(new ApiError('internal', `The ${request.type} response cannot be sent`, { cause: err })));
+    reply.postMessage(failure(new ApiError('internal', `The ${request.type} response cannot be sent`, { cause: err })));
   }
   reply.close();
   if (requestChannel.hasSubscribers) requestChannel.publish({ request, response });

@@ -1,10 +1,12 @@
 // The API worker thread: node:http on the Unix socket. Each routed request goes to the main thread
-// as { request, reply } and the answer on `reply` becomes the HTTP response.
+// as { request: VmmAction, reply } and the answer on `reply` becomes the HTTP response. It loads
+// no part of the core: vmm-core's action types are imported as types only.
 import { createServer } from 'node:http';
 import { MessageChannel, parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { configureLogging, createLogger, toErrorData } from '@workervisor/base';
 import { ApiError } from '../errors.js';
-import { fail, type ApiRequest, type ApiResponse } from '../protocol.js';
+import type { ActionResult, VmmAction } from '@workervisor/vmm-core';
+import { failure } from '../protocol.js';
 import { createApiRouter } from '../routes/index.js';
 import { createRequestHandler, createUpgradeHandler, handleClientError } from './http-handler.js';
 import type { ApiWorkerData, MainToWorker, WorkerToMain } from './messages.js';
@@ -19,20 +21,20 @@ const log = createLogger('api');
 const post = (msg: WorkerToMain, transfer: MessagePort[] = []) => port.postMessage(msg, transfer);
 let closing = false;
 
-/** Sends a request to the core over a fresh channel and waits for the one answer. */
-function dispatch(request: ApiRequest): Promise<ApiResponse> {
-  if (closing) return Promise.resolve(fail(new ApiError('unavailable', 'The API server is shutting down')));
+/** Sends an action to the core over a fresh channel and waits for the one answer. */
+function dispatch(request: VmmAction): Promise<ActionResult> {
+  if (closing) return Promise.resolve(failure(new ApiError('unavailable', 'The API server is shutting down')));
   return new Promise((resolve) => {
     const { port1, port2 } = new MessageChannel();
     let answered = false;
-    port1.once('message', (response: ApiResponse) => {
+    port1.once('message', (response: ActionResult) => {
       answered = true;
       port1.close();
       resolve(response);
     });
     // The core dropped the port without answering (it exited, or a bug).
     port1.once('close', () => {
-      if (!answered) resolve(fail(new ApiError('unavailable', `The VMM did not answer ${request.type}`)));
+      if (!answered) resolve(failure(new ApiError('unavailable', `The VMM did not answer ${request.type}`)));
     });
     post({ kind: 'request', request, reply: port2 }, [port2]);
   });

@@ -1,8 +1,9 @@
 // Test helpers: an HTTP call over the Unix socket and a fake backend that records requests.
 import { request as httpRequest, type Agent } from 'node:http';
 import { connect } from 'node:net';
-import { ApiError } from '../errors.js';
-import { fail, notSupported, ok, type ApiBackend, type ApiRequest, type ApiResponse } from '../protocol.js';
+import { VmmError, type ErrorKind } from '@workervisor/base';
+import type { ActionResult, VmmAction } from '@workervisor/vmm-core';
+import { failure, type ApiBackend } from '../protocol.js';
 
 export interface Reply {
   status: number;
@@ -28,30 +29,36 @@ export function call(socketPath: string, method: string, path: string, body?: un
 
 /** A backend that answers like a created-but-not-booted VM and records what it got. */
 export class FakeBackend implements ApiBackend {
-  readonly seen: ApiRequest[] = [];
-  async handle(request: ApiRequest): Promise<ApiResponse> {
-    this.seen.push(request);
-    switch (request.type) {
+  readonly seen: VmmAction[] = [];
+  async handle(action: VmmAction): Promise<ActionResult> {
+    this.seen.push(action);
+    switch (action.type) {
       case 'VmmPing':
-        return ok({ version: '0.1.0', pid: process.pid, features: [] });
+        return { ok: true, value: { version: '0.1.0', pid: process.pid, features: [] } };
       case 'VmInfo':
-        return ok({ config: { payload: { kernel: '/k' } }, state: 'Created' });
+        return { ok: true, value: { config: { payload: { kernel: '/k' } }, state: 'Created' } };
       case 'VmCounters':
-        return ok({ disk0: { read_bytes: 0 } });
+        return { ok: true, value: { disk0: { read_bytes: 0 } } };
       case 'VmAddDisk':
-        return ok({ id: 'disk0', bdf: '0000:00:05.0' });
+        return { ok: true, value: { id: 'disk0', bdf: '0000:00:05.0' } };
       case 'VmPause':
-        return fail(new ApiError('vm-not-booted', 'The VM is not booted'));
+        return failure(new FakeCoreError('not-booted', 'The VM is not booted'));
       case 'VmAddVdpa':
-        return notSupported(request);
+        return failure(new FakeCoreError('not-supported', 'VmAddVdpa is not supported', { details: { action: 'VmAddVdpa', reason: 'no vDPA here' } }));
       case 'VmNmi':
         throw new Error('backend bug');
       default:
-        return ok();
+        return { ok: true, value: undefined };
     }
   }
 }
 
+/** The core's VmError, without loading the core: only its code and data cross to the API. */
+class FakeCoreError extends VmmError<'VM'> {
+  constructor(kind: ErrorKind<'VM'>, message: string, options?: { details?: Record<string, string> }) {
+    super('VM', kind, message, options);
+  }
+}
 
 /** Writes raw bytes, half-closes, and collects whatever comes back until the server closes. */
 export function raw(socketPath: string, bytes: string | Buffer, endAfterWrite = true): Promise<string> {

@@ -44,7 +44,7 @@ describe('resolveMachineConfig net', () => {
   it('takes an open tap fd as it is', () => {
     expect(resolveMachineConfig(withNet([{ fd: 7, mac: '02:00:00:00:00:01' }]), HOST).nets?.[0]).toEqual({ tap: { kind: 'fd', fd: 7 }, mac: '02:00:00:00:00:01', queueSize: 256, offloads: ALL_OFFLOADS });
     const err = thrown(() => resolveMachineConfig(withNet([{ fd: 7, ip: '10.0.0.1' }]), HOST));
-    expect(err.code).toBe('ERR_VMM_API_INVALID_CONFIG');
+    expect(err.code).toBe('ERR_VMM_VM_INVALID_CONFIG');
     expect(err.details?.field).toBe('net[0].ip');
   });
 
@@ -58,7 +58,7 @@ describe('resolveMachineConfig net', () => {
     [{ ip: 'fd00::1' }, 'net[0].ip'],
   ])('refuses %j as not supported, naming the field', (extra, field) => {
     const err = thrown(() => resolveMachineConfig(withNet([{ tap: 'tap0', ...extra }]), HOST));
-    expect(err.code).toBe('ERR_VMM_API_NOT_SUPPORTED');
+    expect(err.code).toBe('ERR_VMM_VM_NOT_SUPPORTED');
     expect(err.details?.field).toBe(field);
     expect(err.message).toContain(field);
   });
@@ -76,7 +76,7 @@ describe('resolveMachineConfig net', () => {
     [{ tap: 'bad/name' }, 'net[0].tap'],
   ])('rejects %j as invalid, naming the field', (extra, field) => {
     const err = thrown(() => resolveMachineConfig(withNet([{ tap: 'tap0', ...extra }]), HOST));
-    expect(err.code).toBe('ERR_VMM_API_INVALID_CONFIG');
+    expect(err.code).toBe('ERR_VMM_VM_INVALID_CONFIG');
     expect(err.details?.field).toBe(field);
   });
 

@@ -2,7 +2,7 @@
 // honoured or refused by name: tap, fd, ip + mask (+ host_mac) to configure the host end, mac,
 // queue_size, num_queues 2 (one queue pair) and the offload switches.
 import { isIPv4 } from 'node:net';
-import { ApiError } from '@workervisor/api/core';
+import { VmError } from '../vm-error.js';
 import type { NetConfig } from '@workervisor/schema';
 import { parseMac } from '@workervisor/devices';
 import type { NetSpec } from '../machine-config.js';
@@ -15,12 +15,12 @@ const MAX_QUEUE_SIZE = 32768;
 /** Linux's IFNAMSIZ minus the NUL. */
 const MAX_IFNAME = 15;
 
-function notSupported(what: string, field: string): ApiError {
-  return new ApiError('not-supported', `${what} is not supported by this VMM yet`, { details: { field } });
+function notSupported(what: string, field: string): VmError {
+  return new VmError('not-supported', `${what} is not supported by this VMM yet`, { details: { field } });
 }
 
-function invalid(field: string, message: string): ApiError {
-  return new ApiError('invalid-config', message, { details: { field } });
+function invalid(field: string, message: string): VmError {
+  return new VmError('invalid-config', message, { details: { field } });
 }
 
 /** A dotted IPv4 netmask: contiguous ones from the top. */
@@ -84,7 +84,7 @@ function resolveNet(n: NetConfig, at: string): NetSpec {
   return { ...common, tap: { kind: 'name', name }, ...(ipv4 === undefined ? {} : { ipv4 }), ...(hostMac === undefined ? {} : { hostMac }) };
 }
 
-/** The `net` list, in slot order. Throws ApiError (invalid-config / not-supported) naming the field. */
+/** The `net` list, in slot order. Throws VmError (invalid-config / not-supported) naming the field. */
 export function resolveNets(list: readonly NetConfig[]): NetSpec[] {
   const specs = list.map((n, i) => resolveNet(n, `net[${i}]`));
   const taps = new Map<string, number>();

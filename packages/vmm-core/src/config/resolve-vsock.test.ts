@@ -2,7 +2,6 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { VmConfig } from '@workervisor/schema';
-import { translateFirecrackerConfig } from '@workervisor/api';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { resolveMachineConfig } from './resolve.js';
 
@@ -42,13 +41,13 @@ describe('resolveMachineConfig vsock', () => {
     [{ pci_device_id: 3 }, /vsock\.pci_segment\/pci_device_id/],
   ])('refuses %j by name', (extra, message) => {
     const err = thrown(() => resolveMachineConfig(withVsock({ cid: 3, socket, ...extra }), HOST));
-    expect(err.code).toBe('ERR_VMM_API_NOT_SUPPORTED');
+    expect(err.code).toBe('ERR_VMM_VM_NOT_SUPPORTED');
     expect(err.message).toMatch(message);
   });
 
   it.each([0, 2, 0xffff_ffff, 2 ** 40])('refuses cid %d', (cid) => {
     const err = thrown(() => resolveMachineConfig(withVsock({ cid, socket }), HOST));
-    expect(err.code).toBe('ERR_VMM_API_INVALID_CONFIG');
+    expect(err.code).toBe('ERR_VMM_VM_INVALID_CONFIG');
     expect(err.details?.['field']).toBe('vsock.cid');
   });
 
@@ -68,13 +67,8 @@ describe('resolveMachineConfig vsock', () => {
     expect(thrown(() => resolveMachineConfig(withVsock({ cid: 3, socket, id: 'rng' }, { rng: { src: '/dev/urandom' } }), HOST)).details?.['field']).toBe('vsock.id');
   });
 
-  it("takes Firecracker's vsock {guest_cid, uds_path, vsock_id} through the config-file translation", () => {
-    const fc = {
-      'boot-source': { kernel_image_path: '/vmlinux' },
-      'machine-config': { vcpu_count: 1, mem_size_mib: 64 },
-      vsock: { guest_cid: 42, uds_path: socket, vsock_id: 'vsock0' },
-    };
-    const { config } = translateFirecrackerConfig(fc);
+  it("resolves the vsock Firecracker's {guest_cid, uds_path, vsock_id} translates to (api's firecracker/config.test.ts)", () => {
+    const config = withVsock({ cid: 42, socket, id: 'vsock0' }, { cpus: { boot_vcpus: 1, max_vcpus: 1 } });
     expect(resolveMachineConfig(config, HOST).vsock).toEqual({ cid: 42, socket, id: 'vsock0' });
   });
 });

@@ -51,7 +51,7 @@ describe('resolveMachineConfig disks', () => {
 
   it('names disks[i].path when the image does not exist', () => {
     const err = thrown(() => resolveMachineConfig(withDisks([{ path: image }, { path: join(dir, 'nope.img') }]), HOST));
-    expect(err.code).toBe('ERR_VMM_API_INVALID_CONFIG');
+    expect(err.code).toBe('ERR_VMM_VM_INVALID_CONFIG');
     expect(err.details?.field).toBe('disks[1].path');
     expect(err.message).toMatch(/disks\[1\]\.path .*nope\.img cannot be used \(ENOENT\)/);
   });
@@ -75,7 +75,7 @@ describe('resolveMachineConfig disks', () => {
     symlinkSync(image, link);
     for (const [first, second] of [[false, false], [false, true], [true, false]]) {
       const err = thrown(() => resolveMachineConfig(withDisks([{ path: image, readonly: first }, { path: `${dir}/./link.img`, readonly: second }]), HOST));
-      expect(err.code).toBe('ERR_VMM_API_INVALID_CONFIG');
+      expect(err.code).toBe('ERR_VMM_VM_INVALID_CONFIG');
       expect(err.details?.field).toBe('disks[1].path');
       expect(err.message).toBe(`disks[1].path ${dir}/./link.img is the same image as disks[0].path: attach an image once, or read-only every time`);
     }
@@ -106,13 +106,13 @@ describe('resolveMachineConfig disks', () => {
     [{ image_type: 'Qcow2' }, /only Raw/],
   ])('refuses disk option %j as not supported', (extra, message) => {
     const err = thrown(() => resolveMachineConfig(withDisks([{ path: image, ...extra }]), HOST));
-    expect(err.code).toBe('ERR_VMM_API_NOT_SUPPORTED');
+    expect(err.code).toBe('ERR_VMM_VM_NOT_SUPPORTED');
     expect(err.message).toMatch(message);
   });
 
   it('still refuses other device kinds', () => {
     const config = { payload: { kernel: '/vmlinux' }, memory: { size: 64 << 20 }, fs: [{ tag: 'fs0', socket: '/tmp/fs.sock' }] } as unknown as VmConfig;
-    expect(thrown(() => resolveMachineConfig(config, HOST)).code).toBe('ERR_VMM_API_NOT_SUPPORTED');
+    expect(thrown(() => resolveMachineConfig(config, HOST)).code).toBe('ERR_VMM_VM_NOT_SUPPORTED');
   });
 
   it('refuses more disks than virtio-mmio slots', () => {
@@ -138,7 +138,7 @@ describe('resolveMachineConfig rng', () => {
 
   it('refuses another entropy source by name', () => {
     const err = thrown(() => resolveMachineConfig(withRng({ src: '/dev/hwrng' }), HOST));
-    expect(err.code).toBe('ERR_VMM_API_NOT_SUPPORTED');
+    expect(err.code).toBe('ERR_VMM_VM_NOT_SUPPORTED');
     expect(err.message).toMatch(/rng\.src \/dev\/hwrng .*\/dev\/urandom and \/dev\/random/);
   });
 
@@ -147,7 +147,7 @@ describe('resolveMachineConfig rng', () => {
     [{ pci_segment: 1 }, /rng\.pci_segment/],
   ])('refuses %j', (extra, message) => {
     const err = thrown(() => resolveMachineConfig(withRng({ src: '/dev/urandom', ...extra }), HOST));
-    expect(err.code).toBe('ERR_VMM_API_NOT_SUPPORTED');
+    expect(err.code).toBe('ERR_VMM_VM_NOT_SUPPORTED');
     expect(err.message).toMatch(message);
   });
 
@@ -184,7 +184,7 @@ describe('resolveMachineConfig console', () => {
     ['Null', /console mode Null .*use Off/],
   ])('refuses mode %s as not supported, by name', (mode, message) => {
     const err = thrown(() => resolveMachineConfig(withConsole({ mode }), HOST));
-    expect(err.code).toBe('ERR_VMM_API_NOT_SUPPORTED');
+    expect(err.code).toBe('ERR_VMM_VM_NOT_SUPPORTED');
     expect(err.message).toMatch(message);
   });
 
@@ -192,7 +192,7 @@ describe('resolveMachineConfig console', () => {
     const configs = [withConsole({ mode: 'Tty' }, { mode: 'Tty' }), { payload: { kernel: '/vmlinux' }, console: { mode: 'Tty' } } as VmConfig];
     for (const config of configs) {
       const err = thrown(() => resolveMachineConfig(config, HOST));
-      expect(err.code).toBe('ERR_VMM_API_INVALID_CONFIG');
+      expect(err.code).toBe('ERR_VMM_VM_INVALID_CONFIG');
       expect(err.details?.field).toBe('console.mode');
       expect(err.message).toMatch(/cannot share the terminal; set serial to Off, Null, File or Socket/);
     }
@@ -206,7 +206,7 @@ describe('resolveMachineConfig console', () => {
     [{ mode: 'Socket', socket: '/tmp/s' }, { mode: 'Socket', socket: '/tmp/s' }, 'console.socket'],
   ])('refuses %j (serial %j) naming %s', (console, serial, field) => {
     const err = thrown(() => resolveMachineConfig(withConsole(console, serial ?? { mode: 'Off' }), HOST));
-    expect(err.code).toBe('ERR_VMM_API_INVALID_CONFIG');
+    expect(err.code).toBe('ERR_VMM_VM_INVALID_CONFIG');
     expect(err.details?.field).toBe(field);
   });
 
@@ -215,7 +215,7 @@ describe('resolveMachineConfig console', () => {
     [{ pci_device_id: 3 }, /console\.pci_segment/],
   ])('refuses %j', (extra, message) => {
     const err = thrown(() => resolveMachineConfig(withConsole({ mode: 'File', file: '/tmp/x', ...extra }), HOST));
-    expect(err.code).toBe('ERR_VMM_API_NOT_SUPPORTED');
+    expect(err.code).toBe('ERR_VMM_VM_NOT_SUPPORTED');
     expect(err.message).toMatch(message);
   });
 
@@ -230,7 +230,7 @@ describe('resolveMachineConfig Landlock', () => {
 
   it('refuses landlock_enable: true by name instead of accepting it and applying nothing', () => {
     const err = thrown(() => resolveMachineConfig({ ...base, landlock_enable: true } as VmConfig, HOST));
-    expect(err.code).toBe('ERR_VMM_API_NOT_SUPPORTED');
+    expect(err.code).toBe('ERR_VMM_VM_NOT_SUPPORTED');
     expect(err.details?.field).toBe('landlock_enable');
     expect(err.message).toMatch(/^"landlock_enable": Landlock is not supported/);
   });
@@ -238,7 +238,7 @@ describe('resolveMachineConfig Landlock', () => {
   it('refuses landlock_rules, even an empty list', () => {
     for (const rules of [[{ path: '/tmp', access: 'rw' }], []]) {
       const err = thrown(() => resolveMachineConfig({ ...base, landlock_rules: rules } as unknown as VmConfig, HOST));
-      expect(err.code).toBe('ERR_VMM_API_NOT_SUPPORTED');
+      expect(err.code).toBe('ERR_VMM_VM_NOT_SUPPORTED');
       expect(err.details?.field).toBe('landlock_rules');
     }
   });

@@ -3,7 +3,7 @@
 import { closeSync, constants, openSync, statSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { dirname } from 'node:path';
-import { ApiError } from '@workervisor/api/core';
+import { VmError } from '../vm-error.js';
 import type { VmConfig } from '@workervisor/schema';
 import type { ConsoleConfig, DiskConfig, RngConfig, VsockConfig } from '@workervisor/schema';
 import { tokenBucketFromApi, type RateLimiterConfig } from '@workervisor/devices';
@@ -19,16 +19,16 @@ export const MIN_MEMORY_BYTES = 16 * 1024 * 1024;
 const UNSUPPORTED_LISTS = ['fs', 'pmem', 'devices', 'user_devices', 'vdpa', 'generic_vhost_user', 'numa', 'pci_segments'] as const;
 const UNSUPPORTED_SINGLES = ['balloon', 'sgx_epc', 'tpm'] as const;
 
-function notSupported(what: string): ApiError {
-  return new ApiError('not-supported', `${what} is not supported by this VMM yet`);
+function notSupported(what: string): VmError {
+  return new VmError('not-supported', `${what} is not supported by this VMM yet`);
 }
 
-function landlockNotSupported(key: string): ApiError {
-  return new ApiError('not-supported', `"${key}": Landlock is not supported by this VMM yet, so no Landlock ruleset would be applied; remove the key${key === 'landlock_enable' ? ' or set it to false' : ''}`, { details: { field: key } });
+function landlockNotSupported(key: string): VmError {
+  return new VmError('not-supported', `"${key}": Landlock is not supported by this VMM yet, so no Landlock ruleset would be applied; remove the key${key === 'landlock_enable' ? ' or set it to false' : ''}`, { details: { field: key } });
 }
 
-function invalid(field: string, message: string): ApiError {
-  return new ApiError('invalid-config', message, { details: { field } });
+function invalid(field: string, message: string): VmError {
+  return new VmError('invalid-config', message, { details: { field } });
 }
 
 function serialSink(config: VmConfig): SerialSink {
@@ -253,7 +253,7 @@ function checkVirtioNames(disks: readonly DiskSpec[], rngSpec: RngSpec | undefin
 }
 
 /**
- * Checks `config` and resolves it for the builder. Throws ApiError (invalid-config / not-supported).
+ * Checks `config` and resolves it for the builder. Throws VmError (invalid-config / not-supported).
  * Works on a config with or without withDefaults applied: every fallback here is that default.
  */
 export function resolveMachineConfig(config: VmConfig, hostMemory = totalmem()): MachineConfig {
