@@ -212,7 +212,7 @@ describe('resolveMachineConfig console', () => {
 
   it.each([
     [{ iommu: true }, /console\.iommu/],
-    [{ pci_device_id: 3 }, /console\.pci_segment/],
+    [{ pci_device_id: 3 }, /^console\.pci_device_id 3 \(console is virtio-mmio\)/],
   ])('refuses %j', (extra, message) => {
     const err = thrown(() => resolveMachineConfig(withConsole({ mode: 'File', file: '/tmp/x', ...extra }), HOST));
     expect(err.code).toBe('ERR_VMM_API_NOT_SUPPORTED');
