@@ -8,4 +8,4 @@ export { loadKernel, detectKernelFormat, type LoadedKernel, type LoadKernelOptio
 export { LoaderError, type LoaderErrorKind } from './loader/errors.js';
 export { X86Error } from './arch/x86_64/errors.js';
 export { Vmm, VERSION, GUEST_PANIC_EXIT_CODE, type VmmOptions, type RebootPolicy } from './controller.js';
-export { resolveMachineConfig, MIN_MEMORY_BYTES } from './config/resolve.js';
+export { resolveMachineConfig, MIN_MEMORY_BYTES, DEFAULT_VCPUS, DEFAULT_MEMORY_SIZE } from './config/resolve.js';

@@ -15,6 +15,9 @@ import { invalidConfig as invalid, notSupported } from './errors.js';
 import { resolveNets } from './net.js';
 import { firstRefusal } from './refusals.js';
 
+/** The defaults the resolver falls back to, for the CLI's help. */
+export { DEFAULT_MEMORY_SIZE, DEFAULT_VCPUS };
+
 /** The smallest guest we boot: room for the kernel at 1 MiB, ACPI, an initramfs. */
 export const MIN_MEMORY_BYTES = 16 * 1024 * 1024;
 const PAGE_SIZE = 4096;
