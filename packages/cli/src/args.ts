@@ -236,7 +236,7 @@ function parseCpus(value: string): CpusConfig {
 
 /** A vCPU count's syntax; its range is the resolver's (cpus.boot_vcpus, cpus.max_vcpus). */
 function parseVcpuCount(whole: string, text: string): number {
-  if (!/^\d{1,9}$/.test(text)) throw new CliError('invalid-value', `--cpus ${whole}: '${text}' is not a whole number (e.g. --cpus 2 or --cpus boot=2,max=4)`);
+  if (!/^\d+$/.test(text)) throw new CliError('invalid-value', `--cpus ${whole}: '${text}' is not a whole number (e.g. --cpus 2 or --cpus boot=2,max=4)`);
   return Number(text);
 }
 
@@ -299,19 +299,18 @@ function parseDisk(value: string): DiskConfig {
 /**
  * The words --serial and --console take, as Cloud Hypervisor's ConsoleMode: the value goes into
  * the VmConfig as it is, and the resolver maps each mode to its host end (MachineConfig's SerialSink).
- * `stdout` is an older spelling of `tty`. Pty and Null (for the console) are refused there by name.
+ * `stdout` is an older spelling of `tty`. The resolver refuses Pty, and Null for the console, by name.
  */
-const MODE_WORDS = { tty: 'Tty', stdout: 'Tty', off: 'Off', null: 'Null', pty: 'Pty' } as const;
-const PATH_MODES = { 'file=': 'File', 'socket=': 'Socket' } as const;
+const MODE_WORDS: Readonly<Record<string, SerialConfig['mode']>> = { tty: 'Tty', stdout: 'Tty', off: 'Off', null: 'Null', pty: 'Pty' };
 
 /** `tty|off|null|file=PATH|socket=PATH` -> Cloud Hypervisor's { mode, file?, socket? }. */
 function parseConsoleMode(flag: '--serial' | '--console', value: string): SerialConfig & ConsoleConfig {
-  const mode = (MODE_WORDS as Record<string, SerialConfig['mode']>)[value];
+  const mode = MODE_WORDS[value];
   if (mode !== undefined) return { mode };
-  for (const [prefix, pathMode] of Object.entries(PATH_MODES)) {
-    const path = pathAfter(flag, value, prefix);
-    if (path !== undefined) return pathMode === 'File' ? { mode: pathMode, file: path } : { mode: pathMode, socket: path };
-  }
+  const file = pathAfter(flag, value, 'file=');
+  if (file !== undefined) return { mode: 'File', file };
+  const socket = pathAfter(flag, value, 'socket=');
+  if (socket !== undefined) return { mode: 'Socket', socket };
   throw new CliError('invalid-value', `${flag} ${value}: expected one of ${flag === '--serial' ? 'tty (or stdout), off, null' : 'off, tty'}, file=PATH, socket=PATH`);
 }
 
