@@ -175,6 +175,11 @@ describe('every VmConfig key is honoured or refused by name', () => {
     expect(resolveMachineConfig(withDefaults(base()), HOST)).toEqual(resolveMachineConfig(base(), HOST));
   });
 
+  it('falls back to the defaults withDefaults fills in: one table for both', () => {
+    const bare: VmConfig = { payload: { kernel: '/vmlinux' }, disks: [{ path: image }], net: [{}] };
+    expect(resolveMachineConfig(withDefaults(bare), HOST)).toEqual(resolveMachineConfig(bare, HOST));
+  });
+
   it('lists only keys the schema has', () => {
     const known = new Set(paths.map(([p]) => p));
     for (const p of [...Object.keys(HONOURED), ...HONOURED_WHOLE, ...REFUSALS.map((r) => r.path)]) expect(known.has(p), p).toBe(true);
