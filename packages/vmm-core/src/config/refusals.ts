@@ -93,8 +93,8 @@ export const REFUSALS: readonly Refusal[] = [
   { path: 'memory.hotplug_method', what: 'memory hotplug other than ACPI', asks: notEqual('Acpi') },
   { path: 'memory.mergeable', what: 'KSM page merging', asks: isTrue },
   { path: 'memory.shared', what: 'guest RAM shared with vhost-user backends', asks: isTrue },
-  { path: 'memory.hugepages', what: 'huge pages (hugetlbfs) for guest RAM', asks: isTrue },
-  { path: 'memory.hugepage_size', what: 'huge pages (hugetlbfs) for guest RAM' },
+  { path: 'memory.hugepages', what: 'huge pages from hugetlbfs for guest RAM', asks: isTrue },
+  { path: 'memory.hugepage_size', what: 'huge pages from hugetlbfs for guest RAM' },
   { path: 'memory.prefault', what: 'prefaulting guest RAM', asks: isTrue },
   { path: 'memory.reserve', what: 'reserving swap for guest RAM; it is mapped MAP_NORESERVE', asks: isTrue },
   { path: 'memory.zones', what: 'memory zones' },
@@ -159,7 +159,7 @@ function valuesAt(root: unknown, path: string): Array<{ field: string; value: un
 /** The value as the message shows it after the key: nothing for `true` or an object, a count for a list. */
 function shown(value: unknown): string {
   if (value === true || (typeof value === 'object' && value !== null && !Array.isArray(value))) return '';
-  if (Array.isArray(value)) return ` (${value.length} configured)`;
+  if (Array.isArray(value)) return ` with ${value.length} ${value.length === 1 ? 'entry' : 'entries'}`;
   return ` ${String(value)}`;
 }
 
