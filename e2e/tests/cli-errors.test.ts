@@ -52,16 +52,16 @@ describe('workervisor CLI bad input', () => {
   });
 
   it('rejects memory below 16M', () => {
-    expectCleanFailure(run(['--kernel', hello, '--memory', '8M']), /--memory 8M: must be at least 16M/);
+    expectCleanFailure(run(['--kernel', hello, '--memory', '8M']), /--memory: memory\.size 8388608 bytes \(8M\) is below the minimum of 16M/);
   });
 
   it('rejects memory above what the host has', () => {
-    expectCleanFailure(run(['--kernel', hello, '--memory', '4096G']), /exceeds the host's \d+ bytes of RAM/);
+    expectCleanFailure(run(['--kernel', hello, '--memory', '4096G']), /--memory: memory\.size \d+ bytes \(4096G\) exceeds the host's \d+ bytes of RAM/);
   });
 
   it('rejects --cpus 0 and --cpus 255', () => {
-    expectCleanFailure(run(['--kernel', hello, '--cpus', '0']), /--cpus 0: must be between 1 and 254/);
-    expectCleanFailure(run(['--kernel', hello, '--cpus', '255']), /--cpus 255: must be between 1 and 254/);
+    expectCleanFailure(run(['--kernel', hello, '--cpus', '0']), /--cpus: cpus\.boot_vcpus 0 must be between 1 and 254/);
+    expectCleanFailure(run(['--kernel', hello, '--cpus', '255']), /--cpus: cpus\.boot_vcpus 255 must be between 1 and 254/);
   });
 
   it('names an unknown flag and suggests the fix', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { CliError, HELP, parseArgs, parseSize, REMOTE_HELP, type ParsedCli, type RunOptions } from './args.js';
+import { resolveMachineConfig } from '@workervisor/vmm-core';
+import { CliError, explainConfigError, HELP, parseArgs, parseSize, REMOTE_HELP, type ParsedCli, type RunOptions } from './args.js';
 
 const split = (line: string): string[] => (line === '' ? [] : line.split(' '));
 
@@ -127,29 +128,19 @@ describe('parseArgs: help and version', () => {
 
 describe('parseArgs: errors', () => {
   it.each<[string | string[], CliError['kind'], string]>([
-    ['--cpus 0 --kernel /k', 'invalid-value', '--cpus 0: must be between 1 and 254'],
-    ['--kernel /k --cpus 255', 'invalid-value', '--cpus 255: must be between 1 and 254'],
-    ['--kernel /k --cpus boot=300', 'invalid-value', '--cpus boot=300: must be between 1 and 254'],
     ['--kernel /k --cpus two', 'invalid-value', "--cpus two: 'two' is not a whole number (e.g. --cpus 2 or --cpus boot=2,max=4)"],
-    ['--kernel /k --cpus boot=4,max=2', 'invalid-value', '--cpus boot=4,max=2: max (2) must be at least boot (4)'],
+    ['--kernel /k --cpus -1', 'missing-value', '--cpus: missing value (expected --cpus boot=N[,max=M]; write --cpus=-1 if that is the value)'],
+    ['--kernel /k --cpus=1.5', 'invalid-value', "--cpus 1.5: '1.5' is not a whole number (e.g. --cpus 2 or --cpus boot=2,max=4)"],
     ['--kernel /k --cpus max=4', 'invalid-value', '--cpus max=4: boot is required (e.g. --cpus boot=2,max=4)'],
     ['--kernel /k --cpus boot=2,topology=1:1:1:2', 'invalid-value', "--cpus boot=2,topology=1:1:1:2: unknown option 'topology' (accepted: boot=, max=)"],
     ['--kernel /k --cpus boot=2,boot=3', 'invalid-value', "--cpus boot=2,boot=3: option 'boot' is given twice"],
     ['--kernel /k --cpus boot=', 'invalid-value', "--cpus boot=: option 'boot' has no value (write boot=VALUE)"],
-    ['--kernel /k --memory 8M', 'invalid-value', '--memory 8M: must be at least 16M'],
-    ['--kernel /k --memory size=8M', 'invalid-value', '--memory size=8M: must be at least 16M'],
-    ['--kernel /k --memory 16777217', 'invalid-value', '--memory 16777217: must be a multiple of 4K'],
     ['--kernel /k --memory 1.5G', 'invalid-value', "--memory 1.5G: '1.5G' is not a size; use bytes or a K, M or G suffix (e.g. --memory 512M)"],
     ['--kernel /k --memory 512MB', 'invalid-value', "--memory 512MB: '512MB' is not a size; use bytes or a K, M or G suffix (e.g. --memory 512M)"],
     ['--kernel /k --memory 99999999999999999G', 'invalid-value', '--memory 99999999999999999G: too large'],
     ['--kernel /k --memory size=1G,shared=on', 'invalid-value', "--memory size=1G,shared=on: unknown option 'shared' (accepted: size=)"],
-    ['--kernel /k --serial pty', 'invalid-value', '--serial pty: not supported; use tty (this terminal), file=PATH or socket=PATH'],
     ['--kernel /k --serial blah', 'invalid-value', '--serial blah: expected one of tty (or stdout), off, null, file=PATH, socket=PATH'],
     ['--kernel /k --serial file=', 'missing-value', '--serial file=: empty path (write --serial file=PATH)'],
-    ['--kernel /k --console tty', 'conflict', '--console tty conflicts with the serial port on the terminal (--serial tty is the default): add --serial off, null, file=PATH or socket=PATH, or give the console file=PATH or socket=PATH'],
-    ['--kernel /k --console tty --serial stdout', 'conflict', '--console tty conflicts with --serial tty: add --serial off, null, file=PATH or socket=PATH, or give the console file=PATH or socket=PATH'],
-    ['--kernel /k --console pty', 'invalid-value', '--console pty: not supported; use off (no virtio-console), tty (this terminal), file=PATH or socket=PATH'],
-    ['--kernel /k --console null', 'invalid-value', '--console null: not supported; use off (no virtio-console), tty (this terminal), file=PATH or socket=PATH'],
     ['--kernel /k --console hvc0', 'invalid-value', '--console hvc0: expected one of off, tty, file=PATH, socket=PATH'],
     ['--kernel /k --console socket=', 'missing-value', '--console socket=: empty path (write --console socket=PATH)'],
     ['--kernel /k --rng iommu=on', 'invalid-value', '--rng iommu=on: src=PATH is required (e.g. --rng src=/dev/urandom)'],
@@ -273,5 +264,66 @@ describe('--disk', () => {
   it('needs --kernel and conflicts with --config-file', () => {
     expect(() => parseArgs(['--api-socket', '/s', '--disk', 'path=/a'])).toThrow(/--disk needs --kernel/);
     expect(() => parseArgs(['--config-file', '/f.json', '--disk', 'path=/a'])).toThrow(/--disk conflicts with --config-file/);
+  });
+});
+
+describe('ranges and combinations: checked once, by the resolver, in terms of the flags', () => {
+  const HOST = 64 * 1024 ** 3;
+  /** What the user sees: the CLI's own error, or the resolver's led by the flag. */
+  function message(line: string): string {
+    let options: RunOptions;
+    try {
+      options = run(line);
+    } catch (err) {
+      return `parse: ${(err as Error).message}`;
+    }
+    try {
+      resolveMachineConfig({ ...options.config, payload: options.config.payload ?? {} }, HOST);
+    } catch (err) {
+      const shown = explainConfigError(err, options);
+      expect(shown).toBeInstanceOf(CliError);
+      expect((shown as CliError).cause).toBe(err);
+      return (shown as Error).message;
+    }
+    return 'accepted';
+  }
+
+  it.each([
+    ['--kernel /k --cpus 0', '--cpus: cpus.boot_vcpus 0 must be between 1 and 254'],
+    ['--kernel /k --cpus 255', '--cpus: cpus.boot_vcpus 255 must be between 1 and 254'],
+    ['--kernel /k --cpus boot=300', '--cpus: cpus.boot_vcpus 300 must be between 1 and 254'],
+    ['--kernel /k --cpus boot=4,max=2', '--cpus: cpus.max_vcpus 2 must be at least cpus.boot_vcpus 4'],
+    ['--kernel /k --cpus boot=2,max=4', '--cpus: cpus.max_vcpus 4 != boot_vcpus 2 (vCPU hotplug) is not supported by this VMM yet'],
+    ['--kernel /k --memory 8M', '--memory: memory.size 8388608 bytes (8M) is below the minimum of 16M'],
+    ['--kernel /k --memory size=8M', '--memory: memory.size 8388608 bytes (8M) is below the minimum of 16M'],
+    ['--kernel /k --memory 16777217', '--memory: memory.size 16777217 bytes is not a multiple of 4K'],
+    ['--kernel /k --memory 1024G', "--memory: memory.size 1099511627776 bytes (1024G) exceeds the host's 68719476736 bytes of RAM"],
+    ['--kernel /k --serial pty', '--serial: serial mode Pty (a pseudo-terminal) is not supported by this VMM yet; use Tty, File or Socket'],
+    ['--kernel /k --console tty', '--console: console mode Tty and serial mode Tty (the default when serial is omitted) cannot share the terminal; set serial to Off, Null, File or Socket, or the console to File or Socket'],
+    ['--kernel /k --console tty --serial stdout', '--console: console mode Tty and serial mode Tty (the default when serial is omitted) cannot share the terminal; set serial to Off, Null, File or Socket, or the console to File or Socket'],
+    ['--kernel /k --console pty', '--console: console mode Pty (a pseudo-terminal) is not supported by this VMM yet; use Tty, File or Socket'],
+    ['--kernel /k --console null', '--console: console mode Null (a virtio-console that discards its output) is not supported by this VMM yet; use Off for no virtio-console'],
+    ['--kernel /k --rng src=/dev/urandom,iommu=on', '--rng: rng.iommu (there is no virtual IOMMU) is not supported by this VMM yet'],
+    ['--kernel /k --vsock cid=2,socket=/tmp/v.sock', "--vsock: vsock.cid 2 must be from 3 to 4294967294 (0-2 are reserved, and Linux's CIDs are 32-bit)"],
+    ['--kernel /k --disk /nonexistent/d.img', '--disk: disks[0].path /nonexistent/d.img cannot be used (ENOENT)'],
+    ['--kernel /k --cpus 2 --memory 16M --serial off --console tty', 'accepted'],
+  ])('%s', (line, shown) => {
+    expect(message(line)).toBe(shown);
+  });
+
+  it('leaves errors about keys a --config-file set, and errors without a key, as they are', () => {
+    const fromFile = run('--config-file vm.json');
+    const err = new CliError('invalid-value', 'x');
+    expect(explainConfigError(err, fromFile)).toBe(err);
+    try {
+      resolveMachineConfig({ payload: { kernel: '/k' }, memory: { size: 8 << 20 } }, HOST);
+    } catch (e) {
+      expect(explainConfigError(e, fromFile)).toBe(e);
+    }
+    try {
+      resolveMachineConfig({ payload: { kernel: '/k' }, serial: { mode: 'Pty' } }, HOST);
+    } catch (e) {
+      expect((explainConfigError(e, fromFile) as Error).message).toMatch(/^--serial: serial mode Pty/);
+    }
   });
 });

@@ -1,8 +1,11 @@
 // Command-line parsing in Cloud Hypervisor's style (`--cpus boot=2`, `--memory size=512M`,
 // `--serial file=PATH`), plus `remote` (ch-remote). Pure: argv in, a ParsedCli or a CliError out.
+// The flags build a Cloud Hypervisor VmConfig; only syntax is checked here. Ranges and combinations
+// are the resolver's (vmm-core's resolveMachineConfig), whose errors explainConfigError puts in
+// terms of the flags.
 import { VmmError, type LogLevel } from '@workervisor/base';
 import type { ErrorKind } from '@workervisor/base';
-import type { CpusConfig, MemoryConfig, PayloadConfig } from '@workervisor/sdk';
+import type { ConsoleConfig, CpusConfig, DiskConfig, NetConfig, PayloadConfig, RngConfig, SerialConfig, VmConfig, VsockConfig } from '@workervisor/sdk';
 import { HELP, REMOTE_HELP } from './help.js';
 
 export { HELP, REMOTE_HELP };
@@ -11,71 +14,13 @@ export type CliErrorKind = ErrorKind<'CLI'>;
 
 /** A usage mistake; the message names the flag and the fix. Exit status 2 by convention. */
 export class CliError extends VmmError<'CLI'> {
-  constructor(kind: CliErrorKind, message: string) {
-    super('CLI', kind, message);
+  constructor(kind: CliErrorKind, message: string, cause?: unknown) {
+    super('CLI', kind, message, cause === undefined ? undefined : { cause });
   }
 }
 
-/** CH's ConsoleMode, less `Pty` (not supported). `Tty` is the VMM's stdin/stdout. */
-export type SerialMode = 'Tty' | 'Off' | 'Null' | 'File' | 'Socket';
-
-/** Cloud Hypervisor's SerialConfig/ConsoleConfig shape. */
-export interface CliConsoleConfig {
-  mode: SerialMode;
-  /** With mode `File`: output file (created or truncated). */
-  file?: string;
-  /** With mode `Socket`: Unix socket path the VMM listens on for the console. */
-  socket?: string;
-}
-
-/** The part of a VmConfig the flags describe; only the flags given are present. */
-/** One `--disk`: a virtio-blk device backed by a host file or block device. */
-export interface CliDiskConfig {
-  path: string;
-  readonly?: boolean;
-  id?: string;
-}
-
-/** `--rng`: Cloud Hypervisor's RngConfig (`src`, `iommu`). */
-export interface CliRngConfig {
-  src: string;
-  iommu?: boolean;
-}
-
-/** One `--net`: Cloud Hypervisor's NetConfig keys the CLI takes. */
-export interface CliNetConfig {
-  tap?: string;
-  ip?: string;
-  mask?: string;
-  mac?: string;
-  host_mac?: string;
-  num_queues?: number;
-  queue_size?: number;
-  id?: string;
-  fd?: number;
-}
-
-/** `--vsock`: Cloud Hypervisor's VsockConfig (`cid`, `socket`, `id`, `iommu`). */
-export interface CliVsockConfig {
-  cid: number;
-  socket: string;
-  id?: string;
-  iommu?: boolean;
-}
-
-export interface CliVmConfig {
-  disks?: CliDiskConfig[];
-  net?: CliNetConfig[];
-  rng?: CliRngConfig;
-  payload?: PayloadConfig;
-  cpus?: CpusConfig;
-  memory?: MemoryConfig;
-  serial?: CliConsoleConfig;
-  /** The virtio-console (hvc0): Off (none), Tty, File or Socket. */
-  console?: CliConsoleConfig;
-  /** A virtio-vsock on a Unix socket (Firecracker's hybrid model). */
-  vsock?: CliVsockConfig;
-}
+/** The part of a VmConfig the flags describe, in Cloud Hypervisor's own types; only the flags given are present. */
+export type CliVmConfig = Partial<Pick<VmConfig, 'payload' | 'cpus' | 'memory' | 'serial' | 'console' | 'disks' | 'net' | 'rng' | 'vsock'>>;
 
 export interface RunOptions {
   /** VM settings from flags (empty when booting from --config-file or waiting for vm.create). */
@@ -107,12 +52,6 @@ export type ParsedCli =
   | { kind: 'version' }
   | { kind: 'run'; options: RunOptions }
   | { kind: 'remote'; socket: string; command: RemoteCommand };
-
-export const MIN_VCPUS = 1;
-/** x86 xAPIC ids are 8 bits and 255 is the broadcast id (CH's limit too). */
-export const MAX_VCPUS = 254;
-export const MIN_MEMORY_BYTES = 16 * 1024 * 1024;
-const PAGE_SIZE = 4096;
 
 interface FlagSpec {
   /** Placeholder of the value in messages, or undefined for a switch. */
@@ -233,13 +172,13 @@ export function parseArgs(argv: readonly string[]): ParsedCli {
   const memory = values.get('memory');
   if (memory !== undefined) options.config.memory = { size: parseMemory(memory) };
   const serial = values.get('serial');
-  if (serial !== undefined) options.config.serial = parseSerial(serial);
+  if (serial !== undefined) options.config.serial = parseConsoleMode('--serial', serial);
   const disks = repeated.filter(([n]) => n === 'disk').map(([, v]) => parseDisk(v));
   if (disks.length > 0) options.config.disks = disks;
   const nets = repeated.filter(([n]) => n === 'net').map(([, v]) => parseNet(v));
   if (nets.length > 0) options.config.net = nets;
   const consoleFlag = values.get('console');
-  if (consoleFlag !== undefined) options.config.console = parseConsole(consoleFlag);
+  if (consoleFlag !== undefined) options.config.console = parseConsoleMode('--console', consoleFlag);
   const rng = values.get('rng');
   if (rng !== undefined) options.config.rng = parseRng(rng);
   const vsock = values.get('vsock');
@@ -263,10 +202,6 @@ export function parseArgs(argv: readonly string[]): ParsedCli {
 }
 
 function checkCombinations(options: RunOptions, values: ReadonlyMap<string, string>): void {
-  // COM1 defaults to tty: one terminal cannot feed both it and hvc0 (Cloud Hypervisor's DoubleTtyMode).
-  if (options.config.console?.mode === 'Tty' && (options.config.serial?.mode ?? 'Tty') === 'Tty') {
-    throw new CliError('conflict', `--console tty conflicts with ${values.has('serial') ? '--serial tty' : 'the serial port on the terminal (--serial tty is the default)'}: add --serial off, null, file=PATH or socket=PATH, or give the console file=PATH or socket=PATH`);
-  }
   if (options.noApi && options.apiSocket !== undefined) {
     throw new CliError('conflict', '--no-api conflicts with --api-socket: drop --api-socket to run without an API server, or --no-api to serve one');
   }
@@ -296,28 +231,24 @@ function parseCpus(value: string): CpusConfig {
   if (boot === undefined) throw new CliError('invalid-value', `--cpus ${value}: boot is required (e.g. --cpus boot=2,max=4)`);
   const bootVcpus = parseVcpuCount(value, boot);
   const max = kv.get('max');
-  const maxVcpus = max === undefined ? bootVcpus : parseVcpuCount(value, max);
-  if (maxVcpus < bootVcpus) throw new CliError('invalid-value', `--cpus ${value}: max (${maxVcpus}) must be at least boot (${bootVcpus})`);
-  return { boot_vcpus: bootVcpus, max_vcpus: maxVcpus };
+  return { boot_vcpus: bootVcpus, max_vcpus: max === undefined ? bootVcpus : parseVcpuCount(value, max) };
 }
 
+/** A vCPU count's syntax; its range is the resolver's (cpus.boot_vcpus, cpus.max_vcpus). */
 function parseVcpuCount(whole: string, text: string): number {
   if (!/^\d+$/.test(text)) throw new CliError('invalid-value', `--cpus ${whole}: '${text}' is not a whole number (e.g. --cpus 2 or --cpus boot=2,max=4)`);
-  const n = Number(text);
-  if (n < MIN_VCPUS || n > MAX_VCPUS) throw new CliError('invalid-value', `--cpus ${whole}: must be between ${MIN_VCPUS} and ${MAX_VCPUS}`);
-  return n;
+  return Number(text);
 }
 
-/** `SIZE` or `size=SIZE`, SIZE = digits with an optional K, M or G suffix (powers of 1024); bytes. */
+/** `SIZE` or `size=SIZE`, SIZE = digits with an optional K, M or G suffix (powers of 1024); bytes. Its range is the resolver's. */
 function parseMemory(value: string): number {
   const kv = parseKeyValues('--memory', value, ['size'], 'size');
   const size = kv.get('size');
   if (size === undefined) throw new CliError('invalid-value', `--memory ${value}: size is required (e.g. --memory size=512M)`);
   const bytes = parseSize(size);
   if (bytes === undefined) throw new CliError('invalid-value', `--memory ${value}: '${size}' is not a size; use bytes or a K, M or G suffix (e.g. --memory 512M)`);
+  // Not a range check: a size a JS number cannot hold exactly cannot be passed on at all.
   if (!Number.isSafeInteger(bytes)) throw new CliError('invalid-value', `--memory ${value}: too large`);
-  if (bytes < MIN_MEMORY_BYTES) throw new CliError('invalid-value', `--memory ${value}: must be at least 16M`);
-  if (bytes % PAGE_SIZE !== 0) throw new CliError('invalid-value', `--memory ${value}: must be a multiple of 4K`);
   return bytes;
 }
 
@@ -350,11 +281,11 @@ function parseKeyValues(flag: string, value: string, keys: readonly string[], ba
 }
 
 /** Cloud Hypervisor's `--disk path=PATH[,readonly=on|off][,id=ID]` (one disk per flag). */
-function parseDisk(value: string): CliDiskConfig {
+function parseDisk(value: string): DiskConfig {
   const kv = parseKeyValues('--disk', value, ['path', 'readonly', 'id'], 'path');
   const path = kv.get('path');
   if (path === undefined) throw new CliError('invalid-value', `--disk ${value}: path=PATH is required`);
-  const disk: CliDiskConfig = { path };
+  const disk: DiskConfig = { path };
   const ro = kv.get('readonly');
   if (ro !== undefined) {
     if (ro !== 'on' && ro !== 'off' && ro !== 'true' && ro !== 'false') throw new CliError('invalid-value', `--disk ${value}: readonly must be on or off`);
@@ -365,41 +296,22 @@ function parseDisk(value: string): CliDiskConfig {
   return disk;
 }
 
-function parseSerial(value: string): CliConsoleConfig {
-  switch (value) {
-    case 'tty':
-    case 'stdout':
-      return { mode: 'Tty' };
-    case 'off':
-      return { mode: 'Off' };
-    case 'null':
-      return { mode: 'Null' };
-    case 'pty':
-      throw new CliError('invalid-value', '--serial pty: not supported; use tty (this terminal), file=PATH or socket=PATH');
-  }
-  const file = pathAfter('--serial', value, 'file=');
-  if (file !== undefined) return { mode: 'File', file };
-  const socket = pathAfter('--serial', value, 'socket=');
-  if (socket !== undefined) return { mode: 'Socket', socket };
-  throw new CliError('invalid-value', `--serial ${value}: expected one of tty (or stdout), off, null, file=PATH, socket=PATH`);
-}
+/**
+ * The words --serial and --console take, as Cloud Hypervisor's ConsoleMode: the value goes into
+ * the VmConfig as it is, and the resolver maps each mode to its host end (MachineConfig's SerialSink).
+ * `stdout` is an older spelling of `tty`. The resolver refuses Pty, and Null for the console, by name.
+ */
+const MODE_WORDS: Readonly<Record<string, SerialConfig['mode']>> = { tty: 'Tty', stdout: 'Tty', off: 'Off', null: 'Null', pty: 'Pty' };
 
-/** The virtio-console: `off` (none, the default), `tty`, `file=PATH` or `socket=PATH`. */
-function parseConsole(value: string): CliConsoleConfig {
-  switch (value) {
-    case 'off':
-      return { mode: 'Off' };
-    case 'tty':
-      return { mode: 'Tty' };
-    case 'pty':
-    case 'null':
-      throw new CliError('invalid-value', `--console ${value}: not supported; use off (no virtio-console), tty (this terminal), file=PATH or socket=PATH`);
-  }
-  const file = pathAfter('--console', value, 'file=');
+/** `tty|off|null|file=PATH|socket=PATH` -> Cloud Hypervisor's { mode, file?, socket? }. */
+function parseConsoleMode(flag: '--serial' | '--console', value: string): SerialConfig & ConsoleConfig {
+  const mode = MODE_WORDS[value];
+  if (mode !== undefined) return { mode };
+  const file = pathAfter(flag, value, 'file=');
   if (file !== undefined) return { mode: 'File', file };
-  const socket = pathAfter('--console', value, 'socket=');
+  const socket = pathAfter(flag, value, 'socket=');
   if (socket !== undefined) return { mode: 'Socket', socket };
-  throw new CliError('invalid-value', `--console ${value}: expected one of off, tty, file=PATH, socket=PATH`);
+  throw new CliError('invalid-value', `${flag} ${value}: expected one of ${flag === '--serial' ? 'tty (or stdout), off, null' : 'off, tty'}, file=PATH, socket=PATH`);
 }
 
 const NET_KEYS = ['tap', 'ip', 'mask', 'mac', 'host_mac', 'num_queues', 'queue_size', 'id', 'fd'] as const;
@@ -408,9 +320,9 @@ const NET_KEYS = ['tap', 'ip', 'mask', 'mac', 'host_mac', 'num_queues', 'queue_s
  * Cloud Hypervisor's `--net tap=NAME,mac=MAC,ip=IP,mask=MASK,...` (one device per flag); a bare
  * value is the tap. The VMM checks the values (addresses, sizes) as it does vm.create's.
  */
-function parseNet(value: string): CliNetConfig {
+function parseNet(value: string): NetConfig {
   const kv = parseKeyValues('--net', value, NET_KEYS, 'tap');
-  const net: CliNetConfig = {};
+  const net: NetConfig = {};
   for (const key of ['tap', 'ip', 'mask', 'mac', 'host_mac', 'id'] as const) {
     const v = kv.get(key);
     if (v !== undefined) net[key] = v;
@@ -428,13 +340,13 @@ function parseNet(value: string): CliNetConfig {
  * Cloud Hypervisor's `--vsock cid=N,socket=PATH[,id=ID][,iommu=on|off]`. The VMM checks the CID
  * range and the socket's directory as it does vm.create's.
  */
-function parseVsock(value: string): CliVsockConfig {
+function parseVsock(value: string): VsockConfig {
   const kv = parseKeyValues('--vsock', value, ['cid', 'socket', 'id', 'iommu'], 'socket');
   const cid = kv.get('cid');
   const socket = kv.get('socket');
   if (cid === undefined || socket === undefined) throw new CliError('invalid-value', `--vsock ${value}: cid=N and socket=PATH are both required (e.g. --vsock cid=3,socket=/tmp/vsock.sock)`);
   if (!/^\d{1,10}$/.test(cid)) throw new CliError('invalid-value', `--vsock ${value}: cid must be a whole number (3 or more)`);
-  const vsock: CliVsockConfig = { cid: Number(cid), socket };
+  const vsock: VsockConfig = { cid: Number(cid), socket };
   const id = kv.get('id');
   if (id !== undefined) vsock.id = id;
   const iommu = kv.get('iommu');
@@ -446,11 +358,11 @@ function parseVsock(value: string): CliVsockConfig {
 }
 
 /** Cloud Hypervisor's `--rng src=PATH[,iommu=on|off]`; a bare value is the src. */
-function parseRng(value: string): CliRngConfig {
+function parseRng(value: string): RngConfig {
   const kv = parseKeyValues('--rng', value, ['src', 'iommu'], 'src');
   const src = kv.get('src');
   if (src === undefined) throw new CliError('invalid-value', `--rng ${value}: src=PATH is required (e.g. --rng src=/dev/urandom)`);
-  const rng: CliRngConfig = { src };
+  const rng: RngConfig = { src };
   const iommu = kv.get('iommu');
   if (iommu !== undefined) {
     if (iommu !== 'on' && iommu !== 'off') throw new CliError('invalid-value', `--rng ${value}: iommu must be on or off`);
@@ -470,6 +382,36 @@ function pathAfter(flag: string, value: string, prefix: string): string | undefi
   const path = value.slice(prefix.length);
   if (path === '') throw new CliError('missing-value', `${flag} ${value}: empty path (write ${flag} ${prefix}PATH)`);
   return path;
+}
+
+/** The flag that sets each part of the VmConfig, by key path prefix. */
+const FLAG_OF_KEY: ReadonlyArray<[RegExp, string]> = [
+  [/^payload\.kernel\b/, '--kernel'],
+  [/^payload\.initramfs\b/, '--initramfs'],
+  [/^payload\.cmdline\b/, '--cmdline'],
+  [/^cpus\b/, '--cpus'],
+  [/^memory\b/, '--memory'],
+  [/^serial\b/, '--serial'],
+  [/^console\b/, '--console'],
+  [/^disks\b/, '--disk'],
+  [/^net\b/, '--net'],
+  [/^rng\b/, '--rng'],
+  [/^vsock\b/, '--vsock'],
+];
+
+/**
+ * A resolver error about a key the flags set, as a CliError led by the flag (`--memory: memory.size
+ * 8388608 bytes (8M) is below the minimum of 16M`), the resolver's error as its cause. Anything else,
+ * keys from a --config-file included, is returned as it is.
+ */
+export function explainConfigError(err: unknown, options: RunOptions): unknown {
+  const field = err instanceof VmmError ? err.details?.['field'] : undefined;
+  if (typeof field !== 'string') return err;
+  const flag = FLAG_OF_KEY.find(([key]) => key.test(field))?.[1];
+  if (flag === undefined) return err;
+  // From a config file, the flags set only the serial port and the console.
+  if (options.configFile !== undefined && flag !== '--serial' && flag !== '--console') return err;
+  return new CliError('invalid-value', `${flag}: ${(err as Error).message}`, err);
 }
 
 function duplicate(name: string): CliError {

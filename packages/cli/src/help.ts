@@ -1,4 +1,8 @@
-// The text of `workervisor --help` and `workervisor remote --help` (args.ts parses the flags).
+// The text of `workervisor --help` and `workervisor remote --help` (args.ts parses the flags). The
+// defaults and limits it quotes are the ones the resolver applies.
+import { DEFAULT_MEMORY_SIZE, DEFAULT_VCPUS, layout, MIN_MEMORY_BYTES } from '@workervisor/vmm-core';
+
+const MIB = 1024 * 1024;
 
 export const HELP = `workervisor: a virtual machine monitor in TypeScript over Linux KVM
 
@@ -12,9 +16,9 @@ VM (with --kernel):
   --kernel PATH          Guest kernel: ELF vmlinux (PVH or 64-bit entry) or bzImage
   --initramfs PATH       Initial ramdisk loaded next to the kernel
   --cmdline STRING       Kernel command line (e.g. "console=ttyS0 reboot=k panic=1")
-  --cpus boot=N[,max=M]  vCPUs at boot, 1-254 (default 1); "--cpus N" is short for boot=N
-  --memory size=SIZE     Guest RAM in bytes or with a K, M or G suffix, at least 16M
-                         (default 512M); "--memory 512M" is short for size=512M
+  --cpus boot=N[,max=M]  vCPUs at boot, 1-${layout.MAX_VCPUS} (default ${DEFAULT_VCPUS}); "--cpus N" is short for boot=N
+  --memory size=SIZE     Guest RAM in bytes or with a K, M or G suffix, at least ${MIN_MEMORY_BYTES / MIB}M
+                         (default ${DEFAULT_MEMORY_SIZE / MIB}M); "--memory 512M" is short for size=512M
   --serial MODE          COM1 (ttyS0): tty (or stdout; the default), off, null,
                          file=PATH (write output to PATH) or socket=PATH (a Unix socket)
   --console MODE         A virtio-console (hvc0; boot with console=hvc0): off (none, the

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describeJsonError, startApiServer, type ApiServerHandle, type VmConfig } from '@workervisor/api/core';
 import { appendNonBlocking, configureLogging, createLogger, logLevel, openOutputFile, readHostFile } from '@workervisor/base';
 import { Vmm } from '@workervisor/vmm-core';
-import { CliError, type RunOptions } from './args.js';
+import { CliError, explainConfigError, type RunOptions } from './args.js';
 import { INSPECTOR_RISK } from './no-inspector.js';
 
 const log = createLogger('cli');
@@ -34,12 +34,12 @@ async function initialConfig(o: RunOptions): Promise<{ config: VmConfig; metrics
     if (t.logger !== undefined) configureLogging(t.logger.level === 'off' ? 'error' : t.logger.level, t.logger.path ?? o.logFile);
     // Firecracker files have no serial or console section: COM1 on the terminal unless --serial
     // says otherwise, and a virtio-console only with --console.
-    const config: VmConfig = { ...t.config, serial: o.config.serial ?? { mode: 'Tty' }, ...(o.config.console === undefined ? {} : { console: o.config.console }) };
+    const config: VmConfig = { ...t.config, ...(o.config.serial === undefined ? {} : { serial: o.config.serial }), ...(o.config.console === undefined ? {} : { console: o.config.console }) };
     return { config, ...(t.metrics === undefined ? {} : { metricsPath: t.metrics.path }) };
   }
   if (o.config.payload?.kernel === undefined) return undefined;
-  // vm.create applies the spec's defaults; COM1 on the terminal unless --serial says otherwise.
-  return { config: { ...(o.config as VmConfig), serial: o.config.serial ?? { mode: 'Tty' } } };
+  // The resolver falls back to the defaults (COM1 on the terminal unless --serial says otherwise).
+  return { config: { ...o.config, payload: o.config.payload } };
 }
 
 /** Signals that stop the VMM in order (VM stopped, API socket removed) rather than by their default action. */
@@ -95,7 +95,9 @@ export async function runVmm(o: RunOptions, env: { inspectorWasOpen?: boolean } 
     });
     if (stopping === undefined && o.apiSocket !== undefined && !o.noApi) server = await startApiServer({ socketPath: o.apiSocket, backend: vmm, logLevel: logLevel() });
     if (stopping === undefined && initial !== undefined) {
-      await vmm.create(initial.config);
+      await vmm.create(initial.config).catch((err: unknown) => {
+        throw explainConfigError(err, o);
+      });
       await vmm.boot();
     }
     const code = await done;

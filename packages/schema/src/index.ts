@@ -14,7 +14,8 @@ export {
 } from './common.js';
 export * from './vm-config.js';
 export * from './api.js';
-export { withDefaults, DEFAULT_VCPUS, DEFAULT_MEMORY_SIZE } from './defaults.js';
+export { withDefaults } from './defaults.js';
+export * from './vm-defaults.js';
 
 /** Named schemas, keyed by their OpenAPI component name (`DiskConfigSchema` -> `DiskConfig`). */
 export const COMPONENT_SCHEMAS: Readonly<Record<string, TSchema>> = Object.fromEntries(

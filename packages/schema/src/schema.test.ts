@@ -49,6 +49,8 @@ describe('withDefaults', () => {
     expect(out.serial).toEqual({ mode: 'Tty' });
     expect(out.console).toMatchObject({ mode: 'Off', iommu: false });
     expect(out.iommu).toBe(false);
+    // Workervisor's default, not the spec's: the pvpanic device is always built.
+    expect(out.pvpanic).toBe(true);
     expect(Value.Check(VmConfigSchema, out)).toBe(true);
     expect(input.cpus).toBeUndefined();
   });

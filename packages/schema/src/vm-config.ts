@@ -18,6 +18,7 @@ import {
   UInt8,
   VirtQueueAffinitySchema,
 } from './common.js';
+import { DISK_DEFAULTS, NET_DEFAULTS } from './vm-defaults.js';
 
 const Opt = Type.Optional;
 
@@ -117,15 +118,15 @@ export const MemoryConfigSchema = Strict({
 });
 
 export const ImageTypeSchema = StringEnum(['FixedVhd', 'Qcow2', 'Raw', 'Vhdx', 'Unknown']);
-export const LockGranularitySchema = StringEnum(['ByteRange', 'Full'], { default: 'ByteRange' });
+export const LockGranularitySchema = StringEnum(['ByteRange', 'Full'], { default: DISK_DEFAULTS.lock_granularity });
 
 export const DiskConfigSchema = Strict({
   path: Opt(Type.String()),
-  readonly: Opt(Bool(false)),
+  readonly: Opt(Bool(DISK_DEFAULTS.readonly)),
   direct: Opt(Bool(false)),
   iommu: Opt(Bool(false)),
-  num_queues: Opt(Int({ minimum: 1, default: 1 })),
-  queue_size: Opt(UInt16({ minimum: 1, default: 128 })),
+  num_queues: Opt(Int({ minimum: 1, default: DISK_DEFAULTS.num_queues })),
+  queue_size: Opt(UInt16({ minimum: 1, default: DISK_DEFAULTS.queue_size })),
   vhost_user: Opt(Bool(false)),
   vhost_socket: Opt(Type.String()),
   rate_limiter_config: Opt(RateLimiterConfigSchema),
@@ -142,23 +143,23 @@ export const DiskConfigSchema = Strict({
 
 export const NetConfigSchema = Strict({
   tap: Opt(Type.String()),
-  ip: Opt(Type.String({ default: '192.168.249.1', description: 'IPv4 or IPv6 address' })),
-  mask: Opt(Type.String({ default: '255.255.255.0' })),
+  ip: Opt(Type.String({ default: NET_DEFAULTS.ip, description: 'IPv4 or IPv6 address' })),
+  mask: Opt(Type.String({ default: NET_DEFAULTS.mask })),
   mac: Opt(Type.String()),
   host_mac: Opt(Type.String()),
   mtu: Opt(Int({ minimum: 0 })),
   iommu: Opt(Bool(false)),
-  num_queues: Opt(Int({ minimum: 1, default: 2 })),
-  queue_size: Opt(UInt16({ minimum: 1, default: 256 })),
+  num_queues: Opt(Int({ minimum: 1, default: NET_DEFAULTS.num_queues })),
+  queue_size: Opt(UInt16({ minimum: 1, default: NET_DEFAULTS.queue_size })),
   vhost_user: Opt(Bool(false)),
   vhost_socket: Opt(Type.String()),
-  vhost_mode: Opt(Type.String({ default: 'Client' })),
+  vhost_mode: Opt(Type.String({ default: NET_DEFAULTS.vhost_mode })),
   id: Opt(Type.String()),
   ...pci(),
   rate_limiter_config: Opt(RateLimiterConfigSchema),
-  offload_tso: Opt(Bool(true)),
-  offload_ufo: Opt(Bool(true)),
-  offload_csum: Opt(Bool(true)),
+  offload_tso: Opt(Bool(NET_DEFAULTS.offload_tso)),
+  offload_ufo: Opt(Bool(NET_DEFAULTS.offload_ufo)),
+  offload_csum: Opt(Bool(NET_DEFAULTS.offload_csum)),
   // A Workervisor extension (Cloud Hypervisor's CLI has `fd=`, its REST API passes fds over
   // SCM_RIGHTS): an already-open tap file descriptor of the VMM process, opened with
   // IFF_TAP | IFF_NO_PI | IFF_VNET_HDR (as Kata Containers hands one in).

@@ -10,4 +10,4 @@ export { X86Error } from './arch/x86_64/errors.js';
 export { Vmm, VERSION, GUEST_PANIC_EXIT_CODE, type VmmOptions, type RebootPolicy } from './controller.js';
 export type { VmmAction, VmmActionType, ActionOf, ActionValue, ActionResult, ActionHandler } from './actions.js';
 export { VmError, type VmErrorKind } from './vm-error.js';
-export { resolveMachineConfig, MIN_MEMORY_BYTES } from './config/resolve.js';
+export { resolveMachineConfig, MIN_MEMORY_BYTES, DEFAULT_VCPUS, DEFAULT_MEMORY_SIZE } from './config/resolve.js';

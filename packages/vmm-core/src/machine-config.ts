@@ -4,9 +4,11 @@ import type { LogLevel } from '@workervisor/base';
 import type { LockGranularity } from './disk-lock.js';
 import type { BootProtocolChoice } from './loader/kernel.js';
 
-/** Where COM1's output goes (and, for 'tty', where its input comes from). */
+/**
+ * Where COM1's output goes (and, for 'tty', where its input comes from): Cloud Hypervisor's serial
+ * mode Tty is 'tty' (stdin and stdout), Off and Null are 'off', File is 'file', Socket is 'socket'.
+ */
 export type SerialSink =
-  | { kind: 'stdout' }
   | { kind: 'tty' }
   | { kind: 'off' }
   | { kind: 'file'; path: string }

@@ -18,7 +18,6 @@ export function serialOutput(sink: SerialSink): { output: SerialOutput | undefin
     }
     case 'socket':
       throw new Error('socket sinks are created by serialSocket()');
-    case 'stdout':
     case 'tty':
       // process.stdout keeps order; it is asynchronous for pipes, which is what a child VMM uses.
       return { output: { write: (bytes) => void process.stdout.write(Buffer.from(bytes)) }, close: () => {} };

@@ -49,7 +49,7 @@ describe('Firecracker config translation', () => {
     fc['balloon'] = { amount_mib: 64, deflate_on_oom: true, stats_polling_interval_s: 0 };
     fc['entropy'] = {};
     fc['logger'] = { level: 'Warning', log_path: '/tmp/fc.log', show_level: true };
-    fc['metrics'] = { metrics_path: '/tmp/m.json', properties: { a: 'b' } };
+    fc['metrics'] = { metrics_path: '/tmp/m.json', emit_id: false, properties: {} };
     const { config, logger, metrics } = translateFirecrackerConfig(fc);
     expect(config.net).toEqual([{ id: 'eth0', tap: 'tap0', mac: 'AA:FC:00:00:00:01' }]);
     expect(config.vsock).toEqual({ cid: 3, socket: '/tmp/v.sock' });
@@ -60,8 +60,8 @@ describe('Firecracker config translation', () => {
     });
     expect(config.balloon).toEqual({ size: 64 * 1024 * 1024, deflate_on_oom: true, free_page_reporting: false });
     expect(config.rng).toEqual({ src: '/dev/urandom' });
-    expect(logger).toEqual({ level: 'warn', path: '/tmp/fc.log', showLevel: true, showLogOrigin: false });
-    expect(metrics).toEqual({ path: '/tmp/m.json', emitId: false, properties: { a: 'b' } });
+    expect(logger).toEqual({ level: 'warn', path: '/tmp/fc.log' });
+    expect(metrics).toEqual({ path: '/tmp/m.json' });
     expect(Value.Check(VmConfigSchema, config)).toBe(true);
   });
 
@@ -114,6 +114,12 @@ describe('Firecracker config translation', () => {
       [(fc) => (fc['machine-config'].smt = true), 'machine-config.smt'],
       [(fc) => (fc['machine-config'].track_dirty_pages = true), 'machine-config.track_dirty_pages'],
       [(fc) => (fc['machine-config'].cpu_template = 'T2'), 'machine-config.cpu_template'],
+      [(fc) => (fc['machine-config'].huge_pages = '2M'), 'machine-config.huge_pages'],
+      [(fc) => (fc['machine-config'].huge_pages = 'Transparent'), 'machine-config.huge_pages'],
+      [(fc) => (fc['logger'] = { show_log_origin: true }), 'logger.show_log_origin'],
+      [(fc) => (fc['logger'] = { module: 'api_server' }), 'logger.module'],
+      [(fc) => (fc['metrics'] = { metrics_path: '/m', emit_id: true }), 'metrics.emit_id'],
+      [(fc) => (fc['metrics'] = { metrics_path: '/m', properties: { a: 'b' } }), 'metrics.properties'],
       [(fc) => (fc['drives'][0].io_engine = 'Async'), 'drives[0].io_engine'],
       [(fc) => (fc['drives'][0].cache_type = 'Writeback'), 'drives[0].cache_type'],
       [(fc) => (fc['drives'][0].socket = '/vhost.sock'), 'drives[0].socket'],
@@ -131,6 +137,18 @@ describe('Firecracker config translation', () => {
       expect(err.code, field).toBe('ERR_VMM_FC_CONFIG_UNSUPPORTED');
       expect(err.details?.['field']).toBe(field);
       expect(err.message).toContain(field);
+    }
+  });
+
+  it('accepts huge_pages None or null, show_level either way, and show_log_origin, emit_id and properties at their defaults', () => {
+    for (const huge of ['None', null]) {
+      const fc = base() as Record<string, any>;
+      fc['machine-config'].huge_pages = huge;
+      fc['logger'] = { show_level: false, show_log_origin: false, module: null };
+      fc['metrics'] = { metrics_path: '/m', emit_id: null, properties: null };
+      const { config, logger } = translateFirecrackerConfig(fc);
+      expect(config.memory).toEqual({ size: 1024 * 1024 * 1024, thp: false });
+      expect(logger).toEqual({ level: 'info' });
     }
   });
 

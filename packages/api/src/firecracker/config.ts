@@ -1,5 +1,6 @@
 // Translates a Firecracker --config-file (FullVmConfiguration, refs/firecracker.yaml) into our
-// VmConfig. Every key is either translated or rejected by name: nothing is silently dropped.
+// VmConfig. Every key is either translated or rejected by name: nothing is silently dropped. What it
+// translates, vmm-core's resolver checks (and refuses by name) as it does any vm.create.
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { VmmError, type LogLevel } from '@workervisor/base';
 import type { ErrorKind } from '@workervisor/base';
@@ -19,21 +20,19 @@ export class FirecrackerConfigError extends VmmError<'FC_CONFIG'> {
   }
 }
 
-/** Firecracker's `logger` section, for the CLI to apply. */
+/**
+ * Firecracker's `logger` section, for the CLI to apply. Log lines always show the level, so
+ * show_level is honoured either way it asks; show_log_origin and module are refused.
+ */
 export interface FirecrackerLogger {
   /** Firecracker's level mapped to ours ('off' disables logging; Trace is 'debug'). */
   level: LogLevel | 'off';
   path?: string;
-  showLevel: boolean;
-  showLogOrigin: boolean;
-  module?: string;
 }
 
-/** Firecracker's `metrics` section, for the CLI to apply. */
+/** Firecracker's `metrics` section, for the CLI to apply (emit_id and properties are refused). */
 export interface FirecrackerMetrics {
   path: string;
-  emitId: boolean;
-  properties: Record<string, string>;
 }
 
 export interface FirecrackerTranslation {
@@ -114,13 +113,9 @@ function logger(l: NonNullable<FullVmConfiguration['logger']>): FirecrackerLogge
   if (level === undefined) {
     throw new FirecrackerConfigError('invalid', `Firecracker config 'logger.level' must be one of Error, Warning, Info, Debug, Trace, Off`, 'logger.level');
   }
-  return {
-    level,
-    showLevel: l.show_level ?? false,
-    showLogOrigin: l.show_log_origin ?? false,
-    ...(l.log_path == null ? {} : { path: l.log_path }),
-    ...(l.module == null ? {} : { module: l.module }),
-  };
+  if (l.show_log_origin === true) unsupported('logger.show_log_origin', 'the source location in log lines');
+  if (l.module != null) unsupported('logger.module', 'filtering the log by module');
+  return { level, ...(l.log_path == null ? {} : { path: l.log_path }) };
 }
 
 /** Translates a parsed FullVmConfiguration. Throws FirecrackerConfigError naming the key. */
@@ -141,6 +136,7 @@ export function translateFirecrackerConfig(input: unknown): FirecrackerTranslati
   if (m?.smt === true) unsupported('machine-config.smt', 'SMT');
   if (m?.track_dirty_pages === true) unsupported('machine-config.track_dirty_pages', 'dirty page tracking');
   if (m?.cpu_template != null && m.cpu_template !== 'None') unsupported('machine-config.cpu_template', `the ${m.cpu_template} CPU template`);
+  if (m?.huge_pages != null && m.huge_pages !== 'None') unsupported('machine-config.huge_pages', `huge pages (${m.huge_pages}) for guest RAM`);
 
   const boot = fc['boot-source'];
   const { disks, root } = drives(fc.drives ?? []);
@@ -158,10 +154,8 @@ export function translateFirecrackerConfig(input: unknown): FirecrackerTranslati
   };
   if (m != null) {
     config.cpus = { boot_vcpus: m.vcpu_count, max_vcpus: m.vcpu_count };
-    config.memory = { size: m.mem_size_mib * MIB };
-    if (m.huge_pages === 'Transparent') config.memory.thp = true;
-    else if (m.huge_pages === '2M') Object.assign(config.memory, { hugepages: true, hugepage_size: 2 * MIB });
-    else config.memory.thp = false;
+    // huge_pages None (the only value left): neither hugetlbfs nor transparent huge pages.
+    config.memory = { size: m.mem_size_mib * MIB, thp: false };
   }
   if (disks.length > 0) config.disks = disks;
   const nets = net(fc['network-interfaces']);
@@ -185,7 +179,9 @@ export function translateFirecrackerConfig(input: unknown): FirecrackerTranslati
   const out: FirecrackerTranslation = { config };
   if (fc.logger != null) out.logger = logger(fc.logger);
   if (fc.metrics != null) {
-    out.metrics = { path: fc.metrics.metrics_path, emitId: fc.metrics.emit_id ?? false, properties: { ...(fc.metrics.properties ?? {}) } };
+    if (fc.metrics.emit_id === true) unsupported('metrics.emit_id', 'the VM id in the metrics');
+    if (Object.keys(fc.metrics.properties ?? {}).length > 0) unsupported('metrics.properties', 'extra properties in the metrics');
+    out.metrics = { path: fc.metrics.metrics_path };
   }
   return out;
 }

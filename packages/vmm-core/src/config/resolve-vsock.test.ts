@@ -38,7 +38,7 @@ describe('resolveMachineConfig vsock', () => {
   it.each([
     [{ iommu: true }, /vsock\.iommu/],
     [{ pci_segment: 1 }, /vsock\.pci_segment/],
-    [{ pci_device_id: 3 }, /vsock\.pci_segment\/pci_device_id/],
+    [{ pci_device_id: 3 }, /^vsock\.pci_device_id 3 \(vsock is virtio-mmio\)/],
   ])('refuses %j by name', (extra, message) => {
     const err = thrown(() => resolveMachineConfig(withVsock({ cid: 3, socket, ...extra }), HOST));
     expect(err.code).toBe('ERR_VMM_VM_NOT_SUPPORTED');

@@ -212,7 +212,7 @@ describe('resolveMachineConfig console', () => {
 
   it.each([
     [{ iommu: true }, /console\.iommu/],
-    [{ pci_device_id: 3 }, /console\.pci_segment/],
+    [{ pci_device_id: 3 }, /^console\.pci_device_id 3 \(console is virtio-mmio\)/],
   ])('refuses %j', (extra, message) => {
     const err = thrown(() => resolveMachineConfig(withConsole({ mode: 'File', file: '/tmp/x', ...extra }), HOST));
     expect(err.code).toBe('ERR_VMM_VM_NOT_SUPPORTED');
@@ -245,5 +245,44 @@ describe('resolveMachineConfig Landlock', () => {
 
   it('accepts landlock_enable: false (the default)', () => {
     expect(resolveMachineConfig({ ...base, landlock_enable: false } as VmConfig, HOST).vcpus).toBe(1);
+  });
+});
+
+describe('resolveMachineConfig cpus, memory and serial', () => {
+  const base = { payload: { kernel: '/vmlinux' }, memory: { size: 64 << 20 } };
+  const field = (config: unknown) => thrown(() => resolveMachineConfig(config as VmConfig, HOST));
+
+  it('falls back to the defaults table: 1 vCPU, 512M, COM1 on the terminal', () => {
+    expect(resolveMachineConfig({ payload: { kernel: '/vmlinux' } }, HOST)).toMatchObject({ vcpus: 1, memoryBytes: 512 << 20, serial: { kind: 'tty' } });
+  });
+
+  it.each<[unknown, string, RegExp]>([
+    [{ cpus: { boot_vcpus: 0, max_vcpus: 0 } }, 'cpus.boot_vcpus', /^cpus\.boot_vcpus 0 must be between 1 and 254$/],
+    [{ cpus: { boot_vcpus: 255, max_vcpus: 255 } }, 'cpus.boot_vcpus', /^cpus\.boot_vcpus 255 must be between 1 and 254$/],
+    [{ cpus: { boot_vcpus: 4, max_vcpus: 2 } }, 'cpus.max_vcpus', /^cpus\.max_vcpus 2 must be at least cpus\.boot_vcpus 4$/],
+    [{ memory: { size: 8 << 20 } }, 'memory.size', /^memory\.size 8388608 bytes \(8M\) is below the minimum of 16M$/],
+    [{ memory: { size: (16 << 20) + 1 } }, 'memory.size', /^memory\.size 16777217 bytes is not a multiple of 4K$/],
+    [{ serial: { mode: 'Tty', file: '/tmp/x' } }, 'serial.file', /serial\.file is used only with mode File \(mode is Tty\)/],
+    [{ serial: { mode: 'File', socket: '/tmp/s', file: '/tmp/x' } }, 'serial.socket', /serial\.socket is used only with mode Socket/],
+    [{ serial: { mode: 'File', file: '' } }, 'serial.file', /serial mode File needs serial\.file/],
+  ])('refuses %j as invalid, naming %s', (extra, name, message) => {
+    const err = field({ ...base, ...(extra as object) });
+    expect(err).toMatchObject({ code: 'ERR_VMM_VM_INVALID_CONFIG', details: { field: name } });
+    expect(err.message).toMatch(message);
+  });
+
+  it('refuses vCPU hotplug and serial mode Pty as not supported, naming the key', () => {
+    expect(field({ ...base, cpus: { boot_vcpus: 2, max_vcpus: 4 } })).toMatchObject({ code: 'ERR_VMM_VM_NOT_SUPPORTED', details: { field: 'cpus.max_vcpus' } });
+    expect(field({ ...base, serial: { mode: 'Pty' } })).toMatchObject({ code: 'ERR_VMM_VM_NOT_SUPPORTED', details: { field: 'serial.mode' } });
+  });
+
+  it.each<[unknown, unknown]>([
+    [{ mode: 'Tty' }, { kind: 'tty' }],
+    [{ mode: 'Off' }, { kind: 'off' }],
+    [{ mode: 'Null' }, { kind: 'off' }],
+    [{ mode: 'File', file: '/tmp/ttyS0' }, { kind: 'file', path: '/tmp/ttyS0' }],
+    [{ mode: 'Socket', socket: '/tmp/s.sock' }, { kind: 'socket', path: '/tmp/s.sock' }],
+  ])('maps serial %j to the sink %j', (serial, sink) => {
+    expect(resolveMachineConfig({ ...base, serial } as VmConfig, HOST).serial).toEqual(sink);
   });
 });

@@ -1,40 +1,45 @@
-// VmConfig (the API's Cloud Hypervisor shape) -> MachineConfig (what the builder needs). Features
-// the VMM cannot provide yet are refused here by name, never silently dropped.
+// VmConfig (the API's Cloud Hypervisor shape) -> MachineConfig (what the builder needs): the one
+// place a config is checked, for vm.create, the CLI and the Firecracker file alike. Keys asking for
+// what the VMM does not build are refused by name first (refusals.ts), never silently dropped.
 import { closeSync, constants, openSync, statSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { dirname } from 'node:path';
-import { VmError } from '../vm-error.js';
 import type { VmConfig } from '@workervisor/schema';
-import type { ConsoleConfig, DiskConfig, RngConfig, VsockConfig } from '@workervisor/schema';
+import type { ConsoleConfig, RngConfig, SerialConfig, VsockConfig } from '@workervisor/schema';
+import { DEFAULT_MEMORY_SIZE, DEFAULT_SERIAL_MODE, DEFAULT_VCPUS, DISK_DEFAULTS } from '@workervisor/schema/defaults';
 import { tokenBucketFromApi, type RateLimiterConfig } from '@workervisor/devices';
 import { MAX_VCPUS, VIRTIO_MMIO_SLOTS } from '../arch/x86_64/layout.js';
 import type { VsockSpec } from '../machine-config.js';
 import type { ConsoleSpec, DiskSpec, MachineConfig, NetSpec, RngSpec, SerialSink } from '../machine-config.js';
+import { invalidConfig as invalid, notSupported } from './errors.js';
 import { resolveNets } from './net.js';
+import { firstRefusal } from './refusals.js';
+
+/** The defaults the resolver falls back to, for the CLI's help. */
+export { DEFAULT_MEMORY_SIZE, DEFAULT_VCPUS };
 
 /** The smallest guest we boot: room for the kernel at 1 MiB, ACPI, an initramfs. */
 export const MIN_MEMORY_BYTES = 16 * 1024 * 1024;
+const PAGE_SIZE = 4096;
 
-/** Config sections that name devices we do not emulate yet. */
-const UNSUPPORTED_LISTS = ['fs', 'pmem', 'devices', 'user_devices', 'vdpa', 'generic_vhost_user', 'numa', 'pci_segments'] as const;
-const UNSUPPORTED_SINGLES = ['balloon', 'sgx_epc', 'tpm'] as const;
-
-function notSupported(what: string): VmError {
-  return new VmError('not-supported', `${what} is not supported by this VMM yet`);
+/** `8M` for 8388608: the largest K/M/G unit dividing `bytes`, as --memory writes sizes; undefined if none does. */
+export function formatSize(bytes: number): string | undefined {
+  for (const [unit, shift] of [['G', 30], ['M', 20], ['K', 10]] as const) {
+    if (bytes >= 2 ** shift && bytes % 2 ** shift === 0) return `${bytes / 2 ** shift}${unit}`;
+  }
+  return undefined;
 }
 
-function landlockNotSupported(key: string): VmError {
-  return new VmError('not-supported', `"${key}": Landlock is not supported by this VMM yet, so no Landlock ruleset would be applied; remove the key${key === 'landlock_enable' ? ' or set it to false' : ''}`, { details: { field: key } });
+/** `8388608 bytes (8M)`, or `8388609 bytes`. */
+function bytesText(bytes: number): string {
+  const unit = formatSize(bytes);
+  return unit === undefined ? `${bytes} bytes` : `${bytes} bytes (${unit})`;
 }
 
-function invalid(field: string, message: string): VmError {
-  return new VmError('invalid-config', message, { details: { field } });
-}
-
-function serialSink(config: VmConfig): SerialSink {
-  const serial = config.serial;
-  // Absent = Workervisor's default (withDefaults in @workervisor/schema): COM1 on the terminal.
-  if (serial === undefined) return { kind: 'tty' };
+/** The host end of COM1, straight from Cloud Hypervisor's SerialConfig mode. */
+function serialSink(serial: SerialConfig): SerialSink {
+  if (serial.file !== undefined && serial.mode !== 'File') throw invalid('serial.file', `serial.file is used only with mode File (mode is ${serial.mode})`);
+  if (serial.socket !== undefined && serial.mode !== 'Socket') throw invalid('serial.socket', `serial.socket is used only with mode Socket (mode is ${serial.mode})`);
   switch (serial.mode) {
     case 'Off':
     case 'Null':
@@ -42,36 +47,18 @@ function serialSink(config: VmConfig): SerialSink {
     case 'Tty':
       return { kind: 'tty' };
     case 'File':
-      if (serial.file === undefined) throw invalid('serial.file', 'serial mode File needs serial.file');
+      if (serial.file === undefined || serial.file === '') throw invalid('serial.file', 'serial mode File needs serial.file');
       return { kind: 'file', path: serial.file };
     case 'Socket':
-      if (serial.socket === undefined) throw invalid('serial.socket', 'serial mode Socket needs serial.socket');
+      if (serial.socket === undefined || serial.socket === '') throw invalid('serial.socket', 'serial mode Socket needs serial.socket');
       return { kind: 'socket', path: serial.socket };
-    default:
-      throw notSupported(`serial mode ${serial.mode}`);
+    case 'Pty':
+      throw notSupported('serial.mode', 'serial mode Pty (a pseudo-terminal) is not supported by this VMM yet; use Tty, File or Socket');
   }
 }
 
 /** The largest split virtqueue (virtio 1.2 section 2.7). */
 const MAX_QUEUE_SIZE = 32768;
-/** DiskConfig.queue_size's default in refs/cloud-hypervisor.yaml. */
-const SPEC_DISK_QUEUE_SIZE = 128;
-
-/** Refuses disk options that ask for something this VMM does not do. */
-function checkDiskOptions(d: DiskConfig, at: string): void {
-  const refused: Array<[boolean, string]> = [
-    [d.vhost_user === true || d.vhost_socket !== undefined, `${at}.vhost_user (a vhost-user block device)`],
-    [d.direct === true, `${at}.direct (O_DIRECT)`],
-    [d.iommu === true, `${at}.iommu`],
-    [(d.num_queues ?? 1) > 1, `${at}.num_queues ${d.num_queues ?? 1} (multi-queue virtio-blk)`],
-    [d.rate_limiter_config !== undefined || d.rate_limit_group !== undefined, `${at}.rate_limiter_config (disk rate limiting)`],
-    [d.queue_affinity !== undefined, `${at}.queue_affinity`],
-    [d.image_type !== undefined && d.image_type !== 'Raw', `${at}.image_type ${d.image_type ?? ''} (only Raw images)`],
-    [d.backing_files === true, `${at}.backing_files`],
-    [d.pci_segment !== undefined || d.pci_device_id !== undefined, `${at}.pci_segment/pci_device_id (disks are virtio-mmio)`],
-  ];
-  for (const [asked, what] of refused) if (asked) throw notSupported(what);
-}
 
 /** Checks one disk's path: it must exist, be a file or block device and open in the wanted mode. */
 function checkDiskPath(path: string, readonly: boolean, at: string): { dev: number; ino: number } {
@@ -107,9 +94,8 @@ function disks(config: VmConfig): DiskSpec[] {
   const images = new Map<string, { at: string; readonly: boolean }>();
   return list.map((d, i): DiskSpec => {
     const at = `disks[${i}]`;
-    checkDiskOptions(d, at);
     if (d.path === undefined || d.path === '') throw invalid(`${at}.path`, `${at}.path is required: a raw disk image file or block device`);
-    const readonly = d.readonly ?? false;
+    const readonly = d.readonly ?? DISK_DEFAULTS.readonly;
     const image = checkDiskPath(d.path, readonly, at);
     const key = `${image.dev}:${image.ino}`;
     const earlier = images.get(key);
@@ -124,8 +110,8 @@ function disks(config: VmConfig): DiskSpec[] {
       ids.add(d.id);
     }
     // Absent = the spec's default (DiskConfig.queue_size), as withDefaults would fill it in.
-    const queueSize = d.queue_size ?? SPEC_DISK_QUEUE_SIZE;
-    if (queueSize !== undefined && (queueSize > MAX_QUEUE_SIZE || (queueSize & (queueSize - 1)) !== 0)) {
+    const queueSize = d.queue_size ?? DISK_DEFAULTS.queue_size;
+    if (queueSize > MAX_QUEUE_SIZE || (queueSize & (queueSize - 1)) !== 0) {
       throw invalid(`${at}.queue_size`, `${at}.queue_size ${queueSize} must be a power of two up to ${MAX_QUEUE_SIZE}`);
     }
     const serial = d.serial ?? d.id;
@@ -134,9 +120,8 @@ function disks(config: VmConfig): DiskSpec[] {
       readonly,
       ...(d.id === undefined ? {} : { id: d.id }),
       ...(serial === undefined ? {} : { serial }),
-      ...(queueSize === undefined ? {} : { queueSize }),
-      // Absent = the spec's default (DiskConfig.lock_granularity), ByteRange.
-      lockGranularity: d.lock_granularity ?? 'ByteRange',
+      queueSize,
+      lockGranularity: d.lock_granularity ?? DISK_DEFAULTS.lock_granularity,
     };
   });
 }
@@ -144,17 +129,10 @@ function disks(config: VmConfig): DiskSpec[] {
 /** The entropy sources an `rng.src` may name: the guest's bytes come from getrandom, which both give. */
 const RNG_SOURCES = ['/dev/urandom', '/dev/random'];
 
-/** Options every virtio device shares that a virtio-mmio machine without an IOMMU cannot honour. */
-function checkMmioPlacement(d: { iommu?: boolean; pci_segment?: number; pci_device_id?: number }, at: string): void {
-  if (d.iommu === true) throw notSupported(`${at}.iommu (there is no virtual IOMMU)`);
-  if (d.pci_segment !== undefined || d.pci_device_id !== undefined) throw notSupported(`${at}.pci_segment/pci_device_id (${at} is virtio-mmio)`);
-}
-
 /** Cloud Hypervisor's `rng` section (plus rate_limiter_config, our extension) -> the virtio-rng device. */
 function rng(r: RngConfig): RngSpec {
-  checkMmioPlacement(r, 'rng');
   if (!RNG_SOURCES.includes(r.src)) {
-    throw notSupported(`rng.src ${r.src} (the guest's entropy comes from the host's getrandom, the source of ${RNG_SOURCES.join(' and ')}; name one of those)`);
+    throw notSupported('rng.src', `rng.src ${r.src} (the guest's entropy comes from the host's getrandom, the source of ${RNG_SOURCES.join(' and ')}; name one of those) is not supported by this VMM yet`);
   }
   const limit = r.rate_limiter_config;
   const bandwidth = tokenBucketFromApi(limit?.bandwidth);
@@ -171,7 +149,6 @@ function virtioConsole(c: ConsoleConfig, serial: SerialSink): ConsoleSpec | unde
   if (c.file !== undefined && c.mode !== 'File') throw invalid('console.file', `console.file is used only with mode File (mode is ${c.mode})`);
   if (c.socket !== undefined && c.mode !== 'Socket') throw invalid('console.socket', `console.socket is used only with mode Socket (mode is ${c.mode})`);
   if (c.mode === 'Off') return undefined;
-  checkMmioPlacement(c, 'console');
   const id = c.id === undefined ? {} : { id: c.id };
   switch (c.mode) {
     case 'Tty':
@@ -188,9 +165,9 @@ function virtioConsole(c: ConsoleConfig, serial: SerialSink): ConsoleSpec | unde
       if (serial.kind === 'socket' && serial.path === c.socket) throw invalid('console.socket', `console.socket ${c.socket} is also serial.socket; give each its own path`);
       return { ...id, sink: { kind: 'socket', path: c.socket } };
     case 'Pty':
-      throw notSupported('console mode Pty (a pseudo-terminal); use Tty, File or Socket');
+      throw notSupported('console.mode', 'console mode Pty (a pseudo-terminal) is not supported by this VMM yet; use Tty, File or Socket');
     case 'Null':
-      throw notSupported('console mode Null (a virtio-console that discards its output); use Off for no virtio-console');
+      throw notSupported('console.mode', 'console mode Null (a virtio-console that discards its output) is not supported by this VMM yet; use Off for no virtio-console');
   }
 }
 
@@ -204,7 +181,6 @@ const MAX_SOCKET_PATH_BYTES = 107;
  * Needs a free slot and a counter key of its own, counted against every other virtio device.
  */
 function vsock(v: VsockConfig, config: VmConfig, serial: SerialSink): VsockSpec {
-  checkMmioPlacement(v, 'vsock');
   if (!Number.isSafeInteger(v.cid) || v.cid < 3 || v.cid > MAX_GUEST_CID) {
     throw invalid('vsock.cid', `vsock.cid ${v.cid} must be from 3 to ${MAX_GUEST_CID} (0-2 are reserved, and Linux's CIDs are 32-bit)`);
   }
@@ -252,34 +228,34 @@ function checkVirtioNames(disks: readonly DiskSpec[], rngSpec: RngSpec | undefin
   });
 }
 
+/** vCPUs and RAM: at least one vCPU and MIN_MEMORY_BYTES, at most what the layout and the host have. */
+function cpusAndMemory(config: VmConfig, hostMemory: number): { vcpus: number; memoryBytes: number } {
+  const vcpus = config.cpus?.boot_vcpus ?? DEFAULT_VCPUS;
+  if (!Number.isInteger(vcpus) || vcpus < 1 || vcpus > MAX_VCPUS) throw invalid('cpus.boot_vcpus', `cpus.boot_vcpus ${vcpus} must be between 1 and ${MAX_VCPUS}`);
+  const max = config.cpus?.max_vcpus ?? vcpus;
+  if (!Number.isInteger(max) || max < vcpus) throw invalid('cpus.max_vcpus', `cpus.max_vcpus ${max} must be at least cpus.boot_vcpus ${vcpus}`);
+  if (max !== vcpus) throw notSupported('cpus.max_vcpus', `cpus.max_vcpus ${max} != boot_vcpus ${vcpus} (vCPU hotplug) is not supported by this VMM yet`);
+  const size = config.memory?.size ?? DEFAULT_MEMORY_SIZE;
+  if (!Number.isSafeInteger(size)) throw invalid('memory.size', `memory.size ${size} is not a whole number of bytes`);
+  const shown = `memory.size ${bytesText(size)}`;
+  if (size < MIN_MEMORY_BYTES) throw invalid('memory.size', `${shown} is below the minimum of 16M`);
+  if (size > hostMemory) throw invalid('memory.size', `${shown} exceeds the host's ${hostMemory} bytes of RAM`);
+  if (size % PAGE_SIZE !== 0) throw invalid('memory.size', `${shown} is not a multiple of 4K`);
+  return { vcpus, memoryBytes: size };
+}
+
 /**
- * Checks `config` and resolves it for the builder. Throws VmError (invalid-config / not-supported).
- * Works on a config with or without withDefaults applied: every fallback here is that default.
+ * Checks `config` and resolves it for the builder. Throws the errors of errors.ts (invalid-config /
+ * not-supported) with `details.field` naming the key. Works on a config with or without withDefaults
+ * applied: every fallback here is that default (vm-defaults.ts).
  */
 export function resolveMachineConfig(config: VmConfig, hostMemory = totalmem()): MachineConfig {
-  const record = config as unknown as Record<string, unknown>;
-  for (const key of UNSUPPORTED_LISTS) {
-    const v = record[key];
-    if (Array.isArray(v) && v.length > 0) throw notSupported(`"${key}" (${v.length} configured)`);
-  }
-  // Accepting a sandbox request without applying it would be worse than refusing it (issue 9).
-  if (config.landlock_enable === true) throw landlockNotSupported('landlock_enable');
-  if (record['landlock_rules'] !== undefined && record['landlock_rules'] !== null) throw landlockNotSupported('landlock_rules');
-  for (const key of UNSUPPORTED_SINGLES) {
-    if (record[key] !== undefined && record[key] !== null) throw notSupported(`"${key}"`);
-  }
+  const refused = firstRefusal(config);
+  if (refused !== undefined) throw refused;
   const payload = config.payload;
   if (payload?.kernel === undefined) throw invalid('payload.kernel', 'payload.kernel is required: a path to an ELF vmlinux or a bzImage');
-  if (payload.firmware !== undefined) throw notSupported('payload.firmware');
-  const vcpus = config.cpus?.boot_vcpus ?? 1;
-  if (!Number.isInteger(vcpus) || vcpus < 1 || vcpus > MAX_VCPUS) throw invalid('cpus.boot_vcpus', `cpus.boot_vcpus ${vcpus} must be between 1 and ${MAX_VCPUS}`);
-  const max = config.cpus?.max_vcpus;
-  if (max !== undefined && max !== vcpus) throw notSupported(`cpus.max_vcpus ${max} != boot_vcpus ${vcpus} (vCPU hotplug)`);
-  const size = config.memory?.size ?? 512 * 1024 * 1024;
-  if (size < MIN_MEMORY_BYTES) throw invalid('memory.size', `memory.size ${size} bytes is below the minimum of ${MIN_MEMORY_BYTES} (16M)`);
-  if (size > hostMemory) throw invalid('memory.size', `memory.size ${size} bytes exceeds the host's ${hostMemory} bytes of RAM`);
-  if (size % 4096 !== 0) throw invalid('memory.size', `memory.size ${size} is not a multiple of 4096`);
-  const serial = serialSink(config);
+  const { vcpus, memoryBytes } = cpusAndMemory(config, hostMemory);
+  const serial = serialSink(config.serial ?? { mode: DEFAULT_SERIAL_MODE });
   const diskSpecs = disks(config);
   const rngSpec = config.rng === undefined ? undefined : rng(config.rng);
   const consoleSpec = config.console === undefined ? undefined : virtioConsole(config.console, serial);
@@ -288,7 +264,7 @@ export function resolveMachineConfig(config: VmConfig, hostMemory = totalmem()):
   checkVirtioNames(diskSpecs, rngSpec, consoleSpec, netSpecs);
   return {
     vcpus,
-    memoryBytes: size,
+    memoryBytes,
     kernel: payload.kernel,
     ...(payload.initramfs === undefined ? {} : { initramfs: payload.initramfs }),
     cmdline: payload.cmdline ?? '',
