@@ -10,7 +10,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['native/lib/**/*.test.ts', 'packages/*/src/**/*.test.ts'],
+          include: ['native/lib/**/*.test.ts', 'packages/*/src/**/*.test.ts', 'tests/**/*.test.ts'],
           exclude,
           pool: 'forks',
           testTimeout: 20_000,

@@ -3,7 +3,8 @@
 // the agent sends that breaks the protocol ends the connection with an AgentError; it never throws
 // out of a stream callback.
 import type { Duplex } from 'node:stream';
-import { AgentError, AgentUnavailableError, errnoName } from './errors.js';
+import { AgentError, AgentUnavailableError } from './errors.js';
+import { replyError, type Pending } from './reply.js';
 import { AGENT_PROTOCOL_VERSION, encodeFrame, Flag, FrameDecoder, FrameType, PayloadReader, PayloadWriter, type Frame } from './protocol.js';
 import { AgentProcess, type ExecResult } from './process.js';
 
@@ -42,12 +43,6 @@ export interface FileStat {
   mtimeMs: number;
   isFile: boolean;
   isDirectory: boolean;
-}
-
-/** A request in flight: it sees every frame with its id and the connection's end. */
-export interface Pending {
-  frame(frame: Frame): void;
-  closed(err: AgentError): void;
 }
 
 /** A file chunk: well under the 1 MiB payload limit. */
@@ -293,15 +288,6 @@ function parseReady(f: Frame): AgentInfo {
     if (err instanceof AgentError) throw err;
     throw new AgentError('protocol', `the agent's READY frame is malformed: ${(err as Error).message}`);
   }
-}
-
-/** The error an ERROR frame (or any unexpected frame) stands for. */
-export function replyError(f: Frame, what: string): AgentError {
-  if (f.type !== FrameType.Error) return new AgentError('protocol', `${what}: the agent answered with frame type 0x${f.type.toString(16)}`);
-  const r = new PayloadReader(f.payload);
-  const errno = r.u32();
-  const message = r.str();
-  return new AgentError('remote', `${what} failed in the guest: ${message} (${errnoName(errno)})`, { errno, guestMessage: message });
 }
 
 function describe(type: number): string {

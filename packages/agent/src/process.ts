@@ -2,8 +2,7 @@
 // the Pending request of its id: STARTED, STDOUT/STDERR and EXIT frames arrive here.
 import { constants } from 'node:os';
 import { PassThrough, Writable } from 'node:stream';
-import type { Pending } from './client.js';
-import { replyError } from './client.js';
+import { replyError, type Pending } from './reply.js';
 import { AgentError, ExecTimeoutError } from './errors.js';
 import { Flag, FrameType, MAX_PAYLOAD, PayloadReader, type Frame } from './protocol.js';
 

@@ -104,7 +104,7 @@ describe('VmmClient routes', () => {
 
 describe('VmmClient errors', () => {
   it('turns a JSON error body into an ResponseError that keeps the server message and code', async () => {
-    fake.reply('vm.boot', { status: 404, body: { message: 'VM is not created', code: 'ERR_VMM_API_VM_NOT_CREATED' } });
+    fake.reply('vm.boot', { status: 404, body: { message: 'VM is not created', code: 'ERR_VMM_VM_NOT_CREATED' } });
     const err = await client.boot().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ResponseError);
     expect(err).toBeInstanceOf(VmmError);
@@ -115,7 +115,7 @@ describe('VmmClient errors', () => {
     expect(api.route).toBe('vm.boot');
     expect(api.method).toBe('PUT');
     expect(api.serverMessage).toBe('VM is not created');
-    expect(api.serverCode).toBe('ERR_VMM_API_VM_NOT_CREATED');
+    expect(api.serverCode).toBe('ERR_VMM_VM_NOT_CREATED');
     expect(api.message).toBe('PUT vm.boot failed with 404 Not Found: VM is not created');
   });
 
