@@ -49,4 +49,31 @@ describeKvm('serial console input', () => {
     expect(existsSync(path)).toBe(false);
     client.destroy();
   });
+
+  it('refuses a second VMM on the same --serial socket=PATH; the first keeps its console', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'wv-console-')), 'console.sock');
+    vm = Microvm.spawn({ kernel: guestPath('echo.elf'), memory: 64, serial: `socket=${path}` });
+    for (let i = 0; i < 100 && !existsSync(path); i++) await new Promise((r) => setTimeout(r, 50));
+    const second = Microvm.spawn({ kernel: guestPath('echo.elf'), memory: 64, serial: `socket=${path}` });
+    try {
+      const status = await second.waitExit(30_000);
+      expect(status.code).not.toBe(0);
+      expect(second.stderr).toContain(`serial socket ${path}: another process is listening on it`);
+    } finally {
+      await second.kill();
+    }
+    expect(statSync(path).isSocket()).toBe(true);
+    const client = connect(path);
+    let got = '';
+    client.on('data', (d: Buffer) => (got += d.toString()));
+    const until = async (re: RegExp) => {
+      for (let i = 0; i < 300 && !re.test(got); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(got).toMatch(re);
+    };
+    await until(/ECHO-READY/);
+    client.write('quit\n');
+    await until(/DONE echo/);
+    expect(await vm.waitExit()).toEqual({ code: 0, signal: null });
+    client.destroy();
+  });
 });
