@@ -123,6 +123,7 @@ function handle(cmd: VcpuCommand): boolean {
         return false;
       }
       answer(cmd.reply, () => 'running');
+      if (state === 'created') log.debug(`vCPU ${data.id} starting`, { threadId });
       if (state !== 'running') setImmediate(runLoop);
       state = 'running';
       return false;
@@ -145,6 +146,7 @@ function drainControl(): boolean {
 function finish(): void {
   if (state === 'finished') return;
   state = 'finished';
+  log.debug(`vCPU ${data.id} finished`, { ...counters, runs: vcpu.stats().runs });
   vcpu.close();
   post({ type: 'finished', id: data.id });
   // Let the worker end once the last reply is out.
