@@ -77,7 +77,8 @@ export class VmmProcess {
     this.process = child;
     this.serial = child.stdout;
     this.#input = child.stdin;
-    this.#console = new ConsoleBuffer({ describe: () => ` (${this.#state()}); stderr tail: ${tail(this.#stderr)}` });
+    // An exit is already in the message's first words; a running VMM's pid is context.
+    this.#console = new ConsoleBuffer({ describe: () => `${this.#exit === undefined ? ` (${this.#state()})` : ''}; stderr tail: ${tail(this.#stderr)}` });
     trackChild(child);
 
     // Both pipes are always drained: a VMM blocked on a full pipe would look hung.
