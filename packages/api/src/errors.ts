@@ -1,5 +1,6 @@
 // API errors: one kind per failure, and the one table that maps an error code to an HTTP status
-// (fastify style). Status choices follow the per-route codes in refs/cloud-hypervisor.yaml.
+// (fastify style). Status choices follow the per-route codes in Cloud Hypervisor's spec
+// (routes/fixtures/cloud-hypervisor.yaml).
 import { VmmError, type ErrorData } from '@workervisor/base';
 import type { ErrorKind } from '@workervisor/base';
 

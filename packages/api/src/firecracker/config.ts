@@ -1,5 +1,6 @@
-// Translates a Firecracker --config-file (FullVmConfiguration, refs/firecracker.yaml) into our
+// Translates a Firecracker --config-file (FullVmConfiguration in Firecracker's API spec) into our
 // VmConfig. Every key is either translated or rejected by name: nothing is silently dropped.
+// Spec: https://github.com/firecracker-microvm/firecracker/blob/main/src/firecracker/swagger/firecracker.yaml
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { VmmError, type LogLevel } from '@workervisor/base';
 import type { ErrorKind } from '@workervisor/base';

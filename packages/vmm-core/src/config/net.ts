@@ -7,7 +7,7 @@ import type { NetConfig } from '@workervisor/schema';
 import { parseMac } from '@workervisor/devices';
 import type { NetSpec } from '../machine-config.js';
 
-/** NetConfig's defaults in refs/cloud-hypervisor.yaml: a tap the VMM creates gets this address. */
+/** NetConfig's defaults in Cloud Hypervisor's spec (packages/api/src/routes/fixtures/cloud-hypervisor.yaml): a tap the VMM creates gets this address. */
 export const DEFAULT_NET_IP = '192.168.249.1';
 export const DEFAULT_NET_MASK = '255.255.255.0';
 const DEFAULT_NET_QUEUE_SIZE = 256;

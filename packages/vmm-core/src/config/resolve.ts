@@ -54,7 +54,7 @@ function serialSink(config: VmConfig): SerialSink {
 
 /** The largest split virtqueue (virtio 1.2 section 2.7). */
 const MAX_QUEUE_SIZE = 32768;
-/** DiskConfig.queue_size's default in refs/cloud-hypervisor.yaml. */
+/** DiskConfig.queue_size's default in Cloud Hypervisor's spec (packages/api/src/routes/fixtures/cloud-hypervisor.yaml). */
 const SPEC_DISK_QUEUE_SIZE = 128;
 
 /** Refuses disk options that ask for something this VMM does not do. */
