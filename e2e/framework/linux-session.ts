@@ -2,6 +2,7 @@
 // console with their exit status, and `linuxTest`, which runs a scenario under Workervisor and,
 // when it fails, runs it again under QEMU-KVM in the same host so the failure says whose fault it is.
 import { createConnection, type Socket } from 'node:net';
+import { ConsoleBuffer } from '@workervisor/sdk';
 import { it } from 'vitest';
 import { GUEST_KERNEL, GUEST_PROMPT, GUEST_READY } from './linux.js';
 import { qemuKvmStatus, qemuKvmVmm, workervisorVmm, type LinuxBoot, type LinuxVmm } from './linux-vmm.js';
@@ -68,16 +69,14 @@ export async function guestPowerOff(vm: Microvm, console: Console = vm): Promise
   return vm.waitExit(COMMAND_TIMEOUT_MS);
 }
 
-/** A client of a VMM's serial socket with the same expect interface as Microvm. */
+/** A client of a VMM's serial socket with the same expect interface as Microvm (the SDK's ConsoleBuffer). */
 export class SerialSocketClient implements Console {
-  #text = '';
-  #cursor = 0;
-  readonly #waiters = new Set<() => void>();
-  private constructor(private readonly socket: Socket) {
-    socket.setEncoding('utf8').on('data', (chunk: string) => {
-      this.#text += chunk;
-      for (const w of [...this.#waiters]) w();
-    });
+  readonly #console: ConsoleBuffer;
+  private constructor(private readonly socket: Socket, path: string) {
+    this.#console = new ConsoleBuffer({ name: `the serial socket ${path}` });
+    socket.setEncoding('utf8').on('data', (chunk: string) => this.#console.append(chunk));
+    // No more output once the VMM closes its end: waits fail at once instead of timing out.
+    socket.on('close', () => this.#console.end('the serial socket closed'));
   }
 
   /**
@@ -93,7 +92,7 @@ export class SerialSocketClient implements Console {
           const s = createConnection(path, () => resolve(s));
           s.once('error', reject);
         });
-        return new SerialSocketClient(socket);
+        return new SerialSocketClient(socket, path);
       } catch (err) {
         if (Date.now() > deadline) throw new Error(`cannot connect to the serial socket ${path}: ${(err as Error).message}`);
         await new Promise((r) => setTimeout(r, 100));
@@ -102,31 +101,11 @@ export class SerialSocketClient implements Console {
   }
 
   get text(): string {
-    return this.#text;
+    return this.#console.text;
   }
 
   expectSerial(pattern: RegExp, options: { timeoutMs?: number } = {}): Promise<RegExpExecArray> {
-    const regex = new RegExp(pattern.source, pattern.flags.replace(/[gy]/g, ''));
-    const from = this.#cursor;
-    return new Promise((resolve, reject) => {
-      const check = (): void => {
-        const match = regex.exec(this.#text.slice(from));
-        if (match === null) return;
-        this.#cursor = from + match.index + match[0].length;
-        finish();
-        resolve(match);
-      };
-      const timer = setTimeout(() => {
-        finish();
-        reject(new Error(`${String(pattern)} not on the serial socket after ${options.timeoutMs ?? 10_000} ms; last output:\n${this.#text.slice(-2000)}`));
-      }, options.timeoutMs ?? 10_000);
-      const finish = (): void => {
-        clearTimeout(timer);
-        this.#waiters.delete(check);
-      };
-      this.#waiters.add(check);
-      check();
-    });
+    return this.#console.wait(pattern, options.timeoutMs ?? 10_000);
   }
 
   writeSerial(text: string): void {

@@ -72,7 +72,7 @@ export const workervisorVmm: LinuxVmm = {
       initramfs: linuxGuest.initramfs,
       cmdline: cmdline(boot),
       cpus: boot.cpus ?? 1,
-      memory: boot.memoryMiB ?? 256,
+      memory: `${boot.memoryMiB ?? 256}M`,
       ...(boot.serialSocket === undefined ? {} : { serial: `socket=${boot.serialSocket}` }),
       ...(boot.apiSocket === undefined ? {} : { apiSocket: boot.apiSocket }),
       extraArgs,

@@ -23,7 +23,7 @@ describeKvm('boot protocols', () => {
 
   for (const [guest, name] of [['linux64.elf', 'linux64'], ['bzimage', 'bzimage']] as const) {
     it(`${name}: the zero page carries e820, cmdline, initrd and the RSDP`, async () => {
-      vm = Microvm.spawn({ kernel: guestPath(guest), memory: 64, cmdline: 'console=ttyS0 hello=world', initramfs: initrd });
+      vm = Microvm.spawn({ kernel: guestPath(guest), memory: '64M', cmdline: 'console=ttyS0 hello=world', initramfs: initrd });
       await vm.expectSerial(new RegExp(`DONE ${name}`));
       expect(await vm.waitExit()).toEqual({ code: 0, signal: null });
       const out = vm.serial;
@@ -44,7 +44,7 @@ describeKvm('boot protocols', () => {
   }
 
   it('pvh: hvm_start_info carries magic, cmdline, the initramfs module, RSDP and the memory map', async () => {
-    vm = Microvm.spawn({ kernel: guestPath('pvh-info.elf'), memory: 64, cmdline: 'foo=bar baz', initramfs: initrd });
+    vm = Microvm.spawn({ kernel: guestPath('pvh-info.elf'), memory: '64M', cmdline: 'foo=bar baz', initramfs: initrd });
     await vm.expectSerial(/DONE pvh-info/);
     expect(await vm.waitExit()).toEqual({ code: 0, signal: null });
     const out = vm.serial;
@@ -75,7 +75,7 @@ describeKvm('boot protocols', () => {
 
   for (const cpus of [1, 2, 4]) {
     it(`acpi-smp: finds the MADT from the RSDP and starts exactly its ${cpus} CPU(s)`, async () => {
-      vm = Microvm.spawn({ kernel: guestPath('acpi-smp.elf'), memory: 64, cpus });
+      vm = Microvm.spawn({ kernel: guestPath('acpi-smp.elf'), memory: '64M', cpus });
       await vm.expectSerial(new RegExp(`ACPI-SMP OK cpus=${cpus}`), { timeoutMs: 30_000 });
       expect(await vm.waitExit()).toEqual({ code: 0, signal: null });
       const out = vm.serial;

@@ -24,7 +24,7 @@ afterEach(async () => {
 });
 
 function spawn(kernel: string, disks: string[]): Microvm {
-  const vm = Microvm.spawn({ kernel: guestPath(kernel), memory: 64, serial: 'tty', extraArgs: disks.flatMap((d) => ['--disk', d]) });
+  const vm = Microvm.spawn({ kernel: guestPath(kernel), memory: '64M', serial: 'tty', extraArgs: disks.flatMap((d) => ['--disk', d]) });
   vms.push(vm);
   return vm;
 }

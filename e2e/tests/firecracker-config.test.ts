@@ -1,4 +1,4 @@
-// Firecracker's own example config (refs/firecracker-vm-config.json, kept as an API fixture) boots
+// Firecracker's own example config (packages/api/src/firecracker/fixtures/vm-config.json) boots
 // a test guest with `--config-file ... --no-api`, its root drive attached as virtio-blk.
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -17,19 +17,23 @@ afterEach(async () => {
 });
 
 describe('microvmArgs', () => {
-  it('passes the boot flags and runs without an API socket unless given one', () => {
+  it("passes the boot flags in the SDK's form and runs without an API socket unless given one", () => {
     expect(
-      microvmArgs({ kernel: 'k', initramfs: 'i', cmdline: 'console=ttyS0 panic=-1', cpus: 2, memory: 256 }),
+      microvmArgs({ kernel: 'k', initramfs: 'i', cmdline: 'console=ttyS0 panic=-1', cpus: 2, memory: '256M', binary: 'wv.js' }),
     ).toEqual([
-      '--kernel', 'k', '--initramfs', 'i', '--cmdline', 'console=ttyS0 panic=-1',
-      '--cpus', '2', '--memory', '256M', '--serial', 'tty', '--no-api',
+      'wv.js', '--no-api', '--kernel=k', '--initramfs=i', '--cmdline=console=ttyS0 panic=-1',
+      '--cpus=boot=2', '--memory=size=256M', '--serial', 'tty',
     ]);
   });
 
   it('uses the API socket, serial mode and extra flags it is given', () => {
     expect(
-      microvmArgs({ kernel: 'k', memory: 'size=1G', serial: 'off', apiSocket: '/tmp/a.sock', extraArgs: ['-v'] }),
-    ).toEqual(['--kernel', 'k', '--memory', 'size=1G', '--serial', 'off', '--api-socket', '/tmp/a.sock', '-v']);
+      microvmArgs({ kernel: 'k', memory: 1 << 30, serial: 'off', apiSocket: '/tmp/a.sock', extraArgs: ['-v'], binary: 'wv.js' }),
+    ).toEqual(['wv.js', '--api-socket=/tmp/a.sock', '--kernel=k', '--memory=size=1073741824', '--serial', 'off', '-v']);
+  });
+
+  it('takes memory in bytes, as the SDK does, and refuses a MiB count', () => {
+    expect(() => microvmArgs({ kernel: 'k', memory: 64, binary: 'wv.js' })).toThrow(/memory is in bytes/);
   });
 });
 

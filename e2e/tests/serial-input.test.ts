@@ -15,7 +15,7 @@ describeKvm('serial console input', () => {
   });
 
   it('delivers stdin lines to the guest with --serial tty', async () => {
-    vm = Microvm.spawn({ kernel: guestPath('echo.elf'), memory: 64, serial: 'tty' });
+    vm = Microvm.spawn({ kernel: guestPath('echo.elf'), memory: '64M', serial: 'tty' });
     await vm.expectSerial(/ECHO-READY\n/);
     vm.writeSerial('hello from the host\n');
     await vm.expectSerial(/ECHO hello from the host\n/);
@@ -29,7 +29,7 @@ describeKvm('serial console input', () => {
 
   it('serves the console on a 0600 Unix socket with --serial socket=PATH', async () => {
     const path = join(mkdtempSync(join(tmpdir(), 'wv-console-')), 'console.sock');
-    vm = Microvm.spawn({ kernel: guestPath('echo.elf'), memory: 64, serial: `socket=${path}` });
+    vm = Microvm.spawn({ kernel: guestPath('echo.elf'), memory: '64M', serial: `socket=${path}` });
     for (let i = 0; i < 100 && !existsSync(path); i++) await new Promise((r) => setTimeout(r, 50));
     expect(statSync(path).mode & 0o777).toBe(0o600);
     const client = connect(path);
@@ -47,6 +47,33 @@ describeKvm('serial console input', () => {
     expect(await vm.waitExit()).toEqual({ code: 0, signal: null });
     expect(vm.serial).toBe('');
     expect(existsSync(path)).toBe(false);
+    client.destroy();
+  });
+
+  it('refuses a second VMM on the same --serial socket=PATH; the first keeps its console', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'wv-console-')), 'console.sock');
+    vm = Microvm.spawn({ kernel: guestPath('echo.elf'), memory: '64M', serial: `socket=${path}` });
+    for (let i = 0; i < 100 && !existsSync(path); i++) await new Promise((r) => setTimeout(r, 50));
+    const second = Microvm.spawn({ kernel: guestPath('echo.elf'), memory: '64M', serial: `socket=${path}` });
+    try {
+      const status = await second.waitExit(30_000);
+      expect(status.code).not.toBe(0);
+      expect(second.stderr).toContain(`serial socket ${path}: another process is listening on it`);
+    } finally {
+      await second.kill();
+    }
+    expect(statSync(path).isSocket()).toBe(true);
+    const client = connect(path);
+    let got = '';
+    client.on('data', (d: Buffer) => (got += d.toString()));
+    const until = async (re: RegExp) => {
+      for (let i = 0; i < 300 && !re.test(got); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(got).toMatch(re);
+    };
+    await until(/ECHO-READY/);
+    client.write('quit\n');
+    await until(/DONE echo/);
+    expect(await vm.waitExit()).toEqual({ code: 0, signal: null });
     client.destroy();
   });
 });

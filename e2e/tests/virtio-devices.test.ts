@@ -22,7 +22,7 @@ describeKvm('virtio-rng and virtio-console', () => {
   it('fills entropy buffers (--rng) and carries the console both ways over --console socket=', async () => {
     dir = mkdtempSync(join(tmpdir(), 'wv-virtio-'));
     const socket = join(dir, 'hvc0.sock');
-    vm = Microvm.spawn({ kernel: guestPath('virtio-devices.elf'), memory: 64, extraArgs: ['--rng', 'src=/dev/urandom', '--console', `socket=${socket}`] });
+    vm = Microvm.spawn({ kernel: guestPath('virtio-devices.elf'), memory: '64M', extraArgs: ['--rng', 'src=/dev/urandom', '--console', `socket=${socket}`] });
     await vm.expectSerial(/RNG len=32 bytes=[0-9a-f]{32}\n/);
     await vm.expectSerial(/RNG len=32 bytes=[0-9a-f]{32}\n/);
     // No MULTIPORT (bit 1) offered; EMERG_WRITE (bit 2) and the ring features are.

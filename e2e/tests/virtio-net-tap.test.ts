@@ -40,7 +40,7 @@ describeKvm('virtio-net on a host tap', () => {
   it.runIf(canTap)('creates the tap, gives it ip, mask and host_mac, sets it UP, and removes it at exit', async () => {
     const tap = `wvn${process.pid % 100000}a`;
     taps.push(tap);
-    vm = Microvm.spawn({ kernel: guestPath('echo.elf'), memory: 64, extraArgs: ['--net', `tap=${tap},ip=10.213.7.1,mask=255.255.255.0,host_mac=02:00:00:aa:bb:cc,mac=52:54:00:12:34:56`] });
+    vm = Microvm.spawn({ kernel: guestPath('echo.elf'), memory: '64M', extraArgs: ['--net', `tap=${tap},ip=10.213.7.1,mask=255.255.255.0,host_mac=02:00:00:aa:bb:cc,mac=52:54:00:12:34:56`] });
     await vm.expectSerial(/ECHO-READY/);
     const link = ip('-o', 'link', 'show', 'dev', tap);
     expect(link).toMatch(/<[^>]*\bUP\b[^>]*>/);
@@ -58,7 +58,7 @@ describeKvm('virtio-net on a host tap', () => {
   it.runIf(canTap)("carries a guest's ARP request to the host kernel and its reply back (virtio-net guest)", async () => {
     const tap = `wvn${process.pid % 100000}c`;
     taps.push(tap);
-    vm = Microvm.spawn({ kernel: guestPath('virtio-net.elf'), memory: 64, extraArgs: ['--net', `tap=${tap},ip=10.213.7.1,mask=255.255.255.0,host_mac=02:00:00:aa:bb:cc,mac=52:54:00:12:34:56`] });
+    vm = Microvm.spawn({ kernel: guestPath('virtio-net.elf'), memory: '64M', extraArgs: ['--net', `tap=${tap},ip=10.213.7.1,mask=255.255.255.0,host_mac=02:00:00:aa:bb:cc,mac=52:54:00:12:34:56`] });
     await vm.expectSerial(/NET mac=52:54:00:12:34:56 status=1\n/);
     await vm.expectSerial(/NET tx done\n/);
     await vm.expectSerial(/NET arp-reply from 02:00:00:aa:bb:cc num_buffers=1 len=\d+\n/);
@@ -95,7 +95,7 @@ describeKvm('virtio-net on a host tap', () => {
     const tap = `wvn${process.pid % 100000}b`;
     taps.push(tap);
     ip('tuntap', 'add', 'dev', tap, 'mode', 'tap', 'vnet_hdr');
-    vm = Microvm.spawn({ kernel: guestPath('echo.elf'), memory: 64, extraArgs: ['--net', `tap=${tap}`] });
+    vm = Microvm.spawn({ kernel: guestPath('echo.elf'), memory: '64M', extraArgs: ['--net', `tap=${tap}`] });
     await vm.expectSerial(/ECHO-READY/);
     expect(ip('-o', 'link', 'show', 'dev', tap)).toMatch(/<[^>]*\bUP\b[^>]*>/);
     // No ip given for a named tap: its addresses are left alone.
@@ -108,7 +108,7 @@ describeKvm('virtio-net on a host tap', () => {
 
   it.runIf(canTap)('fails the boot with the ioctl and errno when the tap cannot be opened', async () => {
     // `lo` exists and is no tap: TUNSETIFF refuses it.
-    vm = Microvm.spawn({ kernel: guestPath('echo.elf'), memory: 64, extraArgs: ['--net', 'tap=lo'] });
+    vm = Microvm.spawn({ kernel: guestPath('echo.elf'), memory: '64M', extraArgs: ['--net', 'tap=lo'] });
     const status = await vm.waitExit();
     expect(status.code).not.toBe(0);
     expect(vm.stderr).toMatch(/tap "lo".*TUNSETIFF failed with E[A-Z]+/);

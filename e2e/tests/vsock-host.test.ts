@@ -45,7 +45,7 @@ describeKvm('virtio-vsock host socket', () => {
   it('--vsock listens on its socket (0600) and refuses CONNECT while the guest has no driver', async () => {
     dir = mkdtempSync(join(tmpdir(), 'wv-vsock-e2e-'));
     const socket = join(dir, 'v.sock');
-    vm = Microvm.spawn({ kernel: guestPath('echo.elf'), memory: 64, serial: 'tty', extraArgs: ['--vsock', `cid=3,socket=${socket}`] });
+    vm = Microvm.spawn({ kernel: guestPath('echo.elf'), memory: '64M', serial: 'tty', extraArgs: ['--vsock', `cid=3,socket=${socket}`] });
     await vm.expectSerial(/ECHO-READY\n/);
     await waitForSocket(socket);
     expect(statSync(socket).mode & 0o777).toBe(0o600);
@@ -70,7 +70,7 @@ describeKvm('virtio-vsock host socket', () => {
     });
     await new Promise<void>((r) => listener.listen(`${socket}_1234`, r));
     try {
-      vm = Microvm.spawn({ kernel: guestPath('virtio-vsock.elf'), memory: 64, extraArgs: ['--vsock', `cid=42,socket=${socket}`] });
+      vm = Microvm.spawn({ kernel: guestPath('virtio-vsock.elf'), memory: '64M', extraArgs: ['--vsock', `cid=42,socket=${socket}`] });
       await vm.expectSerial(/VSOCK cid=42\n/);
       await vm.expectSerial(/VSOCK connected to host port 1234\n/);
       await vm.expectSerial(/VSOCK rx=hi guest\n/);

@@ -23,8 +23,8 @@ export interface NativeVcpu {
   setCpuid2(entries: CpuidEntry[]): void;
   getMpState(): number;
   setMpState(state: number): void;
-  setCountedPort(port: number): void;
-  stats(): { tid: number; runs: number; countedPortExits: number };
+  runCompletingPort(port: number): number;
+  stats(): { tid: number; runs: number; completedPortAccesses: number };
   close(): void;
 }
 

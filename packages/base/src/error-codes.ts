@@ -6,6 +6,7 @@
 export const ERROR_CODES = {
   // @workervisor/base
   HOST_FILE: { owner: 'HostFileError', kinds: ['unreadable', 'not-regular', 'pseudo-file', 'empty', 'too-large', 'unwritable'] },
+  UNIX_SOCKET: { owner: 'UnixSocketError', kinds: ['path-exists', 'socket-in-use', 'path-too-long', 'listen-failed'] },
   // @workervisor/native
   KVM: { owner: 'KvmError', kinds: ['open', 'api-version', 'capability', 'vm', 'vcpu', 'memory', 'eventfd', 'irq', 'tap', 'file-lock'] },
   NATIVE_ADDON: { owner: 'AddonLoadError', kinds: ['missing'] },

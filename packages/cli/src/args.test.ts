@@ -32,13 +32,12 @@ describe('parseArgs: run', () => {
         serial: { mode: 'Tty' },
       },
       noApi: false,
-      logLevel: 'warn',
       reboot: 'exit',
     });
   });
 
   it('needs nothing but --kernel and leaves unset settings absent', () => {
-    expect(run('--kernel /k')).toEqual({ config: { payload: { kernel: '/k' } }, noApi: false, logLevel: 'warn', reboot: 'exit' });
+    expect(run('--kernel /k')).toEqual({ config: { payload: { kernel: '/k' } }, noApi: false, reboot: 'exit' });
   });
 
   it.each<[string, Partial<RunOptions['config']>]>([
@@ -84,7 +83,7 @@ describe('parseArgs: run', () => {
     ['--api-socket path=/tmp/a.sock', '/tmp/a.sock'],
     ['--api-socket=path=/tmp/a.sock', '/tmp/a.sock'],
   ])('reads the API socket from %s', (line, socket) => {
-    expect(run(line)).toEqual({ config: {}, apiSocket: socket, noApi: false, logLevel: 'warn', reboot: 'exit' });
+    expect(run(line)).toEqual({ config: {}, apiSocket: socket, noApi: false, reboot: 'exit' });
   });
 
   it('reads the VMM options', () => {
@@ -100,12 +99,12 @@ describe('parseArgs: run', () => {
   });
 
   it.each([
-    ['', 'warn'],
+    ['', undefined],
     ['-v', 'info'],
     ['-vv', 'debug'],
     ['-v -v', 'debug'],
     ['-vvv', 'debug'],
-  ] as const)('maps verbosity "%s" to %s', (flags, level) => {
+  ] as const)('maps verbosity "%s" to %s (none: left to WORKERVISOR_LOG or a logger section)', (flags, level) => {
     expect(run(`--kernel /k ${flags}`.trim()).logLevel).toBe(level);
   });
 });

@@ -30,8 +30,8 @@ export interface RunOptions {
   configFile?: string;
   /** No API server (Firecracker's --no-api); then a VM comes from --kernel or --config-file. */
   noApi: boolean;
-  /** `warn` by default, `info` with -v, `debug` with -vv. */
-  logLevel: LogLevel;
+  /** `info` with -v, `debug` with -vv; absent without -v (run.ts resolveLogging picks the level). */
+  logLevel?: LogLevel;
   logFile?: string;
   /** What a guest reset does: end the VMM (`exit`, default) or reboot the VM (`restart`). */
   reboot: 'exit' | 'restart';
@@ -155,7 +155,7 @@ export function parseArgs(argv: readonly string[]): ParsedCli {
   const options: RunOptions = {
     config: {},
     noApi: switches.has('no-api'),
-    logLevel: verbosity === 0 ? 'warn' : verbosity === 1 ? 'info' : 'debug',
+    ...(verbosity === 0 ? {} : { logLevel: verbosity === 1 ? 'info' : 'debug' }),
     reboot: 'exit',
   };
   const kernel = values.get('kernel');

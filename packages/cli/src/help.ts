@@ -50,6 +50,8 @@ VMM:
   --dump-acpi DIR        Write the generated ACPI tables to DIR (one .dat file per table)
   -v, -vv                Log lifecycle events (info), or everything (debug); default warn
   --log-file FILE        Write the log to FILE instead of stderr
+                         (each wins over a config file's logger section, which wins over
+                         WORKERVISOR_LOG and WORKERVISOR_LOG_FILE)
   -h, --help             Show this help
   -V, --version          Show the version
 

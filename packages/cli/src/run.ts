@@ -4,7 +4,7 @@ import { closeSync, writeFileSync, mkdirSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import { describeJsonError, startApiServer, type ApiServerHandle, type VmConfig } from '@workervisor/api/core';
-import { appendNonBlocking, configureLogging, createLogger, logLevel, openOutputFile, readHostFile } from '@workervisor/base';
+import { appendNonBlocking, configureLogging, createLogger, logLevel, openOutputFile, readHostFile, type LogLevel } from '@workervisor/base';
 import { Vmm } from '@workervisor/vmm-core';
 import { CliError, explainConfigError, type RunOptions } from './args.js';
 import { INSPECTOR_RISK } from './no-inspector.js';
@@ -12,6 +12,32 @@ import { INSPECTOR_RISK } from './no-inspector.js';
 const log = createLogger('cli');
 /** A Firecracker config is a few KiB; this is the API's request body cap. */
 const CONFIG_FILE_MAX_BYTES = 1024 * 1024;
+
+const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
+
+/** Where the log goes and from what level; `file` undefined is stderr. */
+export interface LogSettings {
+  level: LogLevel;
+  file?: string;
+}
+
+/**
+ * The log's level and file, each from the first that sets it: the command line (-v/-vv,
+ * --log-file), then a Firecracker config's `logger` section (level, log_path), then the
+ * environment (WORKERVISOR_LOG, WORKERVISOR_LOG_FILE), else warn on stderr. The result is the main
+ * thread's, and the vCPU and API workers are started with it (they write to the same fd).
+ */
+export function resolveLogging(o: Pick<RunOptions, 'logLevel' | 'logFile'>, logger: { level: LogLevel | 'off'; path?: string } | undefined, env: NodeJS.ProcessEnv): LogSettings {
+  const fromEnv = env['WORKERVISOR_LOG'];
+  if (fromEnv !== undefined && fromEnv !== '' && !(LOG_LEVELS as readonly string[]).includes(fromEnv)) {
+    throw new CliError('invalid-value', `WORKERVISOR_LOG=${fromEnv}: expected one of ${LOG_LEVELS.join(', ')}`);
+  }
+  // Firecracker's Off: only errors, which end the VMM anyway.
+  const fromLogger = logger === undefined ? undefined : logger.level === 'off' ? 'error' : logger.level;
+  const level = o.logLevel ?? fromLogger ?? ((fromEnv || undefined) as LogLevel | undefined) ?? 'warn';
+  const file = o.logFile ?? logger?.path ?? (env['WORKERVISOR_LOG_FILE'] || undefined);
+  return file === undefined ? { level } : { level, file };
+}
 
 /** The VmConfig to boot at start, or undefined to wait for vm.create. */
 async function initialConfig(o: RunOptions): Promise<{ config: VmConfig; metricsPath?: string } | undefined> {
@@ -31,7 +57,10 @@ async function initialConfig(o: RunOptions): Promise<{ config: VmConfig; metrics
     }
     const { translateFirecrackerConfig } = await import('@workervisor/api');
     const t = translateFirecrackerConfig(json);
-    if (t.logger !== undefined) configureLogging(t.logger.level === 'off' ? 'error' : t.logger.level, t.logger.path ?? o.logFile);
+    if (t.logger !== undefined) {
+      const l = resolveLogging(o, t.logger, process.env);
+      configureLogging(l.level, l.file);
+    }
     // Firecracker files have no serial or console section: COM1 on the terminal unless --serial
     // says otherwise, and a virtio-console only with --console.
     const config: VmConfig = { ...t.config, ...(o.config.serial === undefined ? {} : { serial: o.config.serial }), ...(o.config.console === undefined ? {} : { console: o.config.console }) };
@@ -52,7 +81,8 @@ export function signalExitCode(signal: NodeJS.Signals): number {
 
 /** Runs the VMM; resolves with the process exit code. */
 export async function runVmm(o: RunOptions, env: { inspectorWasOpen?: boolean } = {}): Promise<number> {
-  configureLogging(o.logLevel, o.logFile);
+  const logging = resolveLogging(o, undefined, process.env);
+  configureLogging(logging.level, logging.file);
   if (env.inspectorWasOpen === true) log.warn(`closed the Node inspector (--inspect or NODE_OPTIONS): ${INSPECTOR_RISK}`);
   let finish!: (code: number) => void;
   const done = new Promise<number>((resolve) => (finish = resolve));

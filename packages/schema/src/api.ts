@@ -1,5 +1,6 @@
 // Request and response bodies of the Cloud Hypervisor routes other than VmConfig and the device
-// configs: info, ping, counters, resize, snapshot/restore and migration (refs/cloud-hypervisor.yaml).
+// configs: info, ping, counters, resize, snapshot/restore and migration (Cloud Hypervisor's spec,
+// vendored as packages/api/src/routes/fixtures/cloud-hypervisor.yaml).
 import { Type, type Static } from '@sinclair/typebox';
 import { Int, Int16, Int64, Strict, StringEnum, UInt64, UInt8, VmMemoryZoneUpdateDataSchema } from './common.js';
 import { VmConfigSchema } from './vm-config.js';

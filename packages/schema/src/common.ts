@@ -1,5 +1,6 @@
 // Schema building blocks shared by the Cloud Hypervisor bodies: integer widths named after the
-// spec's `format`s, string enums, strict objects, and the rate limiter (refs/cloud-hypervisor.yaml).
+// spec's `format`s, string enums, strict objects, and the rate limiter (Cloud Hypervisor's spec,
+// vendored as packages/api/src/routes/fixtures/cloud-hypervisor.yaml).
 import { Type, type TLiteral, type TProperties, type TUnion, type ObjectOptions } from '@sinclair/typebox';
 
 /** An object that rejects properties the spec does not declare. */

@@ -1,5 +1,5 @@
-// VmConfig and every device configuration it contains, field for field from
-// refs/cloud-hypervisor.yaml (components.schemas), with the spec's defaults.
+// VmConfig and every device configuration it contains, field for field from Cloud Hypervisor's
+// spec (packages/api/src/routes/fixtures/cloud-hypervisor.yaml, components.schemas), with the spec's defaults.
 import { Type, type Static } from '@sinclair/typebox';
 import {
   Bool,

@@ -13,10 +13,10 @@ export const DEFAULT_CONSOLE_MODE = 'Off';
 /** The pvpanic device is always built (the spec's default is false: README "Differences"). */
 export const DEFAULT_PVPANIC = true;
 
-/** DiskConfig's defaults in refs/cloud-hypervisor.yaml. */
+/** DiskConfig's defaults in Cloud Hypervisor's spec (packages/api/src/routes/fixtures/cloud-hypervisor.yaml). */
 export const DISK_DEFAULTS = { readonly: false, num_queues: 1, queue_size: 128, lock_granularity: 'ByteRange' } as const;
 
-/** NetConfig's defaults in refs/cloud-hypervisor.yaml: a tap the VMM creates gets ip/mask. */
+/** NetConfig's defaults in Cloud Hypervisor's spec (packages/api/src/routes/fixtures/cloud-hypervisor.yaml): a tap the VMM creates gets ip/mask. */
 export const NET_DEFAULTS = {
   ip: '192.168.249.1',
   mask: '255.255.255.0',

@@ -1,4 +1,4 @@
-// Cloud Hypervisor API body types (refs/cloud-hypervisor.yaml, components.schemas), re-exported
+// Cloud Hypervisor API body types (packages/api/src/routes/fixtures/cloud-hypervisor.yaml, components.schemas), re-exported
 // from @workervisor/schema, whose TypeBox schemas are the single source of truth.
 export type {
   VmmPingResponse,

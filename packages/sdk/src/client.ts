@@ -1,4 +1,4 @@
-// Typed client of the Cloud Hypervisor-compatible REST API (refs/cloud-hypervisor.yaml), HTTP/1.1
+// Typed client of the Cloud Hypervisor-compatible REST API (packages/api/src/routes/fixtures/cloud-hypervisor.yaml), HTTP/1.1
 // over the VMM's Unix socket with undici. One method per route; errors become ResponseError/ConnectionError.
 import { Client } from 'undici';
 import type {

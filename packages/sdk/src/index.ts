@@ -1,6 +1,9 @@
-// Workervisor SDK: a typed client of a VMM's REST API, and launch() to run a VMM child process.
+// Workervisor SDK: a typed client of a VMM's REST API, launch() to run a VMM child process (and
+// spawnVmm / VmmProcess / ConsoleBuffer underneath it, which the e2e framework uses too).
 export { connect, VmmClient, API_PREFIX, type ConnectOptions, type HttpMethod } from './client.js';
-export { launch, Vm, bootFlags, resolveCliBinary, type LaunchOptions, type VmExit } from './launch.js';
+export { launch, spawnVmm, vmmArgs, Vm, bootFlags, resolveCliBinary, type LaunchOptions, type SpawnVmmOptions } from './launch.js';
+export { VmmProcess, type VmmProcessOptions, type VmExit } from './vmm-process.js';
+export { ConsoleBuffer, MAX_CONSOLE_CHARS, type ConsoleBufferOptions } from './console-buffer.js';
 export {
   ResponseError,
   ConnectionError,

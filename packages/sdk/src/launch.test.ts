@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LaunchError, SerialWaitError } from './errors.js';
-import { bootFlags, launch, resolveCliBinary, type Vm } from './launch.js';
+import { bootFlags, launch, resolveCliBinary, spawnVmm, vmmArgs, type Vm } from './launch.js';
 import { startFakeVmm } from './testing/fake-vmm.js';
 
 // A stand-in for the workervisor CLI: serves the API on --api-socket (after a delay, so launch
@@ -156,6 +156,12 @@ describe('launch', () => {
     expect(() => bootFlags({ kernel: '/k', memory: -1 })).toThrow(/positive number of bytes/);
   });
 
+  it('refuses a memory number that cannot be bytes: 64 is not 64 MiB', () => {
+    expect(() => bootFlags({ kernel: '/k', memory: 64 })).toThrow("memory is in bytes, and 64 bytes is under 1 MiB; write '64M' for 64 MiB");
+    expect(bootFlags({ kernel: '/k', memory: 64 * 1024 * 1024 })).toContain('--memory=size=67108864');
+    expect(bootFlags({ kernel: '/k', memory: '64M' })).toContain('--memory=size=64M');
+  });
+
   it('rejects a binary that does not exist', async () => {
     await expect(launch({ binary: join(dir, 'missing.js') })).rejects.toMatchObject({ kind: 'no-binary' });
   });
@@ -167,6 +173,21 @@ describe('launch', () => {
     expect(vm.serial).toBeNull();
     await expect(vm.waitForSerial('x')).rejects.toMatchObject({ kind: 'not-piped' });
     expect(() => vm.writeSerial('x')).toThrow(SerialWaitError);
+  });
+});
+
+describe('spawnVmm', () => {
+  it('starts a VMM with --no-api without waiting for an API, and its console works', async () => {
+    const vm = spawnVmm({ binary, kernel: '/k', args: ['--fail'] });
+    expect(vm.command.slice(1)).toEqual([binary, '--no-api', '--kernel=/k', '--serial=tty', '--fail']);
+    expect(await vm.exited).toEqual({ code: 3, signal: null });
+    expect(vm.stderrText()).toContain('fatal: cannot open');
+    expect(() => vm.writeSerial('x')).toThrow(/has exited \(code 3\)/);
+    await expect(vm.waitForSerial('x', 1_000)).rejects.toMatchObject({ kind: 'exited' });
+  });
+
+  it('builds the same flags as launch, with the API socket when given one', () => {
+    expect(vmmArgs({ kernel: '/k', cpus: 2, args: ['-v'] }, '/tmp/a.sock', '/bin/wv')).toEqual(['/bin/wv', '--api-socket=/tmp/a.sock', '--kernel=/k', '--cpus=boot=2', '--serial=tty', '-v']);
   });
 });
 

@@ -1,14 +1,20 @@
 // Launches a VMM child process (`node <workervisor bin> --api-socket S [boot flags]`), waits for
 // its API to answer, and hands back a Vm: the typed client plus the process and its serial console.
-import { spawn, type ChildProcess } from 'node:child_process';
+// The flags come from one translator (vmmArgs); spawnVmm starts a VMM without waiting for its API.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import type { Readable, Writable } from 'node:stream';
-import { StringDecoder } from 'node:string_decoder';
+import type { ChildProcess } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { VmmClient, type ConnectOptions } from './client.js';
-import { ConnectionError, LaunchError, SerialWaitError } from './errors.js';
+import { ConnectionError, LaunchError } from './errors.js';
+import { describeExit, VmmProcess, type VmExit, type VmmProcessOptions } from './vmm-process.js';
+
+export type { VmExit } from './vmm-process.js';
+
+/** Below this a `memory` number is surely MiB or GiB written as bytes (bytes). */
+const MIN_MEMORY_BYTES = 1024 * 1024;
 
 export interface LaunchOptions {
   /** Guest kernel (vmlinux ELF or bzImage). Without it the VMM starts with no VM: call create + boot. */
@@ -17,7 +23,10 @@ export interface LaunchOptions {
   cmdline?: string;
   /** Boot vCPUs. */
   cpus?: number;
-  /** Guest RAM: bytes as a number, or a CLI size such as `'512M'`. */
+  /**
+   * Guest RAM: a number of **bytes** (as the API's `memory.size`), or a CLI size such as `'512M'`
+   * or `'1G'`. A number under 1 MiB is refused as a likely unit mistake (`64` is not 64 MiB).
+   */
   memory?: number | string;
   /**
    * Where the guest console (the VMM's stdout) goes. `pipe` (default): `vm.serial`, `serialText()`,
@@ -42,114 +51,63 @@ export interface LaunchOptions {
   connect?: ConnectOptions;
 }
 
-export interface VmExit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
-
 const DEFAULT_START_TIMEOUT_MS = 15_000;
 const DEFAULT_CLOSE_TIMEOUT_MS = 5_000;
-/** Console text kept for serialText()/waitForSerial(); older output is dropped. */
-const MAX_SERIAL_CHARS = 16 * 1024 * 1024;
-const MAX_STDERR_CHARS = 64 * 1024;
-
-// Children still running when this process exits are killed, so a crashed test run leaves no VMMs.
-const liveChildren = new Set<ChildProcess>();
-let exitHookInstalled = false;
-function trackChild(child: ChildProcess): void {
-  if (!exitHookInstalled) {
-    exitHookInstalled = true;
-    process.on('exit', () => {
-      for (const c of liveChildren) c.kill('SIGKILL');
-    });
-  }
-  liveChildren.add(child);
-}
 
 /**
  * A launched VMM: the API client (every VmmClient method) plus the child process and its console.
  * Always `close()` it (idempotent): vmm.shutdown, then SIGKILL after `closeTimeoutMs`.
  */
 export class Vm extends VmmClient {
-  readonly process: ChildProcess;
+  /** The child: its console, stderr, exit (the Vm's own methods below delegate to it). */
+  readonly vmm: VmmProcess;
+  readonly #tempDir: string | undefined;
+  readonly #closeTimeoutMs: number;
+  #closing: Promise<VmExit> | undefined;
+
+  /** @internal Use launch(). */
+  constructor(vmm: VmmProcess, socketPath: string, options: { tempDir?: string; closeTimeoutMs?: number; connect?: ConnectOptions }) {
+    super(socketPath, options.connect);
+    this.vmm = vmm;
+    this.#tempDir = options.tempDir;
+    this.#closeTimeoutMs = options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
+  }
+
+  get process(): ChildProcess {
+    return this.vmm.process;
+  }
+
   /**
    * The guest console (the VMM's stdout) when `serial: 'pipe'`, else null. Already flowing: output
    * before your listener attaches is in serialText().
    */
-  readonly serial: Readable | null;
+  get serial(): Readable | null {
+    return this.vmm.serial;
+  }
+
   /** Resolves when the process has exited and its output is fully read. Never rejects. */
-  readonly exited: Promise<VmExit>;
-  readonly #serialInput: Writable | null;
-  readonly #tempDir: string | undefined;
-  readonly #closeTimeoutMs: number;
-  #serialText = '';
-  /** waitForSerial() matches from here: each match consumes the console up to its end. */
-  #cursor = 0;
-  #stderr = '';
-  #exit: VmExit | undefined;
-  readonly #listeners = new Set<() => void>();
-  #closing: Promise<VmExit> | undefined;
-
-  /** @internal Use launch(). */
-  constructor(child: ChildProcess, socketPath: string, options: { tempDir?: string; closeTimeoutMs?: number; connect?: ConnectOptions }) {
-    super(socketPath, options.connect);
-    this.process = child;
-    this.serial = child.stdout;
-    this.#serialInput = child.stdin;
-    this.#tempDir = options.tempDir;
-    this.#closeTimeoutMs = options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
-    trackChild(child);
-
-    // Both pipes are always drained: a VMM blocked on a full pipe would look hung.
-    if (child.stdout !== null) {
-      const decoder = new StringDecoder('utf8');
-      child.stdout.on('data', (chunk: Buffer) => this.#appendSerial(decoder.write(chunk)));
-      child.stdout.on('end', () => this.#appendSerial(decoder.end()));
-    }
-    if (child.stderr !== null) {
-      const decoder = new StringDecoder('utf8');
-      child.stderr.on('data', (chunk: Buffer) => {
-        this.#stderr = (this.#stderr + decoder.write(chunk)).slice(-MAX_STDERR_CHARS);
-      });
-    }
-    // The VMM dying makes writes to its stdin fail with EPIPE; that is reported through `exited`.
-    child.stdin?.on('error', () => {});
-
-    this.exited = new Promise<VmExit>((resolveExit) => {
-      const done = (exit: VmExit): void => {
-        if (this.#exit !== undefined) return;
-        this.#exit = exit;
-        liveChildren.delete(child);
-        for (const wake of [...this.#listeners]) wake();
-        resolveExit(exit);
-      };
-      child.on('close', (code, signal) => done({ code, signal }));
-      // A spawn failure emits 'error' and no 'close'.
-      child.on('error', () => {
-        if (child.pid === undefined) done({ code: null, signal: null });
-      });
-    });
+  get exited(): Promise<VmExit> {
+    return this.vmm.exited;
   }
 
   /** True until the process has exited. */
   get running(): boolean {
-    return this.process.exitCode === null && this.process.signalCode === null && this.#exit === undefined;
+    return this.vmm.running;
   }
 
   /** Everything the guest printed so far (up to the last 16 Mi characters). */
   serialText(): string {
-    return this.#serialText;
+    return this.vmm.serialText();
   }
 
   /** The VMM's stderr so far (last 64 KiB): its log lines and fatal errors. */
   stderrText(): string {
-    return this.#stderr;
+    return this.vmm.stderrText();
   }
 
   /** Sends text to the guest console (the VMM's stdin). Only with `serial: 'pipe'`. */
   writeSerial(data: string | Uint8Array): void {
-    if (this.#serialInput === null) throw new SerialWaitError('not-piped', "writeSerial needs launch({ serial: 'pipe' })");
-    this.#serialInput.write(data);
+    this.vmm.writeSerial(data);
   }
 
   /**
@@ -158,43 +116,7 @@ export class Vm extends VmmClient {
    * SerialWaitError on timeout or when the VMM exits first, quoting the console's tail.
    */
   waitForSerial(pattern: RegExp | string, timeoutMs = 30_000): Promise<RegExpExecArray> {
-    if (this.serial === null) return Promise.reject(new SerialWaitError('not-piped', "waitForSerial needs launch({ serial: 'pipe' })"));
-    // A private copy without g/y so lastIndex state never leaks between calls.
-    const re = typeof pattern === 'string' ? new RegExp(escapeRegExp(pattern)) : new RegExp(pattern.source, pattern.flags.replace(/[gy]/g, ''));
-    return new Promise<RegExpExecArray>((resolveWait, rejectWait) => {
-      const finish = (): void => {
-        clearTimeout(timer);
-        this.#listeners.delete(check);
-      };
-      const check = (): void => {
-        const match = re.exec(this.#serialText.slice(this.#cursor));
-        if (match !== null) {
-          this.#cursor += match.index + match[0].length;
-          finish();
-          resolveWait(match);
-        } else if (this.#exit !== undefined) {
-          finish();
-          rejectWait(new SerialWaitError('exited', `the VMM exited (${describeExit(this.#exit)}) before the console matched ${String(re)}; console tail: ${tail(this.#serialText)}; stderr tail: ${tail(this.#stderr)}`));
-        }
-      };
-      const timer = setTimeout(() => {
-        finish();
-        rejectWait(new SerialWaitError('timeout', `the console did not match ${String(re)} within ${timeoutMs} ms; console tail: ${tail(this.#serialText)}`));
-      }, timeoutMs);
-      this.#listeners.add(check);
-      check();
-    });
-  }
-
-  #appendSerial(text: string): void {
-    if (text === '') return;
-    this.#serialText += text;
-    if (this.#serialText.length > MAX_SERIAL_CHARS) {
-      const drop = this.#serialText.length - MAX_SERIAL_CHARS;
-      this.#serialText = this.#serialText.slice(drop);
-      this.#cursor = Math.max(0, this.#cursor - drop);
-    }
-    for (const wake of [...this.#listeners]) wake();
+    return this.vmm.waitForSerial(pattern, timeoutMs);
   }
 
   /**
@@ -220,12 +142,46 @@ export class Vm extends VmmClient {
       await withTimeout(Promise.race([asked, this.exited]), this.#closeTimeoutMs);
       await withTimeout(this.exited, this.#closeTimeoutMs);
     }
-    if (this.running) this.process.kill('SIGKILL');
-    const exit = await this.exited;
+    const exit = await this.vmm.kill();
     await super.destroy();
     if (this.#tempDir !== undefined) rmSync(this.#tempDir, { recursive: true, force: true });
     return exit;
   }
+}
+
+/** Options of spawnVmm: launch's, but the API socket is optional and nothing waits for it. */
+export type SpawnVmmOptions = Omit<LaunchOptions, 'apiSocket' | 'startTimeoutMs' | 'closeTimeoutMs' | 'connect'> & {
+  /** Serve the API on this socket; absent: the VMM runs with `--no-api`. */
+  apiSocket?: string;
+};
+
+/**
+ * The VMM's argv after `node`: the CLI script, the API flag (`--api-socket=S`, or `--no-api` when
+ * `apiSocket` is undefined), the boot flags (bootFlags) and `options.args`. The one translation of
+ * these options into flags.
+ */
+export function vmmArgs(options: Omit<SpawnVmmOptions, 'apiSocket'>, apiSocket: string | undefined, binary = options.binary ?? resolveCliBinary()): string[] {
+  const bootArgs = bootFlags(options);
+  return [binary, apiSocket === undefined ? '--no-api' : `--api-socket=${apiSocket}`, ...bootArgs, ...(options.args ?? [])];
+}
+
+/**
+ * Starts a VMM without waiting for anything: the process, its console and its exit. For a VMM
+ * with no API (`--no-api`) or whose start-up itself is under test; launch() when you want the API.
+ */
+export function spawnVmm(options: SpawnVmmOptions): VmmProcess {
+  const argv = vmmArgs(options, options.apiSocket);
+  const binary = argv[0] as string;
+  if (!existsSync(binary)) throw new LaunchError('no-binary', `the VMM binary ${binary} does not exist; build the CLI (npm run build) or pass { binary }`);
+  return VmmProcess.spawn(process.execPath, argv, processOptions(options));
+}
+
+function processOptions(options: SpawnVmmOptions): VmmProcessOptions {
+  return {
+    serial: options.serial ?? 'pipe',
+    ...(options.env === undefined ? {} : { env: options.env }),
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+  };
 }
 
 /**
@@ -234,7 +190,8 @@ export class Vm extends VmmClient {
  * child's stderr) if the VMM exits or does not answer within `startTimeoutMs`.
  */
 export async function launch(options: LaunchOptions = {}): Promise<Vm> {
-  const bootArgs = bootFlags(options);
+  // Bad options are refused before a temporary directory or a process exists.
+  bootFlags(options);
   const binary = options.binary ?? resolveCliBinary();
   if (!existsSync(binary)) throw new LaunchError('no-binary', `the VMM binary ${binary} does not exist; build the CLI (npm run build) or pass launch({ binary })`);
 
@@ -244,20 +201,7 @@ export async function launch(options: LaunchOptions = {}): Promise<Vm> {
     tempDir = mkdtempSync(join(tmpdir(), 'workervisor-'));
     socketPath = join(tempDir, 'api.sock');
   }
-
-  const serial = options.serial ?? 'pipe';
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const [key, value] of Object.entries(options.env ?? {})) {
-    if (value === undefined) delete env[key];
-    else env[key] = value;
-  }
-  const argv = [binary, `--api-socket=${socketPath}`, ...bootArgs, ...(options.args ?? [])];
-  const child = spawn(process.execPath, argv, {
-    stdio: [serial === 'pipe' ? 'pipe' : 'ignore', serial === 'pipe' ? 'pipe' : serial === 'inherit' ? 'inherit' : 'ignore', 'pipe'],
-    env,
-    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
-  });
-
+  const child = VmmProcess.spawn(process.execPath, vmmArgs(options, socketPath, binary), processOptions(options));
   const vm = new Vm(child, socketPath, {
     ...(tempDir === undefined ? {} : { tempDir }),
     ...(options.closeTimeoutMs === undefined ? {} : { closeTimeoutMs: options.closeTimeoutMs }),
@@ -323,6 +267,9 @@ export function bootFlags(options: LaunchOptions): string[] {
     if (typeof options.memory === 'number' && (!Number.isSafeInteger(options.memory) || options.memory <= 0)) {
       throw new LaunchError('invalid-options', `launch({ memory: ${options.memory} }): must be a positive number of bytes or a size such as '512M'`);
     }
+    if (typeof options.memory === 'number' && options.memory < MIN_MEMORY_BYTES) {
+      throw new LaunchError('invalid-options', `launch({ memory: ${options.memory} }): memory is in bytes, and ${options.memory} bytes is under 1 MiB; write '${options.memory}M' for ${options.memory} MiB`);
+    }
     args.push(`--memory=size=${options.memory}`);
   }
   // A --serial in the extra args (file=..., socket=...) wins; the CLI rejects a flag given twice.
@@ -363,17 +310,4 @@ async function withTimeout(promise: Promise<unknown>, ms: number): Promise<void>
   } finally {
     clearTimeout(timer);
   }
-}
-
-function describeExit(exit: VmExit): string {
-  return exit.signal !== null ? `signal ${exit.signal}` : `code ${exit.code ?? 'unknown'}`;
-}
-
-function tail(text: string, chars = 500): string {
-  const t = text.length > chars ? `...${text.slice(-chars)}` : text;
-  return JSON.stringify(t);
-}
-
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

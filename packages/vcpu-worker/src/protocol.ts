@@ -27,14 +27,18 @@ export interface VcpuStats {
   exits: number;
   ioExits: number;
   mmioExits: number;
-  countedPortExits: number;
-  localPortExits: number;
+  /** Accesses a benchmark baseline (set-port-handling) completed in this worker, in JS or C; 0 in production. */
+  baselineAccesses: number;
   state: WorkerState;
 }
 
 export type WorkerState = 'created' | 'running' | 'paused' | 'finished';
 
-/** Where a guest port access is handled (the benchmark compares them; production forwards). */
+/**
+ * Where accesses to one guest port are handled. Production forwards every access to the core's
+ * bus; 'worker' (completed in the worker's JS) and 'native' (completed in C inside KVM_RUN's loop)
+ * are baselines for scripts/bench/exits.mjs, which compares the three costs.
+ */
 export type PortHandling = 'forward' | 'worker' | 'native';
 
 export type VcpuCommand =
@@ -46,7 +50,11 @@ export type VcpuCommand =
   | { type: 'stats'; reply: MessagePort }
   /** Reads guest RAM through the worker's view of the shared buffer (tests, diagnostics). */
   | { type: 'read-memory'; gpa: number; length: number; reply: MessagePort }
-  /** Benchmark: handle OUTs to `port` in worker JS ('worker') or in C ('native') instead of forwarding. */
+  /**
+   * Measurement only (scripts/bench/exits.mjs; the VMM never sends it): complete accesses to `port`
+   * in the worker's JS or in C instead of forwarding them. It swaps the run loop's entry and access
+   * sink, so the production path carries no check for it.
+   */
   | { type: 'set-port-handling'; port: number; handling: PortHandling; reply: MessagePort };
 
 export type VcpuReply = { ok: true; value?: unknown } | { ok: false; error: ErrorData };

@@ -1,5 +1,6 @@
 import { connect } from 'node:net';
-import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -47,9 +48,61 @@ describe('serial console over a Unix socket', () => {
     client.destroy();
   });
 
-  it('refuses a path that exists and is not a socket', () => {
+  it('refuses a path that exists and is not a socket', async () => {
     const path = join(mkdtempSync(join(tmpdir(), 'wv-ser-')), 'file');
     writeFileSync(path, 'x');
-    expect(() => serialSocket(path, () => undefined)).toThrow(/not a socket/);
+    sock = serialSocket(path, () => undefined);
+    await expect(sock.ready).rejects.toThrow(/not a socket/);
+    sock.close();
+    expect(statSync(path).isFile()).toBe(true);
+  });
+
+  it('refuses a second serial socket on a path the first one serves, which keeps working', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'wv-ser-')), 'console.sock');
+    const first = serialSocket(path, () => undefined);
+    sock = first;
+    await first.ready;
+    const second = serialSocket(path, () => undefined);
+    const err = await second.ready.then(() => undefined, (e: unknown) => e);
+    expect(err).toMatchObject({ code: 'ERR_VMM_UNIX_SOCKET_SOCKET_IN_USE', details: { path } });
+    expect((err as Error).message).toContain(path);
+    // The second VMM's teardown must not remove the first one's socket file.
+    second.close();
+    expect(statSync(path).isSocket()).toBe(true);
+    const client = connect(path);
+    let got = '';
+    client.on('data', (d) => (got += d.toString()));
+    await new Promise<void>((resolve) => client.once('connect', resolve));
+    first.output.write(new TextEncoder().encode('still mine'));
+    await until(() => got === 'still mine');
+    client.destroy();
+  });
+
+  it("keeps the backlog for the real client when another VMM's probe connected first", async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'wv-ser-')), 'console.sock');
+    sock = serialSocket(path, () => undefined);
+    await sock.ready;
+    sock.output.write(new TextEncoder().encode('boot log'));
+    const second = serialSocket(path, () => undefined);
+    await expect(second.ready).rejects.toThrow(/listening/);
+    const client = connect(path);
+    let got = '';
+    client.on('data', (d) => (got += d.toString()));
+    await until(() => got === 'boot log');
+    client.destroy();
+  });
+
+  it('replaces a stale socket nobody listens on, and removes its own file on close', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'wv-ser-')), 'stale.sock');
+    try {
+      execFileSync(process.execPath, ['-e', "require('net').createServer().listen(process.argv[1], () => process.kill(process.pid, 'SIGKILL'))", path]);
+    } catch {
+      // killed by design
+    }
+    expect(statSync(path).isSocket()).toBe(true);
+    sock = serialSocket(path, () => undefined);
+    await sock.ready;
+    sock.close();
+    expect(existsSync(path)).toBe(false);
   });
 });

@@ -1,10 +1,9 @@
 // COM1 over a Unix socket (--serial socket=PATH): one client at a time receives the guest's output
-// and its bytes become the guest's input, paused while the UART's receive FIFO is full.
-import { chmodSync, existsSync, lstatSync, mkdtempSync, renameSync, rmdirSync, rmSync, unlinkSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+// and its bytes become the guest's input, paused while the UART's receive FIFO is full. The socket
+// file is @workervisor/base's (unix-socket.ts): a live socket at the path is never taken over.
 import { createServer, type Server, type Socket } from 'node:net';
 import { type SerialOutput } from '@workervisor/devices';
-import { createLogger, RateLimitedLog } from '@workervisor/base';
+import { createLogger, listenPrivately, RateLimitedLog, removeBoundSocketSync, type BoundSocket } from '@workervisor/base';
 import type { InputSink } from './serial-host.js';
 
 const log = createLogger('serial');
@@ -12,9 +11,18 @@ const log = createLogger('serial');
 const BACKLOG_LIMIT = 64 * 1024;
 /** Output queued for a connected client that does not read; past it, output is dropped and counted. */
 const CLIENT_QUEUE_LIMIT = 1024 * 1024;
+/**
+ * A connection becomes the client this long after it is accepted (ms). Another VMM started on the
+ * same path connects to see whether the socket is live (prepareSocketPath) and closes at once:
+ * the backlog must not be replayed into that probe and lost.
+ */
+const CLAIM_DELAY_MS = 25;
 
 export interface SerialSocket {
-  /** Resolves once the socket is at its path (mode 0600). */
+  /**
+   * Resolves once the socket is at its path (mode 0600). Rejects with a UnixSocketError naming the
+   * path when it is not free: a file that is not a socket, or a socket another process listens on.
+   */
   ready: Promise<void>;
   output: SerialOutput;
   onDrained: () => void;
@@ -22,14 +30,11 @@ export interface SerialSocket {
 }
 
 /**
- * Listens on `path`; replaces a stale socket, refuses any other file. `what` names the device in
- * messages (`serial` for COM1, `console` for the virtio-console, which reuses this).
+ * Listens on `path`; replaces a stale socket (nobody listening), refuses any other file and a live
+ * socket (see `ready`). `what` names the device in messages (`serial` for COM1, `console` for the
+ * virtio-console, which reuses this).
  */
 export function serialSocket(path: string, getSerial: () => InputSink | undefined, what = 'serial'): SerialSocket {
-  if (existsSync(path)) {
-    if (!lstatSync(path).isSocket()) throw new Error(`--${what} socket=${path}: the path exists and is not a socket`);
-    unlinkSync(path);
-  }
   let client: Socket | undefined;
   let pending: Buffer | undefined;
   let backlog: Buffer[] = [];
@@ -45,56 +50,57 @@ export function serialSocket(path: string, getSerial: () => InputSink | undefine
     if (pending === undefined) client?.resume();
   };
 
-  const server: Server = createServer((socket) => {
-    if (client !== undefined) {
-      socket.end(`workervisor: another client holds this ${what} console\r\n`);
-      return;
-    }
+  const refuse = (socket: Socket): void => {
+    socket.end(`workervisor: another client holds this ${what} console\r\n`);
+  };
+  const claim = (socket: Socket): void => {
+    // Gone already: a probe, not a client (see CLAIM_DELAY_MS).
+    if (socket.destroyed) return;
+    if (client !== undefined) return refuse(socket);
     client = socket;
     for (const chunk of backlog) socket.write(chunk);
     backlog = [];
     backlogBytes = 0;
+    // Input that arrived before the claim waited in the socket's buffer; it flows from here.
     socket.on('data', (chunk: Buffer) => {
       pending = pending === undefined ? chunk : Buffer.concat([pending, chunk]);
       socket.pause();
       pump();
     });
+  };
+
+  const server: Server = createServer((socket) => {
     socket.on('error', (err) => log.debug(`${what} client error`, { error: err.message }));
     socket.on('close', () => {
-      if (client === socket) client = undefined;
+      if (client !== socket) return;
+      client = undefined;
       pending = undefined;
     });
+    if (client !== undefined) return refuse(socket);
+    setTimeout(() => claim(socket), CLAIM_DELAY_MS).unref();
   });
-  // Bound in a private 0700 directory, made 0600, then renamed into place: the socket is never
-  // reachable with the umask's looser mode.
-  const privateDir = mkdtempSync(join(dirname(path), `.wv-${what}-`));
-  const staging = join(privateDir, 's');
-  const removePrivateDir = (): void => {
+  // The file we bound, removed on close only while it is still ours; undefined until bound.
+  let bound: BoundSocket | undefined;
+  let closed = false;
+  const removeSocketFile = (): void => {
+    if (bound === undefined) return;
     try {
-      rmSync(privateDir, { recursive: true, force: true });
-    } catch {
-      // best effort
+      removeBoundSocketSync(bound);
+    } catch (err) {
+      log.warn(`${what} socket ${path}: cannot remove it`, { error: (err as Error).message });
     }
+    bound = undefined;
   };
-  const ready = new Promise<void>((resolve, reject) => {
-    server.once('error', (err) => {
-      removePrivateDir();
-      reject(err);
-    });
-    server.listen(staging, () => {
-      try {
-        chmodSync(staging, 0o600);
-        renameSync(staging, path);
-        rmdirSync(privateDir);
-        // From now on a server error (e.g. EMFILE on accept) is logged, never an uncaught exception.
-        server.removeAllListeners('error');
-        server.on('error', (err) => log.warn(`${what} socket ${path}: ${err.message}`));
-        resolve();
-      } catch (err) {
-        removePrivateDir();
-        reject(err instanceof Error ? err : new Error(String(err)));
-      }
-    });
+  const ready = listenPrivately(server, path, `${what} socket`).then((b) => {
+    bound = b;
+    // Closed while binding: nothing will ever close the socket again, so undo it now.
+    if (closed) {
+      server.close();
+      removeSocketFile();
+      return;
+    }
+    // From now on a server error (e.g. EMFILE on accept) is logged, never an uncaught exception.
+    server.on('error', (err) => log.warn(`${what} socket ${path}: ${err.message}`));
   });
   ready.catch((err: Error) => log.error(`${what} socket ${path} failed`, { error: err.message }));
   server.unref();
@@ -121,13 +127,10 @@ export function serialSocket(path: string, getSerial: () => InputSink | undefine
     },
     onDrained: pump,
     close: () => {
+      closed = true;
       client?.destroy();
-      server.close();
-      try {
-        unlinkSync(path);
-      } catch {
-        // already gone
-      }
+      if (server.listening) server.close();
+      removeSocketFile();
     },
   };
 }

@@ -1,4 +1,5 @@
-// Translates a Firecracker --config-file (FullVmConfiguration, refs/firecracker.yaml) into our
+// Translates a Firecracker --config-file (FullVmConfiguration in Firecracker's API spec,
+// https://github.com/firecracker-microvm/firecracker/blob/main/src/firecracker/swagger/firecracker.yaml) into our
 // VmConfig. Every key is either translated or rejected by name: nothing is silently dropped. What it
 // translates, vmm-core's resolver checks (and refuses by name) as it does any vm.create.
 import { TypeCompiler } from '@sinclair/typebox/compiler';

@@ -1,5 +1,6 @@
-// Firecracker's `FullVmConfiguration` (refs/firecracker.yaml, swagger 2.0), the format of its
+// Firecracker's `FullVmConfiguration` (swagger 2.0), the format of its
 // --config-file. Every optional field also accepts null, as Firecracker's serde Options do.
+// Spec: https://github.com/firecracker-microvm/firecracker/blob/main/src/firecracker/swagger/firecracker.yaml
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Strict, StringEnum, UInt64 } from '@workervisor/schema';
 

@@ -1,4 +1,5 @@
-// Response documentation shared by the route files, worded after refs/cloud-hypervisor.yaml.
+// Response documentation shared by the route files, worded after Cloud Hypervisor's spec
+// (fixtures/cloud-hypervisor.yaml).
 import type { TSchema } from '@sinclair/typebox';
 import { PciDeviceInfoSchema } from '@workervisor/schema';
 import type { RouteDoc } from '../router.js';

@@ -1,4 +1,4 @@
-// The VmConfig keys (refs/cloud-hypervisor.yaml) that ask for something this VMM does not build,
+// The VmConfig keys (Cloud Hypervisor's spec, packages/api/src/routes/fixtures/cloud-hypervisor.yaml) that ask for something this VMM does not build,
 // refused by name rather than accepted and dropped. A key at its spec default (shared: false,
 // iommu: false, ...) asks for nothing and passes. allowlist.test.ts checks that every schema key is
 // either here or consumed by the resolver.
