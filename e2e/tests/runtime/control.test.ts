@@ -57,7 +57,7 @@ describeKvm('vCPU control', () => {
     // The child imports the built packages (resolved from e2e/), boots the spinning guest, exits.
     const script = `
       import { buildMachine } from '@workervisor/vmm-core';
-      const m = await buildMachine({ vcpus: 2, memoryBytes: 64 << 20, kernel: ${JSON.stringify(guestPath('counter.elf'))}, cmdline: '', serial: { kind: 'stdout' } }, { reset() {}, powerOff() {}, panic() {} });
+      const m = await buildMachine({ vcpus: 2, memoryBytes: 64 << 20, kernel: ${JSON.stringify(guestPath('counter.elf'))}, cmdline: '', serial: { kind: 'tty' } }, { reset() {}, powerOff() {}, panic() {} });
       await m.resume();
       setTimeout(() => { console.log('SPINNING'); process.exit(7); }, 300);
     `;

@@ -83,6 +83,20 @@ describe('launch', () => {
     ]);
   });
 
+  it('adds a vsock for the guest agent in its private directory with agent: true', async () => {
+    const vm = await start({ kernel: '/k', agent: true });
+    const line = await vm.waitForSerial(/argv (.*)\n/);
+    const vsock = (JSON.parse(line[1]!) as string[]).find((a) => a.startsWith('--vsock='));
+    expect(vsock).toBe(`--vsock=cid=3,socket=${join(dirname(vm.socketPath), 'vsock.sock')}`);
+    expect(vm.agent).toBeDefined();
+  });
+
+  it('refuses vm.exec and vm.files without an agent channel, naming the option', async () => {
+    const vm = await start({ kernel: '/k' });
+    await expect(vm.exec('true')).rejects.toMatchObject({ code: 'ERR_VMM_AGENT_UNAVAILABLE_NO_CONNECTION', message: expect.stringContaining('agent: true') as string });
+    await expect(vm.files.read('/etc/hostname')).rejects.toMatchObject({ code: 'ERR_VMM_AGENT_UNAVAILABLE_NO_CONNECTION' });
+  });
+
   it('waits for console output expect-style, consuming each match', async () => {
     const vm = await start({ kernel: '/k' });
     await vm.waitForSerial('login: ');

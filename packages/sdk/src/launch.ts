@@ -10,6 +10,8 @@ import type { Readable } from 'node:stream';
 import { VmmClient, type ConnectOptions } from './client.js';
 import { ConnectionError, LaunchError } from './errors.js';
 import { describeExit, VmmProcess, type VmExit, type VmmProcessOptions } from './vmm-process.js';
+import { AgentUnavailableError, type AgentInfo, type AgentProcess, type ExecOptions, type ExecResult, type SpawnOptions } from '@workervisor/agent';
+import { GuestAgent, type GuestFiles } from './guest.js';
 
 export type { VmExit } from './vmm-process.js';
 
@@ -49,6 +51,23 @@ export interface LaunchOptions {
   closeTimeoutMs?: number;
   /** Options of the API client. */
   connect?: ConnectOptions;
+  /**
+   * Give the guest a virtio-vsock for its agent (packages/agent, which the guest image starts on
+   * vsock port 52): `vm.exec()`, `vm.spawn()`, `vm.files` and `vm.waitReady()` then work. `true`
+   * puts the vsock socket in the Vm's private directory with guest CID 3. Needs `kernel`.
+   */
+  agent?: boolean | AgentLaunchOptions;
+}
+
+export interface AgentLaunchOptions {
+  /** Guest CID. Default 3. */
+  cid?: number;
+  /** The VMM's hybrid vsock socket. Default: `vsock.sock` in the Vm's private directory. */
+  socket?: string;
+  /** The agent's vsock port. Default 52. */
+  port?: number;
+  /** How long vm.exec() and friends wait for the guest's agent to answer. Default 120 000 ms. */
+  readyTimeoutMs?: number;
 }
 
 const DEFAULT_START_TIMEOUT_MS = 15_000;
@@ -61,14 +80,26 @@ const DEFAULT_CLOSE_TIMEOUT_MS = 5_000;
 export class Vm extends VmmClient {
   /** The child: its console, stderr, exit (the Vm's own methods below delegate to it). */
   readonly vmm: VmmProcess;
+  /** The guest agent, when launched with `agent`. */
+  readonly agent: GuestAgent | undefined;
+  /** Files in the guest, through its agent (launch with `agent`). */
+  readonly files: GuestFiles;
   readonly #tempDir: string | undefined;
   readonly #closeTimeoutMs: number;
   #closing: Promise<VmExit> | undefined;
 
   /** @internal Use launch(). */
-  constructor(vmm: VmmProcess, socketPath: string, options: { tempDir?: string; closeTimeoutMs?: number; connect?: ConnectOptions }) {
+  constructor(vmm: VmmProcess, socketPath: string, options: { tempDir?: string; closeTimeoutMs?: number; connect?: ConnectOptions; agent?: GuestAgent }) {
     super(socketPath, options.connect);
     this.vmm = vmm;
+    this.agent = options.agent;
+    const agent = (): GuestAgent => this.#requireAgent();
+    this.files = {
+      write: async (path, data, o) => agent().files.write(path, data, o),
+      read: async (path, o) => agent().files.read(path, o),
+      stat: async (path) => agent().files.stat(path),
+      mkdir: async (path, o) => agent().files.mkdir(path, o),
+    };
     this.#tempDir = options.tempDir;
     this.#closeTimeoutMs = options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
   }
@@ -119,6 +150,34 @@ export class Vm extends VmmClient {
     return this.vmm.waitForSerial(pattern, timeoutMs);
   }
 
+  /** Waits until the guest's agent answers (the guest has booted that far); what it says about the guest. */
+  waitReady(): Promise<AgentInfo> {
+    return this.#withAgent((a) => a.waitReady());
+  }
+
+  /** Runs a command in the guest through its agent; a string runs under `/bin/sh -c`. */
+  exec(command: string | readonly string[], options?: ExecOptions): Promise<ExecResult> {
+    return this.#withAgent((a) => a.exec(command, options));
+  }
+
+  /** Starts a command in the guest with streamed stdout/stderr (and stdin with `stdin: true`). */
+  spawn(command: string | readonly string[], options?: SpawnOptions): Promise<AgentProcess> {
+    return this.#withAgent((a) => a.spawn(command, options));
+  }
+
+  #requireAgent(): GuestAgent {
+    if (this.agent === undefined) throw new AgentUnavailableError('no-connection', 'this VM has no guest agent channel; launch it with { agent: true }');
+    return this.agent;
+  }
+
+  #withAgent<T>(fn: (agent: GuestAgent) => Promise<T>): Promise<T> {
+    try {
+      return fn(this.#requireAgent());
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
   /**
    * Stops the VMM: `vmm.shutdown` if it is running, then waits up to `closeTimeoutMs` for it to
    * exit, then SIGKILL. Closes the API client and removes the temporary socket directory.
@@ -136,6 +195,7 @@ export class Vm extends VmmClient {
   }
 
   async #stop(graceful: boolean): Promise<VmExit> {
+    this.agent?.close();
     if (this.running && graceful) {
       // The VMM may drop the connection instead of answering while it exits: that is fine.
       const asked = this.shutdownVmm().catch(() => {});
@@ -196,13 +256,23 @@ export async function launch(options: LaunchOptions = {}): Promise<Vm> {
   if (!existsSync(binary)) throw new LaunchError('no-binary', `the VMM binary ${binary} does not exist; build the CLI (npm run build) or pass launch({ binary })`);
 
   let tempDir: string | undefined;
-  let socketPath = options.apiSocket;
-  if (socketPath === undefined) {
-    tempDir = mkdtempSync(join(tmpdir(), 'workervisor-'));
-    socketPath = join(tempDir, 'api.sock');
+  const privateDir = (): string => (tempDir ??= mkdtempSync(join(tmpdir(), 'workervisor-')));
+  const socketPath = options.apiSocket ?? join(privateDir(), 'api.sock');
+  const agentOptions = options.agent === true ? {} : options.agent === false ? undefined : options.agent;
+  let args = options.args ?? [];
+  let agent: GuestAgent | undefined;
+  if (agentOptions !== undefined) {
+    const vsockSocket = agentOptions.socket ?? join(privateDir(), 'vsock.sock');
+    args = [...args, `--vsock=cid=${agentOptions.cid ?? 3},socket=${vsockSocket}`];
+    agent = new GuestAgent({
+      socketPath: vsockSocket,
+      ...(agentOptions.port === undefined ? {} : { port: agentOptions.port }),
+      ...(agentOptions.readyTimeoutMs === undefined ? {} : { readyTimeoutMs: agentOptions.readyTimeoutMs }),
+    });
   }
-  const child = VmmProcess.spawn(process.execPath, vmmArgs(options, socketPath, binary), processOptions(options));
+  const child = VmmProcess.spawn(process.execPath, vmmArgs({ ...options, args }, socketPath, binary), processOptions(options));
   const vm = new Vm(child, socketPath, {
+    ...(agent === undefined ? {} : { agent }),
     ...(tempDir === undefined ? {} : { tempDir }),
     ...(options.closeTimeoutMs === undefined ? {} : { closeTimeoutMs: options.closeTimeoutMs }),
     ...(options.connect === undefined ? {} : { connect: options.connect }),
@@ -249,7 +319,8 @@ async function waitUntilReady(vm: Vm, timeoutMs: number): Promise<void> {
 /** The CLI flags that make the VMM boot a VM at start; none without a kernel. */
 export function bootFlags(options: LaunchOptions): string[] {
   if (options.kernel === undefined) {
-    for (const key of ['initramfs', 'cmdline', 'cpus', 'memory'] as const) {
+    for (const key of ['initramfs', 'cmdline', 'cpus', 'memory', 'agent'] as const) {
+      if (key === 'agent' && (options.agent === undefined || options.agent === false)) continue;
       if (options[key] !== undefined) {
         throw new LaunchError('invalid-options', `launch({ ${key} }) needs kernel: without a kernel the VMM starts with no VM; pass these in create() instead`);
       }

@@ -95,6 +95,18 @@ describe('vsock host side (Unix sockets, Firecracker hybrid model)', () => {
     expect(() => statSync(path)).toThrow();
   });
 
+  it("refuses a path another VMM listens on, and leaves that VMM's socket in place", async () => {
+    await start();
+    const first = statSync(path).ino;
+    await expect(createHostedVsock({ cid: 4, socket: path })).rejects.toMatchObject({ code: 'ERR_VMM_UNIX_SOCKET_SOCKET_IN_USE' });
+    expect(statSync(path).ino).toBe(first);
+    // The first one still serves: a client's bad CONNECT line is answered by closing it.
+    const s = client();
+    const c = clientText(s);
+    s.write('nonsense\n');
+    await until(() => c.closed(), 'the first VMM closing a bad client');
+  });
+
   it('CONNECT <port>: REQUEST to the guest port, OK <host port> on RESPONSE, bytes both ways, closed on RST', async () => {
     const { guest, view } = await start();
     const c = client();

@@ -2,11 +2,9 @@
 // (mode 0600) where a client writes `CONNECT <port>\n` to reach guest port <port> and reads
 // `OK <host port>\n`; a guest connecting to host port P reaches whatever listens on `<socket>_P`.
 // Each vsock stream is one Unix stream socket; half-close maps to SHUTDOWN, pause to credit.
-import { chmodSync, existsSync, lstatSync, mkdtempSync, renameSync, rmdirSync, rmSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { dirname, join } from 'node:path';
 import { VirtioVsock, type VsockBackend, type VsockHostStream, type VsockStreamEvents } from '@workervisor/devices';
-import { createLogger, RateLimitedLog } from '@workervisor/base';
+import { createLogger, listenPrivately, RateLimitedLog, removeBoundSocketSync } from '@workervisor/base';
 import type { DeviceContext } from './device-manager.js';
 import type { VsockSpec } from './machine-config.js';
 import { virtioDevice, type VirtioRegistration } from './virtio-wiring.js';
@@ -159,7 +157,12 @@ export async function createHostedVsock(spec: VsockSpec, options: HostedVsockOpt
     socket.on('data', onLine);
   });
 
-  await listenPrivately(server, path);
+  // The shared helper refuses a path another process listens on (a second VMM given the same
+  // vsock socket must not take over the first one's), replaces a stale socket, binds mode 0600.
+  const bound = await listenPrivately(server, path, 'vsock socket');
+  // From now on a server error (EMFILE on accept) is logged, never an uncaught exception.
+  server.on('error', (err) => log.warn(`vsock socket ${path}: ${err.message}`));
+  server.unref();
   let closed = false;
   return {
     name,
@@ -170,46 +173,12 @@ export async function createHostedVsock(spec: VsockSpec, options: HostedVsockOpt
       server.close();
       for (const s of sockets) s.destroy();
       try {
-        unlinkSync(path);
-      } catch {
-        // already gone
+        removeBoundSocketSync(bound);
+      } catch (err) {
+        log.warn(`vsock socket ${path}: cannot remove it: ${(err as Error).message}`);
       }
     },
   };
-}
-
-/**
- * Listens on `path` with mode 0600: bound in a private 0700 directory, chmod'ed, then renamed into
- * place, so the socket is never reachable with the umask's mode (as serial-socket.ts). A stale
- * socket at `path` is replaced; any other file is refused.
- */
-async function listenPrivately(server: Server, path: string): Promise<void> {
-  if (existsSync(path)) {
-    if (!lstatSync(path).isSocket()) throw new Error(`vsock socket ${path}: the path exists and is not a socket`);
-    unlinkSync(path);
-  }
-  const privateDir = mkdtempSync(join(dirname(path), '.wv-vsock-'));
-  const staging = join(privateDir, 's');
-  const removePrivateDir = (): void => rmSync(privateDir, { recursive: true, force: true });
-  try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(staging, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    chmodSync(staging, 0o600);
-    renameSync(staging, path);
-    rmdirSync(privateDir);
-  } catch (err) {
-    server.close();
-    removePrivateDir();
-    throw err;
-  }
-  // From now on a server error (EMFILE on accept) is logged, never an uncaught exception.
-  server.on('error', (err) => log.warn(`vsock socket ${path}: ${err.message}`));
-  server.unref();
 }
 
 /**
