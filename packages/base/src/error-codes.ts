@@ -63,6 +63,7 @@ export const ERROR_CODES = {
   AGENT_UNAVAILABLE: { owner: 'AgentUnavailableError', kinds: ['no-connection', 'not-ready'] },
   EXEC_TIMEOUT: { owner: 'ExecTimeoutError', kinds: ['expired'] },
   // @workervisor/cli
+  IMAGE: { owner: 'ImageError', kinds: ['not-found'] },
   CLI: {
     owner: 'CliError',
     kinds: ['unknown-flag', 'missing-value', 'invalid-value', 'duplicate-flag', 'conflict', 'requires', 'nothing-to-do', 'unexpected-argument', 'unknown-command', 'missing-argument'],

@@ -11,6 +11,8 @@ Usage:
   workervisor --config-file FILE [OPTIONS]     boot a VM from a Firecracker JSON config
   workervisor --api-socket PATH [OPTIONS]      start with no VM; create it through the API
   workervisor remote --api-socket PATH <command>   drive a running VMM (see remote --help)
+  workervisor run [FLAGS] -- CMD [ARG...]        boot an image with its agent, run CMD, exit with its status (see run --help)
+  workervisor image default                        print the default guest image's paths
 
 VM (with --kernel):
   --kernel PATH          Guest kernel: ELF vmlinux (PVH or 64-bit entry) or bzImage

@@ -15,6 +15,24 @@ export function describeError(err: unknown): string {
   return parts.join(': ');
 }
 
+/** `workervisor run -- CMD` and `workervisor image ...`, loaded on demand (they bring the SDK). */
+async function guestCommand(argv: readonly string[]): Promise<number> {
+  const { parseGuestRun, parseImage } = await import('./guest-args.js');
+  const parsed = argv[0] === 'run' ? parseGuestRun(argv.slice(1)) : parseImage(argv.slice(1));
+  if (parsed.kind === 'help') {
+    process.stdout.write(parsed.text);
+    return 0;
+  }
+  if (parsed.kind === 'image-default') {
+    const { findImage } = await import('./image.js');
+    const image = findImage(parsed.image);
+    process.stdout.write(`kernel=${image.kernel}\ninitramfs=${image.initramfs}\n`);
+    return 0;
+  }
+  const { runInGuest } = await import('./guest-run.js');
+  return runInGuest(parsed.options);
+}
+
 export interface MainOptions {
   /** disableInspector() found the Node inspector open and closed it (logged once the log is set up). */
   inspectorWasOpen?: boolean;
@@ -22,6 +40,7 @@ export interface MainOptions {
 
 export async function main(argv: readonly string[], options: MainOptions = {}): Promise<number> {
   try {
+    if (argv[0] === 'run' || argv[0] === 'image') return await guestCommand(argv);
     const parsed = parseArgs(argv);
     switch (parsed.kind) {
       case 'help':

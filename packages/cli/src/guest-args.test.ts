@@ -1,0 +1,58 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { parseGuestRun, parseImage } from './guest-args.js';
+import { findImage } from './image.js';
+
+describe('workervisor run', () => {
+  it('takes flags, then the command after --', () => {
+    expect(parseGuestRun(['--memory', '1G', '--cpus=2', '--timeout', '500', '--', 'sh', '-c', 'echo hi; exit 3'])).toEqual({
+      kind: 'guest-run',
+      options: { command: ['sh', '-c', 'echo hi; exit 3'], memoryBytes: 1 << 30, cpus: 2, timeoutMs: 500, console: false },
+    });
+  });
+
+  it('starts the command at the first argument that is not a flag, so its own flags stay its own', () => {
+    expect(parseGuestRun(['--console', 'ls', '-l', '--timeout', '1'])).toMatchObject({ options: { command: ['ls', '-l', '--timeout', '1'], console: true } });
+  });
+
+  it('refuses a missing command, an unknown flag, a bad number and --image with --kernel by name', () => {
+    expect(() => parseGuestRun(['--'])).toThrow(/missing the command/);
+    expect(() => parseGuestRun(['--frobnicate', 'x', '--', 'true'])).toThrow(/unknown flag '--frobnicate'/);
+    expect(() => parseGuestRun(['--cpus', 'two', '--', 'true'])).toThrow(/--cpus: 'two' is not a positive whole number/);
+    expect(() => parseGuestRun(['--memory', 'lots', '--', 'true'])).toThrow(/--memory 'lots' is not a size/);
+    expect(() => parseGuestRun(['--image', '/i', '--kernel', '/k', '--', 'true'])).toThrow(/--image conflicts with --kernel/);
+    expect(() => parseGuestRun(['--cpus', '1', '--cpus', '2', '--', 'true'])).toThrow(/--cpus given twice/);
+  });
+
+  it('has a help text and refuses image build as not supported yet', () => {
+    expect(parseGuestRun(['--help'])).toMatchObject({ kind: 'help' });
+    expect(() => parseImage(['build'])).toThrow(/image build is not supported yet/);
+    expect(parseImage(['default'])).toEqual({ kind: 'image-default' });
+  });
+});
+
+describe('findImage', () => {
+  let dir: string | undefined;
+  afterEach(() => {
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+    delete process.env['WORKERVISOR_IMAGE'];
+  });
+
+  it('names the missing files and how to build the default image', () => {
+    const d = mkdtempSync(join(tmpdir(), 'wv-image-'));
+    dir = d;
+    process.env['WORKERVISOR_IMAGE'] = d;
+    expect(() => findImage()).toThrow(`no guest image in ${d}: ${d}/vmlinuz and ${d}/initramfs.cpio.gz missing`);
+    expect(() => findImage(join(d, 'nope'))).toThrow(/vmlinuz and .* missing$/);
+  });
+
+  it('finds an image from WORKERVISOR_IMAGE', () => {
+    dir = mkdtempSync(join(tmpdir(), 'wv-image-'));
+    writeFileSync(join(dir, 'vmlinuz'), 'k');
+    writeFileSync(join(dir, 'initramfs.cpio.gz'), 'i');
+    process.env['WORKERVISOR_IMAGE'] = dir;
+    expect(findImage()).toEqual({ dir, kernel: join(dir, 'vmlinuz'), initramfs: join(dir, 'initramfs.cpio.gz') });
+  });
+});
