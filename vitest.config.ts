@@ -31,7 +31,7 @@ export default defineConfig({
       {
         test: {
           name: 'linux',
-          include: ['e2e/tests/linux/**/*.test.ts'],
+          include: ['e2e/tests/linux/**/*.test.ts', 'examples/harness/**/*.test.ts'],
           exclude,
           pool: 'forks',
           fileParallelism: false,

@@ -58,12 +58,12 @@ export const ERROR_CODES = {
   CONNECTION: { owner: 'ConnectionError', kinds: ['no-socket', 'refused', 'closed', 'timeout', 'failed', 'client-closed'] },
   LAUNCH: { owner: 'LaunchError', kinds: ['invalid-options', 'no-binary', 'spawn-failed', 'exited', 'timeout', 'socket-taken'] },
   SERIAL_WAIT: { owner: 'SerialWaitError', kinds: ['not-piped', 'timeout', 'exited'] },
+  IMAGE: { owner: 'ImageError', kinds: ['not-found'] },
   // @workervisor/agent: the host side of the guest agent.
   AGENT: { owner: 'AgentError', kinds: ['protocol', 'version', 'closed', 'remote', 'output-limit', 'invalid-argument'] },
   AGENT_UNAVAILABLE: { owner: 'AgentUnavailableError', kinds: ['no-connection', 'not-ready'] },
   EXEC_TIMEOUT: { owner: 'ExecTimeoutError', kinds: ['expired'] },
   // @workervisor/cli
-  IMAGE: { owner: 'ImageError', kinds: ['not-found'] },
   CLI: {
     owner: 'CliError',
     kinds: ['unknown-flag', 'missing-value', 'invalid-value', 'duplicate-flag', 'conflict', 'requires', 'nothing-to-do', 'unexpected-argument', 'unknown-command', 'missing-argument'],

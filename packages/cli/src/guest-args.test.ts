@@ -1,9 +1,5 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseGuestRun, parseImage } from './guest-args.js';
-import { findImage } from './image.js';
 
 describe('workervisor run', () => {
   it('takes flags, then the command after --', () => {
@@ -30,29 +26,5 @@ describe('workervisor run', () => {
     expect(parseGuestRun(['--help'])).toMatchObject({ kind: 'help' });
     expect(() => parseImage(['build'])).toThrow(/image build is not supported yet/);
     expect(parseImage(['default'])).toEqual({ kind: 'image-default' });
-  });
-});
-
-describe('findImage', () => {
-  let dir: string | undefined;
-  afterEach(() => {
-    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
-    delete process.env['WORKERVISOR_IMAGE'];
-  });
-
-  it('names the missing files and how to build the default image', () => {
-    const d = mkdtempSync(join(tmpdir(), 'wv-image-'));
-    dir = d;
-    process.env['WORKERVISOR_IMAGE'] = d;
-    expect(() => findImage()).toThrow(`no guest image in ${d}: ${d}/vmlinuz and ${d}/initramfs.cpio.gz missing`);
-    expect(() => findImage(join(d, 'nope'))).toThrow(/vmlinuz and .* missing$/);
-  });
-
-  it('finds an image from WORKERVISOR_IMAGE', () => {
-    dir = mkdtempSync(join(tmpdir(), 'wv-image-'));
-    writeFileSync(join(dir, 'vmlinuz'), 'k');
-    writeFileSync(join(dir, 'initramfs.cpio.gz'), 'i');
-    process.env['WORKERVISOR_IMAGE'] = dir;
-    expect(findImage()).toEqual({ dir, kernel: join(dir, 'vmlinuz'), initramfs: join(dir, 'initramfs.cpio.gz') });
   });
 });

@@ -4,7 +4,7 @@
 import { constants } from 'node:os';
 import { launch, type Vm } from '@workervisor/sdk';
 import type { GuestRunOptions } from './guest-args.js';
-import { findImage } from './image.js';
+import { findImage } from '@workervisor/sdk';
 
 /** The Linux image's command line: console on COM1 quiet, a panic or reset ends the VMM. */
 export const GUEST_RUN_CMDLINE = 'console=ttyS0 quiet reboot=k panic=-1 pci=off i8042.noaux i8042.nomux i8042.dumbkbd';

@@ -24,7 +24,7 @@ async function guestCommand(argv: readonly string[]): Promise<number> {
     return 0;
   }
   if (parsed.kind === 'image-default') {
-    const { findImage } = await import('./image.js');
+    const { findImage } = await import('@workervisor/sdk');
     const image = findImage(parsed.image);
     process.stdout.write(`kernel=${image.kernel}\ninitramfs=${image.initramfs}\n`);
     return 0;

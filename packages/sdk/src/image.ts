@@ -1,4 +1,4 @@
-// Guest images for `workervisor run`: a directory with a kernel (`vmlinuz`, a bzImage) and an
+// Guest images for `workervisor run` and the test fixtures: a directory with a kernel (`vmlinuz`, a bzImage) and an
 // initramfs (`initramfs.cpio.gz`) whose init starts the guest agent. The default is
 // $WORKERVISOR_IMAGE, else the image scripts/setup.sh builds in this checkout (e2e/linux/out).
 import { existsSync } from 'node:fs';
@@ -18,7 +18,7 @@ export interface GuestImage {
   initramfs: string;
 }
 
-/** The image scripts/setup.sh builds (e2e/linux/build.sh), relative to this package. */
+/** The image scripts/setup.sh builds (e2e/linux/build.sh), relative to this package (packages/sdk/dist). */
 const CHECKOUT_IMAGE = fileURLToPath(new URL('../../../e2e/linux/out', import.meta.url));
 
 /** The image in `dir`, or the default one; an ImageError says how to get one when it is missing. */

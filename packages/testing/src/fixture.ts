@@ -1,0 +1,95 @@
+// vitest fixtures: `const test = vmTest({ ... })` gives every test that asks for `vm` a fresh VM
+// booted from a guest image with its agent, waits until the agent answers, and always tears it
+// down. A failing test gets the guest's console and its last commands in its output. Tests
+// marked `test.concurrent` share at most `maxVms` VMs per worker. (Restoring from a snapshot of a
+// booted image, once snapshots exist, goes here.)
+import { test as base, type TestAPI } from 'vitest';
+import { findImage, launch, type ExecOptions, type ExecResult, type Vm } from '@workervisor/sdk';
+import { Slots } from './slots.js';
+
+export interface VmTestOptions {
+  /** Image directory (vmlinuz + initramfs.cpio.gz); default: findImage()'s ($WORKERVISOR_IMAGE or the checkout's). */
+  image?: string;
+  /** Kernel command line; default: the Linux image's (console=ttyS0 quiet, panic and reset end the VM). */
+  cmdline?: string;
+  cpus?: number;
+  /** Guest RAM: bytes or a size such as '512M'. Default 512M. */
+  memory?: number | string;
+  /** How long to wait for the guest's agent. Default 120 000 ms. */
+  bootTimeoutMs?: number;
+  /** VMs alive at once in one worker (for `test.concurrent`). Default: $WORKERVISOR_MAX_VMS or 2. */
+  maxVms?: number;
+  /** Commands remembered for a failing test's report. Default 20. */
+  historySize?: number;
+}
+
+export interface VmFixtures {
+  vm: Vm;
+}
+
+const DEFAULT_CMDLINE = 'console=ttyS0 quiet reboot=k panic=-1 pci=off i8042.noaux i8042.nomux i8042.dumbkbd';
+const CONSOLE_TAIL_LINES = 40;
+
+/** A vitest `test` whose `vm` fixture is a fresh, booted VM. */
+export function vmTest(options: VmTestOptions = {}): TestAPI<VmFixtures> {
+  const slots = new Slots(options.maxVms ?? Number(process.env['WORKERVISOR_MAX_VMS'] ?? 2));
+  const historySize = options.historySize ?? 20;
+  return base.extend<VmFixtures>({
+    vm: async ({ onTestFailed }, use) => {
+      const image = findImage(options.image);
+      await slots.acquire();
+      let vm: Vm | undefined;
+      const history: string[] = [];
+      try {
+        vm = await launch({
+          kernel: image.kernel,
+          initramfs: image.initramfs,
+          cmdline: options.cmdline ?? DEFAULT_CMDLINE,
+          memory: options.memory ?? '512M',
+          ...(options.cpus === undefined ? {} : { cpus: options.cpus }),
+          serial: 'pipe',
+          agent: options.bootTimeoutMs === undefined ? true : { readyTimeoutMs: options.bootTimeoutMs },
+        });
+        const launched = vm;
+        onTestFailed(() => console.error(failureReport(launched, history)));
+        recordExecs(launched, history, historySize);
+        await launched.waitReady();
+        await use(launched);
+      } finally {
+        await vm?.close();
+        slots.release();
+      }
+    },
+  });
+}
+
+/** Wraps vm.exec so each command and its result are remembered (the last `size`). */
+function recordExecs(vm: Vm, history: string[], size: number): void {
+  const exec = vm.exec.bind(vm);
+  vm.exec = async (command: string | readonly string[], o?: ExecOptions): Promise<ExecResult> => {
+    const shown = typeof command === 'string' ? command : command.join(' ');
+    try {
+      const r = await exec(command, o);
+      remember(history, size, `$ ${shown}  -> exit ${r.exitCode ?? r.signal} in ${r.durationMs.toFixed(0)} ms${r.stderr === '' ? '' : `; stderr: ${r.stderr.trim().slice(0, 200)}`}`);
+      return r;
+    } catch (err) {
+      remember(history, size, `$ ${shown}  -> ${(err as Error).message}`);
+      throw err;
+    }
+  };
+}
+
+function remember(history: string[], size: number, line: string): void {
+  history.push(line);
+  if (history.length > size) history.shift();
+}
+
+function failureReport(vm: Vm, history: readonly string[]): string {
+  const consoleTail = vm.serialText().trimEnd().split('\n').slice(-CONSOLE_TAIL_LINES).join('\n');
+  return [
+    '--- workervisor: the guest console (last lines) ---',
+    consoleTail === '' ? '(nothing printed)' : consoleTail,
+    '--- workervisor: the last commands ---',
+    history.length === 0 ? '(none)' : history.join('\n'),
+  ].join('\n');
+}
