@@ -19,6 +19,8 @@ export async function runInGuest(o: GuestRunOptions): Promise<number> {
     memory: o.memoryBytes ?? DEFAULT_MEMORY,
     ...(o.cpus === undefined ? {} : { cpus: o.cpus }),
     serial: 'pipe',
+    // A VMM process in a loaded (or nested) host can take well over launch's default 15 s.
+    startTimeoutMs: 120_000,
     agent: o.bootTimeoutMs === undefined ? true : { readyTimeoutMs: o.bootTimeoutMs },
   });
   if (o.console) vm.serial?.pipe(process.stderr);

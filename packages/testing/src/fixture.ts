@@ -17,6 +17,8 @@ export interface VmTestOptions {
   memory?: number | string;
   /** How long to wait for the guest's agent. Default 120 000 ms. */
   bootTimeoutMs?: number;
+  /** How long the VMM process may take to answer its API (a loaded or nested host is slow). Default 120 000 ms. */
+  startTimeoutMs?: number;
   /** VMs alive at once in one worker (for `test.concurrent`). Default: $WORKERVISOR_MAX_VMS or 2. */
   maxVms?: number;
   /** Commands remembered for a failing test's report. Default 20. */
@@ -48,6 +50,7 @@ export function vmTest(options: VmTestOptions = {}): TestAPI<VmFixtures> {
           memory: options.memory ?? '512M',
           ...(options.cpus === undefined ? {} : { cpus: options.cpus }),
           serial: 'pipe',
+          startTimeoutMs: options.startTimeoutMs ?? 120_000,
           agent: options.bootTimeoutMs === undefined ? true : { readyTimeoutMs: options.bootTimeoutMs },
         });
         const launched = vm;
