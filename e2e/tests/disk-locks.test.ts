@@ -81,13 +81,13 @@ describeKvm('disk image locks', () => {
     await expect(create).rejects.toMatchObject({ status: 400, serverCode: 'ERR_VMM_VM_INVALID_CONFIG' });
   });
 
-  itKvm('answers vm.boot of an image another VMM holds with a 400 naming the image and the holder', async () => {
+  itKvm('answers vm.boot of an image another VMM holds with a 409 naming the image and the holder', async () => {
     const img = image();
     const first = await holder(`path=${img}`);
     api = await launch({ serial: 'off' });
     await api.create({ payload: { kernel: guestPath('hello.elf') }, memory: { size: 64 << 20 }, disks: [{ path: img, readonly: true }] });
     await expect(api.boot()).rejects.toMatchObject({
-      status: 400,
+      status: 409,
       serverCode: 'ERR_VMM_DISK_LOCK_LOCKED',
       serverMessage: expect.stringContaining(`disk image ${img} is in use and cannot be opened read-only: pid ${first.pid} holds a write lock`),
     });

@@ -29,12 +29,15 @@ describe('API error table', () => {
       'ERR_VMM_ACPI_NO_SPACE',
       'ERR_VMM_GUEST_MEMORY_INVALID_SIZE',
       'ERR_VMM_HOST_FILE_NOT_REGULAR',
-      'ERR_VMM_DISK_LOCK_LOCKED',
       'ERR_VMM_BUILD_DISK_UNREADABLE',
       'ERR_VMM_BUILD_NET_UNAVAILABLE',
     ]) {
       expect(statusForCode(code), code).toBe(400);
     }
+  });
+
+  it('answers 409 for a disk image another user holds (a conflict, like a duplicate)', () => {
+    expect(statusForCode('ERR_VMM_DISK_LOCK_LOCKED')).toBe(409);
   });
 
   it('answers 500 for codes outside the table: a failure of the VMM itself', () => {

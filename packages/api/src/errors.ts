@@ -70,7 +70,8 @@ const STATUS_BY_PREFIX: { readonly [P in ErrorPrefix]?: PrefixStatus<P> } = {
   ACPI: 400,
   GUEST_MEMORY: 400,
   HOST_FILE: 400,
-  DISK_LOCK: 400,
+  // The image is held by another VMM or attached twice: a conflict with the disk's state, as for a duplicate.
+  DISK_LOCK: 409,
   BUILD: { 'disk-unreadable': 400, 'net-unavailable': 400 },
 };
 

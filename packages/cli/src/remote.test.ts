@@ -132,6 +132,20 @@ describe('runRemote', () => {
     expect(JSON.parse(seen[0]!.body)).toEqual({ payload: { kernel: '/k' } });
   });
 
+  it('refuses a create FILE that is a device or too large, before reading it (issue 9: /dev/zero)', async () => {
+    const zero = io();
+    delete (zero as Partial<RemoteIo>).readFile;
+    expect(await runRemote({ socket, command: { name: 'create', file: '/dev/zero' } }, zero)).toBe(1);
+    expect(zero.err).toMatch(/cannot read the VM config \/dev\/zero: .*\/dev\/zero is a character device/);
+    const big = join(dir, 'big.json');
+    writeFileSync(big, Buffer.alloc((1 << 20) + 1, 0x20));
+    const large = io();
+    delete (large as Partial<RemoteIo>).readFile;
+    expect(await runRemote({ socket, command: { name: 'create', file: big } }, large)).toBe(1);
+    expect(large.err).toContain('the config limit');
+    expect(seen).toEqual([]);
+  });
+
   it('fails without a request when the config file is missing or not JSON', async () => {
     const missing = io();
     expect(await runRemote({ socket, command: { name: 'create', file: 'nope.json' } }, missing)).toBe(1);

@@ -1,6 +1,6 @@
 // `workervisor remote`: drives a running VMM through its API socket, in the manner of ch-remote.
 // Results go to stdout as pretty JSON; failures print the VMM's own message to stderr.
-import { readFile } from 'node:fs/promises';
+import { readHostFile } from '@workervisor/base';
 import { ResponseError, ConnectionError, connect, type ConnectOptions, type VmConfig, type VmmClient } from '@workervisor/sdk';
 import { describeJsonError } from '@workervisor/api/core';
 import type { RemoteCommand } from './args.js';
@@ -88,7 +88,7 @@ function send(client: VmmClient, command: RemoteCommand, config: VmConfig | unde
 }
 
 async function readConfig(file: string, io: RemoteIo): Promise<VmConfig> {
-  const read = io.readFile ?? ((path: string) => (path === '-' ? readStdin() : readFile(path, 'utf8')));
+  const read = io.readFile ?? ((path: string) => (path === '-' ? readStdin() : Promise.resolve(Buffer.from(readHostFile(path, { what: 'VM config', maxBytes: MAX_CONFIG_BYTES, limit: 'the config limit' })).toString('utf8'))));
   let text: string;
   try {
     text = await read(file);
@@ -109,9 +109,17 @@ async function readConfig(file: string, io: RemoteIo): Promise<VmConfig> {
   return parsed as VmConfig;
 }
 
+/** A VmConfig is a few KiB; 1 MiB, like --config-file's limit, refuses /dev/zero or a stray pipe. */
+const MAX_CONFIG_BYTES = 1 << 20;
+
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  let size = 0;
+  for await (const chunk of process.stdin) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_CONFIG_BYTES) throw new Error(`stdin is larger than ${MAX_CONFIG_BYTES} bytes, more than any VM config`);
+    chunks.push(chunk as Buffer);
+  }
   return Buffer.concat(chunks).toString('utf8');
 }
 
