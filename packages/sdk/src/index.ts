@@ -3,6 +3,7 @@
 export { connect, VmmClient, API_PREFIX, type ConnectOptions, type HttpMethod } from './client.js';
 export { launch, spawnVmm, vmmArgs, Vm, bootFlags, resolveCliBinary, type LaunchOptions, type AgentLaunchOptions, type SpawnVmmOptions } from './launch.js';
 export { findImage, ImageError, type GuestImage } from './image.js';
+export { createVmm, InProcessVmm, type CreateVmmOptions } from './in-process.js';
 export { GuestAgent, type GuestAgentOptions, type GuestFiles } from './guest.js';
 // The guest agent's results and errors (vm.exec, vm.spawn, vm.files), from @workervisor/agent.
 export { AgentError, AgentUnavailableError, ExecTimeoutError, AgentProcess, type AgentInfo, type ExecOptions, type ExecResult, type SpawnOptions, type ProcessExit, type FileStat } from '@workervisor/agent';

@@ -1,0 +1,151 @@
+// createVmm(): the VMM core in a worker thread of this process instead of a child process,
+// driven over comlink with actions instead of HTTP. Same method names and results as launch()'s
+// Vm for the VM lifecycle, and exec/spawn/files through the guest agent when the VM has a vsock.
+// Pick it for start-up cost and no socket; pick launch() for isolation: a VMM crash (or an
+// addon fault) takes this process with it here.
+import { MessageChannel, Worker } from 'node:worker_threads';
+import * as Comlink from 'comlink';
+import { fromErrorData } from '@workervisor/base';
+import type { ActionOf, ActionValue, VmmActionType } from '@workervisor/vmm-core';
+import { AgentUnavailableError, type AgentInfo, type AgentProcess, type ExecOptions, type ExecResult, type SpawnOptions } from '@workervisor/agent';
+import type { VmConfig, VmCounters, VmInfo, VmmPingResponse } from './api-types.js';
+import { portEndpoint } from './comlink-port.js';
+import { GuestAgent, type GuestFiles } from './guest.js';
+import type { InProcessApi } from './in-process-worker.js';
+
+export interface CreateVmmOptions {
+  /** What a guest reset does: end the VM (`exit`, default) or boot it again. */
+  reboot?: 'exit' | 'restart';
+}
+
+export class InProcessVmm {
+  /** Resolves with the exit status the VMM would have ended with: 0 power-off/reset, 3 panic, 1 failure. */
+  readonly exited: Promise<number>;
+  readonly files: GuestFiles;
+  #agent: GuestAgent | undefined;
+  #closed = false;
+
+  /** @internal Use createVmm(). */
+  constructor(
+    private readonly worker: Worker,
+    private readonly remote: Comlink.Remote<InProcessApi>,
+    exited: Promise<number>,
+  ) {
+    this.exited = exited;
+    this.files = {
+      write: async (path, data, o) => this.#requireAgent().files.write(path, data, o),
+      read: async (path, o) => this.#requireAgent().files.read(path, o),
+      stat: async (path) => this.#requireAgent().files.stat(path),
+      mkdir: async (path, o) => this.#requireAgent().files.mkdir(path, o),
+    };
+  }
+
+  async #do<T extends VmmActionType>(action: ActionOf<T>): Promise<ActionValue<T>> {
+    const result = await this.remote.handle(action);
+    if (!result.ok) throw fromErrorData(result.error);
+    return result.value as ActionValue<T>;
+  }
+
+  ping(): Promise<VmmPingResponse> {
+    return this.#do<'VmmPing'>({ type: 'VmmPing' });
+  }
+
+  /** vm.create; a `vsock` in the config is where exec/spawn/files reach the guest agent. */
+  async create(config: VmConfig): Promise<void> {
+    await this.#do<'VmCreate'>({ type: 'VmCreate', body: config });
+    if (config.vsock !== undefined) this.#agent = new GuestAgent({ socketPath: config.vsock.socket });
+  }
+
+  async boot(): Promise<void> {
+    await this.#do<'VmBoot'>({ type: 'VmBoot' });
+  }
+
+  info(): Promise<VmInfo> {
+    return this.#do<'VmInfo'>({ type: 'VmInfo' });
+  }
+
+  counters(): Promise<VmCounters> {
+    return this.#do<'VmCounters'>({ type: 'VmCounters' });
+  }
+
+  async pause(): Promise<void> {
+    await this.#do<'VmPause'>({ type: 'VmPause' });
+  }
+
+  async resume(): Promise<void> {
+    await this.#do<'VmResume'>({ type: 'VmResume' });
+  }
+
+  async shutdown(): Promise<void> {
+    await this.#do<'VmShutdown'>({ type: 'VmShutdown' });
+  }
+
+  async reboot(): Promise<void> {
+    await this.#do<'VmReboot'>({ type: 'VmReboot' });
+  }
+
+  async powerButton(): Promise<void> {
+    await this.#do<'VmPowerButton'>({ type: 'VmPowerButton' });
+  }
+
+  async delete(): Promise<void> {
+    await this.#do<'VmDelete'>({ type: 'VmDelete' });
+  }
+
+  waitReady(): Promise<AgentInfo> {
+    return this.#withAgent((a) => a.waitReady());
+  }
+
+  exec(command: string | readonly string[], options?: ExecOptions): Promise<ExecResult> {
+    return this.#withAgent((a) => a.exec(command, options));
+  }
+
+  spawn(command: string | readonly string[], options?: SpawnOptions): Promise<AgentProcess> {
+    return this.#withAgent((a) => a.spawn(command, options));
+  }
+
+  /** Stops the VM and ends the worker thread. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#agent?.close();
+    const ended = new Promise((resolve) => this.worker.once('exit', resolve));
+    try {
+      await this.remote.close();
+      this.remote[Comlink.releaseProxy]();
+      // The worker ends on its own once its ports close; terminate() only if it does not.
+      const timer = setTimeout(() => void this.worker.terminate(), 5000);
+      await ended;
+      clearTimeout(timer);
+    } catch (err) {
+      await this.worker.terminate();
+      throw err;
+    }
+  }
+
+  #requireAgent(): GuestAgent {
+    if (this.#agent === undefined) throw new AgentUnavailableError('no-connection', 'this VM has no guest agent channel: give vm.create a vsock ({ cid, socket })');
+    return this.#agent;
+  }
+
+  async #withAgent<T>(fn: (agent: GuestAgent) => Promise<T>): Promise<T> {
+    return fn(this.#requireAgent());
+  }
+}
+
+/** Starts the VMM core in a worker thread; resolves once it answers. */
+export async function createVmm(options: CreateVmmOptions = {}): Promise<InProcessVmm> {
+  const { port1, port2 } = new MessageChannel();
+  const worker = new Worker(new URL('./in-process-worker.js', import.meta.url), {
+    workerData: { reboot: options.reboot ?? 'exit', exitPort: port2 },
+    transferList: [port2],
+  });
+  const exited = new Promise<number>((resolve) => {
+    port1.once('message', (code: number) => resolve(code));
+    worker.once('exit', () => resolve(1));
+  });
+  port1.unref();
+  const vmm = new InProcessVmm(worker, Comlink.wrap<InProcessApi>(portEndpoint(worker)), exited);
+  await vmm.ping();
+  return vmm;
+}
