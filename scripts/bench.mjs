@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { benchAgent } from './bench/agent.mjs';
 import { benchApi } from './bench/api.mjs';
 import { benchExits } from './bench/exits.mjs';
+import { benchInProcess } from './bench/in-process.mjs';
 import { benchKick } from './bench/kick.mjs';
 import { benchLinuxBoot } from './bench/linux-boot.mjs';
 import { benchStartup } from './bench/startup.mjs';
@@ -24,6 +25,7 @@ if (!only || only === 'exits') result.pio_exit = await benchExits(guest('pio-ben
 if (!only || only === 'kick') result.kick = await benchKick(guest('counter.elf'));
 if (!only || only === 'startup') result.startup = await benchStartup(`${root}packages/cli/bin/workervisor.js`, guest('hello.elf'));
 if (!only || only === 'api') result.api = await benchApi();
+if (!only || only === 'in-process') result.in_process = await benchInProcess(guest('hello.elf'));
 if (!only || only === 'agent') result.agent = await benchAgent();
 if (!only || only === 'linux-boot') result.linux_boot = await benchLinuxBoot();
 console.log(JSON.stringify(result, null, 2));
