@@ -10,7 +10,7 @@ import { nestedOutDir, nestedRunnerStatus, runNested } from './nested.js';
 import { repoRoot } from './paths.js';
 
 /** The whole nested run (L1 boot + every Linux test) is killed after this. */
-const NESTED_TIMEOUT_MS = Number(process.env['WORKERVISOR_NESTED_TIMEOUT_MS'] ?? 30 * 60_000);
+const NESTED_TIMEOUT_MS = Number(process.env['WORKERVISOR_NESTED_TIMEOUT_MS'] ?? 38 * 60_000);
 
 function say(message: string): void {
   console.log(`[workervisor] ${message}`);

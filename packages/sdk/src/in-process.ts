@@ -6,6 +6,7 @@
 import { MessageChannel, Worker } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import { fromErrorData } from '@workervisor/base';
+import { binding } from '@workervisor/native';
 import type { ActionOf, ActionValue, VmmActionType } from '@workervisor/vmm-core';
 import { AgentUnavailableError, type AgentInfo, type AgentProcess, type ExecOptions, type ExecResult, type SpawnOptions } from '@workervisor/agent';
 import type { VmConfig, VmCounters, VmInfo, VmmPingResponse } from './api-types.js';
@@ -135,6 +136,10 @@ export class InProcessVmm {
 
 /** Starts the VMM core in a worker thread; resolves once it answers. */
 export async function createVmm(options: CreateVmmOptions = {}): Promise<InProcessVmm> {
+  // Node unloads an addon once the last thread that loaded it is gone, and guest RAM's deleter
+  // lives in the addon: V8 may run it when the worker's heap is torn down, after the unload (a
+  // segfault). Loading it here too keeps it mapped for the life of this process.
+  binding();
   const { port1, port2 } = new MessageChannel();
   const worker = new Worker(new URL('./in-process-worker.js', import.meta.url), {
     workerData: { reboot: options.reboot ?? 'exit', exitPort: port2 },
