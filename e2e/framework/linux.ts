@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { isAbsolute, join, relative } from 'node:path';
 import { isNestedPvm, kvmStatus, type Readiness } from './kvm.js';
 import { repoRoot } from './paths.js';
+import { IMAGE_CMDLINE } from '@workervisor/sdk';
 
 /** Output directory of e2e/linux/build.sh (it honours the same variable). */
 export const linuxOutDir: string = (() => {
@@ -38,7 +39,7 @@ export const linuxGuest = {
  *   multiplexer and no LEDs (Firecracker passes the same).
  * Power-off needs no flag: `poweroff` goes through the FADT sleep registers and `_S5_`.
  */
-export const LINUX_CMDLINE = 'console=ttyS0 quiet reboot=k panic=-1 pci=off i8042.noaux i8042.nomux i8042.dumbkbd';
+export const LINUX_CMDLINE = IMAGE_CMDLINE;
 
 /** The marker /init prints once modules are loaded: online CPUs, then the root filesystem type. */
 export const GUEST_READY = /GUEST-READY nproc=(\d+) root=(\S+)\r?\n/;

@@ -2,12 +2,9 @@
 // runs CMD in it with this process's stdin (when it is not a terminal), stdout and stderr, and
 // exits with CMD's status: its exit code, 128+N for signal N, 124 when --timeout killed it.
 import { constants } from 'node:os';
-import { launch, type Vm } from '@workervisor/sdk';
 import type { GuestRunOptions } from './guest-args.js';
-import { findImage } from '@workervisor/sdk';
+import { findImage, IMAGE_CMDLINE, launch, type Vm } from '@workervisor/sdk';
 
-/** The Linux image's command line: console on COM1 quiet, a panic or reset ends the VMM. */
-export const GUEST_RUN_CMDLINE = 'console=ttyS0 quiet reboot=k panic=-1 pci=off i8042.noaux i8042.nomux i8042.dumbkbd';
 const DEFAULT_MEMORY = '512M';
 
 export async function runInGuest(o: GuestRunOptions): Promise<number> {
@@ -15,7 +12,7 @@ export async function runInGuest(o: GuestRunOptions): Promise<number> {
   const vm = await launch({
     kernel: image.kernel,
     ...(image.initramfs === undefined ? {} : { initramfs: image.initramfs }),
-    cmdline: o.cmdline ?? GUEST_RUN_CMDLINE,
+    cmdline: o.cmdline ?? IMAGE_CMDLINE,
     memory: o.memoryBytes ?? DEFAULT_MEMORY,
     ...(o.cpus === undefined ? {} : { cpus: o.cpus }),
     serial: 'pipe',

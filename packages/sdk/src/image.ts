@@ -12,6 +12,9 @@ export class ImageError extends VmmError<'IMAGE'> {
   }
 }
 
+/** The kernel command line for the default image: console on COM1, quiet, a panic or reset ends the VM. */
+export const IMAGE_CMDLINE = 'console=ttyS0 quiet reboot=k panic=-1 pci=off i8042.noaux i8042.nomux i8042.dumbkbd';
+
 export interface GuestImage {
   dir: string;
   kernel: string;

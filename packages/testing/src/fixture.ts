@@ -4,7 +4,7 @@
 // marked `test.concurrent` share at most `maxVms` VMs per worker. (Restoring from a snapshot of a
 // booted image, once snapshots exist, goes here.)
 import { test as base, type TestAPI } from 'vitest';
-import { findImage, launch, type ExecOptions, type ExecResult, type Vm } from '@workervisor/sdk';
+import { findImage, IMAGE_CMDLINE, launch, type ExecOptions, type ExecResult, type Vm } from '@workervisor/sdk';
 import { Slots } from './slots.js';
 
 export interface VmTestOptions {
@@ -29,7 +29,6 @@ export interface VmFixtures {
   vm: Vm;
 }
 
-const DEFAULT_CMDLINE = 'console=ttyS0 quiet reboot=k panic=-1 pci=off i8042.noaux i8042.nomux i8042.dumbkbd';
 const CONSOLE_TAIL_LINES = 40;
 
 /** A vitest `test` whose `vm` fixture is a fresh, booted VM. */
@@ -46,7 +45,7 @@ export function vmTest(options: VmTestOptions = {}): TestAPI<VmFixtures> {
         vm = await launch({
           kernel: image.kernel,
           initramfs: image.initramfs,
-          cmdline: options.cmdline ?? DEFAULT_CMDLINE,
+          cmdline: options.cmdline ?? IMAGE_CMDLINE,
           memory: options.memory ?? '512M',
           ...(options.cpus === undefined ? {} : { cpus: options.cpus }),
           serial: 'pipe',
