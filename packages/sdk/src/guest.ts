@@ -22,6 +22,16 @@ export interface GuestFiles {
 
 const RETRY_MS = 250;
 
+/** GuestFiles that ask `agent()` for the agent at each call (so a missing one rejects, never throws). */
+export function agentFiles(agent: () => GuestAgent): GuestFiles {
+  return {
+    write: async (path, data, o) => agent().files.write(path, data, o),
+    read: async (path, o) => agent().files.read(path, o),
+    stat: async (path) => agent().files.stat(path),
+    mkdir: async (path, o) => agent().files.mkdir(path, o),
+  };
+}
+
 export class GuestAgent {
   readonly files: GuestFiles;
   #client: Promise<AgentClient> | undefined;

@@ -11,7 +11,7 @@ import type { ActionOf, ActionValue, VmmActionType } from '@workervisor/vmm-core
 import { AgentUnavailableError, type AgentInfo, type AgentProcess, type ExecOptions, type ExecResult, type SpawnOptions } from '@workervisor/agent';
 import type { VmConfig, VmCounters, VmInfo, VmmPingResponse } from './api-types.js';
 import { portEndpoint } from './comlink-port.js';
-import { GuestAgent, type GuestFiles } from './guest.js';
+import { agentFiles, GuestAgent, type GuestFiles } from './guest.js';
 import type { InProcessApi } from './in-process-worker.js';
 
 export interface CreateVmmOptions {
@@ -33,12 +33,7 @@ export class InProcessVmm {
     exited: Promise<number>,
   ) {
     this.exited = exited;
-    this.files = {
-      write: async (path, data, o) => this.#requireAgent().files.write(path, data, o),
-      read: async (path, o) => this.#requireAgent().files.read(path, o),
-      stat: async (path) => this.#requireAgent().files.stat(path),
-      mkdir: async (path, o) => this.#requireAgent().files.mkdir(path, o),
-    };
+    this.files = agentFiles(() => this.#requireAgent());
   }
 
   async #do<T extends VmmActionType>(action: ActionOf<T>): Promise<ActionValue<T>> {

@@ -11,7 +11,7 @@ import { VmmClient, type ConnectOptions } from './client.js';
 import { ConnectionError, LaunchError } from './errors.js';
 import { describeExit, VmmProcess, type VmExit, type VmmProcessOptions } from './vmm-process.js';
 import { AgentUnavailableError, type AgentInfo, type AgentProcess, type ExecOptions, type ExecResult, type SpawnOptions } from '@workervisor/agent';
-import { GuestAgent, type GuestFiles } from './guest.js';
+import { agentFiles, GuestAgent, type GuestFiles } from './guest.js';
 
 export type { VmExit } from './vmm-process.js';
 
@@ -93,13 +93,7 @@ export class Vm extends VmmClient {
     super(socketPath, options.connect);
     this.vmm = vmm;
     this.agent = options.agent;
-    const agent = (): GuestAgent => this.#requireAgent();
-    this.files = {
-      write: async (path, data, o) => agent().files.write(path, data, o),
-      read: async (path, o) => agent().files.read(path, o),
-      stat: async (path) => agent().files.stat(path),
-      mkdir: async (path, o) => agent().files.mkdir(path, o),
-    };
+    this.files = agentFiles(() => this.#requireAgent());
     this.#tempDir = options.tempDir;
     this.#closeTimeoutMs = options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
   }
