@@ -10,6 +10,7 @@ import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, write
 import { availableParallelism, tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import type { Readiness } from './kvm.js';
+import { lockupReport, lockupSummary } from './l1-console.js';
 import { repoRoot } from './paths.js';
 
 export const QEMU_BINARY = 'qemu-system-x86_64';
@@ -49,11 +50,20 @@ export interface NestedRunOptions {
    * /dev/null; its output then goes to the terminal only, not to `onOutput` or the log.
    */
   interactive?: boolean;
+  /** Files the job writes in its directory (`/nested-job/NAME` in L1) to read back when L1 ends. */
+  collect?: readonly string[];
 }
 
+/** `collected`: the `collect` files the job wrote, by name (absent ones left out). */
 export type NestedRunResult =
-  | { kind: 'exited'; exitCode: number; durationMs: number }
-  | { kind: 'failed'; reason: string; durationMs: number };
+  | { kind: 'exited'; exitCode: number; durationMs: number; collected: Record<string, string> }
+  /** `lockup`: L1's kernel reported a CPU stuck (its report), and L1 was killed for it. */
+  | { kind: 'failed'; reason: string; durationMs: number; collected: Record<string, string>; lockup?: string };
+
+/** How often the runner reads L1's console for a lockup report. */
+const LOCKUP_POLL_MS = 5_000;
+/** After the first lockup line, how long L1 may go on (the other CPUs' backtraces follow it). */
+const LOCKUP_GRACE_MS = 15_000;
 
 /** Why the nested runner cannot run here, or `usable`. Checks QEMU and the built L1. */
 export function nestedRunnerStatus(): Readiness {
@@ -102,7 +112,9 @@ export function qemuArgs(jobDir: string, consoleLog: string, cpus: number, memor
     '-smp', String(cpus), '-m', String(memoryMiB),
     '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
     '-kernel', nestedL1.kernel, '-initrd', nestedL1.initramfs,
-    '-append', 'console=ttyS0 quiet panic=-1',
+    // loglevel=5, not quiet: a lockup's or hung task's Call Trace is printed at the default
+    // level (4), which quiet hides; boot messages are level 6 and stay off the console.
+    '-append', 'console=ttyS0 loglevel=5 panic=-1 softlockup_all_cpu_backtrace=1',
     '-serial', `file:${consoleLog}`,
     '-device', 'virtio-serial-pci', '-chardev', 'stdio,id=job,signal=off', '-device', 'virtconsole,chardev=job',
     // multidevs=remap: without it the host's /proc, /sys and / collide on inode numbers.
@@ -122,6 +134,14 @@ export function parseStatus(text: string | undefined): { exitCode: number } | { 
   return { reason: `unreadable status '${line}'` };
 }
 
+function readText(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
 function lastLines(file: string, count: number): string {
   try {
     return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-count).join('\n');
@@ -134,7 +154,7 @@ function lastLines(file: string, count: number): string {
 export async function runNested(options: NestedRunOptions): Promise<NestedRunResult> {
   const started = Date.now();
   const ready = nestedRunnerStatus();
-  if (!ready.usable) return { kind: 'failed', reason: ready.reason ?? 'not usable', durationMs: 0 };
+  if (!ready.usable) return { kind: 'failed', reason: ready.reason ?? 'not usable', durationMs: 0, collected: {} };
   const jobDir = mkdtempSync(join(tmpdir(), 'workervisor-nested-'));
   const consoleLog = join(jobDir, 'console.log');
   const log = createWriteStream(options.logFile);
@@ -160,22 +180,41 @@ export async function runNested(options: NestedRunOptions): Promise<NestedRunRes
       timedOut = true;
       child.kill('SIGKILL');
     }, options.timeoutMs);
+    let lockup: string | undefined;
+    const watcher = setInterval(() => {
+      if (lockup !== undefined) return;
+      lockup = lockupReport(readText(consoleLog));
+      if (lockup === undefined) return;
+      output(Buffer.from(`\n[workervisor] L1's kernel reports a stuck CPU (${lockupSummary(lockup)}); killing L1 in ${LOCKUP_GRACE_MS / 1000} s\n`));
+      setTimeout(() => child.kill('SIGKILL'), LOCKUP_GRACE_MS).unref();
+    }, LOCKUP_POLL_MS);
     const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((resolve) => {
       child.once('error', (error) => resolve({ code: null, signal: null, error }));
       child.once('close', (code, signal) => resolve({ code, signal }));
     });
     clearTimeout(timer);
+    clearInterval(watcher);
     const durationMs = Date.now() - started;
     log.write(`\n# L1 console (${consoleLog}):\n${existsSync(consoleLog) ? readFileSync(consoleLog, 'utf8') : ''}`);
-    if (exit.error !== undefined) return { kind: 'failed', reason: `cannot start ${QEMU_BINARY}: ${exit.error.message}`, durationMs };
+    const collected: Record<string, string> = {};
+    for (const name of options.collect ?? []) {
+      const file = join(jobDir, name);
+      if (existsSync(file)) collected[name] = readFileSync(file, 'utf8');
+    }
+    if (exit.error !== undefined) return { kind: 'failed', reason: `cannot start ${QEMU_BINARY}: ${exit.error.message}`, durationMs, collected };
     const statusFile = join(jobDir, 'status');
     const status = parseStatus(existsSync(statusFile) ? readFileSync(statusFile, 'utf8') : undefined);
-    if (status !== undefined && 'exitCode' in status) return { kind: 'exited', exitCode: status.exitCode, durationMs };
+    if (status !== undefined && 'exitCode' in status) return { kind: 'exited', exitCode: status.exitCode, durationMs, collected };
+    if (lockup !== undefined) {
+      // The report as L1 printed it once the grace period was over (it may have grown).
+      const report = lockupReport(readText(consoleLog)) ?? lockup;
+      return { kind: 'failed', reason: `L1's kernel reported a stuck CPU and L1 was killed: ${lockupSummary(report)}\n${report}`, durationMs, collected, lockup: report };
+    }
     const tail = `last lines of L1's console:\n${lastLines(consoleLog, 15)}`;
-    if (status !== undefined) return { kind: 'failed', reason: `L1 could not run the job: ${status.reason}\n${tail}`, durationMs };
-    if (timedOut) return { kind: 'failed', reason: `L1 did not finish within ${options.timeoutMs} ms; killed\n${tail}`, durationMs };
+    if (status !== undefined) return { kind: 'failed', reason: `L1 could not run the job: ${status.reason}\n${tail}`, durationMs, collected };
+    if (timedOut) return { kind: 'failed', reason: `L1 did not finish within ${options.timeoutMs} ms; killed\n${tail}`, durationMs, collected };
     const how = exit.signal !== null ? `signal ${exit.signal}` : `exit code ${exit.code}`;
-    return { kind: 'failed', reason: `${QEMU_BINARY} ended (${how}) before the job finished: ${stderr.trim() || '(no stderr)'}\n${tail}`, durationMs };
+    return { kind: 'failed', reason: `${QEMU_BINARY} ended (${how}) before the job finished: ${stderr.trim() || '(no stderr)'}\n${tail}`, durationMs, collected };
   } finally {
     await new Promise<void>((resolve) => log.end(resolve));
     rmSync(jobDir, { recursive: true, force: true });
