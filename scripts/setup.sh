@@ -47,6 +47,8 @@ bash e2e/guests/build.sh
 if ((want_linux)); then
   step "fetching Debian's cloud kernel and building the Linux-tier initramfs and ext4 root"
   bash e2e/linux/build.sh
+  step "building an image with a Debian package (jq) for the Linux tier's image test"
+  WORKERVISOR_DEB_CACHE=e2e/linux/out/debs node packages/cli/bin/workervisor.js image build --packages jq --out e2e/linux/out/images/jq
   if [[ -d /sys/module/kvm_pvm ]]; then
     # Nested PVM: the Linux tier runs inside a nested KVM (e2e/nested/README.md).
     step "building the nested runner's L1 (Debian's generic kernel + a busybox initramfs)"

@@ -1,5 +1,6 @@
 // The e2e test framework: a Microvm fixture around the workervisor CLI, KVM checks, paths.
 export { repoRoot, cliPath, guestsOutDir, guestPath } from './paths.js';
+export { readCpio, type CpioEntry } from './cpio.js';
 export { kvmStatus, isNestedPvm, type Readiness } from './kvm.js';
 export {
   Microvm,

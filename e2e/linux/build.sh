@@ -13,6 +13,10 @@
 #   WORKERVISOR_LINUX_KERNEL_PKG  versioned kernel package to use (default: the one the
 #                                 linux-image-cloud-amd64 metapackage depends on)
 #   WORKERVISOR_LINUX_MODULES     modules to put in the initramfs, space-separated
+#   WORKERVISOR_LINUX_PACKAGES    more Debian packages for the image (space- or comma-separated),
+#                                 unpacked with their dependencies into the initramfs and the
+#                                 ext4 root (files only: maintainer scripts do not run)
+#   WORKERVISOR_DEB_CACHE         where downloaded .debs are kept (default: OUT/debs)
 #
 # Needs apt-get, apt-cache, dpkg-deb and python3 (lz4 makes the vmlinux step faster).
 set -euo pipefail
@@ -115,11 +119,23 @@ require_debian_tools
 kernel_pkg="${WORKERVISOR_LINUX_KERNEL_PKG:-$(resolve_kernel_pkg "$meta_pkg")}"
 kernel_ver="$(candidate_version "$kernel_pkg")"
 busybox_ver="$(candidate_version "$busybox_pkg")"
+# Extra packages and everything they depend on, as pkg=version words (sorted, so the stamp
+# does not depend on the order they were asked for in).
+extra=()
+if [[ -n "${WORKERVISOR_LINUX_PACKAGES:-}" ]]; then
+  note "resolving ${WORKERVISOR_LINUX_PACKAGES//,/ } and what they depend on"
+  # shellcheck disable=SC2086 # word splitting of the package list is intended
+  closure="$(package_closure ${WORKERVISOR_LINUX_PACKAGES//,/ })" || exit 1
+  while read -r pkg; do
+    ver="$(candidate_version "$pkg")" || exit 1
+    extra+=("$pkg=$ver")
+  done <<< "$closure"
+fi
 
 # The stamp names the inputs: packages, module list and the hash of the build scripts.
 agent_dir="$here/../../packages/agent/guest"
 script_hash="$(cat "${BASH_SOURCE[0]}" "$tools" "$here/debian.sh" "$here/vsock-tool.c" "$agent_dir"/* | sha256sum | cut -c1-16)"
-stamp="kernel=$kernel_pkg $kernel_ver busybox=$busybox_pkg $busybox_ver modules=$modules scripts=$script_hash"
+stamp="kernel=$kernel_pkg $kernel_ver busybox=$busybox_pkg $busybox_ver modules=$modules packages=${extra[*]:-} scripts=$script_hash"
 if [[ $force == 0 && -f "$out/.stamp" && "$(cat "$out/.stamp")" == "$stamp" \
       && -f "$out/vmlinuz" && -f "$out/vmlinux" && -f "$out/vmlinux-elf64" && -f "$out/initramfs.cpio.gz" \
       && -f "$out/rootfs.ext4" ]]; then
@@ -128,16 +144,21 @@ if [[ $force == 0 && -f "$out/.stamp" && "$(cat "$out/.stamp")" == "$stamp" \
   exit 0
 fi
 
-mkdir -p "$out/debs"
+mkdir -p "$out" "$debs"
 rm -f "$out/.stamp"
 work="$(mktemp -d "${TMPDIR:-/tmp}/workervisor-linux.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 
-# --- download (cached in out/debs) ------------------------------------------------------
+# --- download (cached in $debs) ---------------------------------------------------------
 kernel_deb="$(fetch_deb "$kernel_pkg" "$kernel_ver")"
 busybox_deb="$(fetch_deb "$busybox_pkg" "$busybox_ver")"
-# Drop .debs of other versions so the cache does not grow with every kernel update.
-find "$out/debs" -name '*.deb' ! -path "$kernel_deb" ! -path "$busybox_deb" -delete
+# Drop other versions of the kernel and busybox so the cache does not grow with every update
+# (the cache may be shared by several images: other packages' .debs stay).
+find "$debs" \( -name 'linux-image-*.deb' -o -name "${busybox_pkg}_*.deb" \) ! -path "$kernel_deb" ! -path "$busybox_deb" -delete
+extra_debs=()
+for pv in "${extra[@]}"; do
+  extra_debs+=("$(fetch_deb "${pv%%=*}" "${pv#*=}")")
+done
 
 note "unpacking"
 dpkg-deb -x "$kernel_deb" "$work/kernel" || die "dpkg-deb -x $kernel_deb failed"
@@ -164,6 +185,11 @@ mv "$out/vmlinux-elf64.tmp" "$out/vmlinux-elf64"
 # --- initramfs --------------------------------------------------------------------------
 root="$work/root"
 mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,tmp,root,etc,run}
+# Extra packages before busybox, so a real program wins over the busybox applet of its name.
+for deb in "${extra_debs[@]}"; do
+  note "unpacking ${deb##*/}"
+  dpkg-deb -x "$deb" "$root" || die "dpkg-deb -x $deb failed"
+done
 install_busybox "$work/busybox" "$root"
 # AF_VSOCK listen/connect/echo for the vsock tests: busybox's nc has no vsock.
 gcc -static -O2 -o "$work/vsock-tool" "$here/vsock-tool.c" || die "building vsock-tool.c failed (needs gcc and libc6-dev)"
@@ -195,9 +221,12 @@ rm -rf "$rootfs/lib/modules" "$rootfs/etc/modules.order"
 echo "workervisor Linux-tier root filesystem" > "$rootfs/etc/workervisor-rootfs"
 mkdir -p "$rootfs/data" "$rootfs/newroot"
 rm -f "$out/rootfs.ext4.tmp"
+# 64 MiB, or the tree's size plus a quarter and 32 MiB when extra packages make it bigger.
+rootfs_mib=$(( $(du -sm "$rootfs" | cut -f1) * 5 / 4 + 32 ))
+(( rootfs_mib < 64 )) && rootfs_mib=64
 E2FSPROGS_FAKE_TIME=1 mkfs.ext4 -q -F -d "$rootfs" -L wvroot -U 6f0bbbe1-6a1e-4b8c-9d44-0a5b2c7e3d11 \
   -E hash_seed=2f3c1a5e-8b7d-4c6e-a1f0-9d8e7c6b5a43,root_owner=0:0 -T default -b 4096 \
-  "$out/rootfs.ext4.tmp" 64M || die "mkfs.ext4 -d failed"
+  "$out/rootfs.ext4.tmp" "${rootfs_mib}M" || die "mkfs.ext4 -d failed"
 mv "$out/rootfs.ext4.tmp" "$out/rootfs.ext4"
 
 # --- manifest ---------------------------------------------------------------------------
@@ -206,6 +235,8 @@ mv "$out/rootfs.ext4.tmp" "$out/rootfs.ext4"
   echo "kernel-release: $uname_r"
   echo "busybox-package: $busybox_pkg $busybox_ver"
   echo "pvh-entry: $pvh_entry"
+  echo "packages (with their dependencies):"
+  for pv in "${extra[@]}"; do echo "  $pv"; done
   echo "modules (load order):"
   sed 's/^/  /' "$work/modules.txt"
   echo "sha256:"

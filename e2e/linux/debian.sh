@@ -1,6 +1,8 @@
 # Shared by e2e/linux/build.sh and e2e/nested/build.sh (sourced, not run): resolving Debian
 # packages, downloading them into a cache, and a busybox tree with its applet links. The caller
-# defines die() and note(), and sets $out (the cache is $out/debs) and $work (a temp dir).
+# defines die() and note(), and sets $out and $work (a temp dir); .debs are cached in $debs
+# ($WORKERVISOR_DEB_CACHE, default $out/debs).
+debs="${WORKERVISOR_DEB_CACHE:-$out/debs}"
 
 # Checks the tools every step below needs.
 require_debian_tools() {
@@ -27,14 +29,29 @@ candidate_version() {
   echo "$ver"
 }
 
-# Downloads pkg=ver into $out/debs unless it is there; prints the .deb's path.
+# The packages named and every package they depend on (Pre-Depends and Depends, not
+# Recommends), one per line, sorted; virtual packages are left out (apt-cache lists a real
+# package providing them too). Package-management machinery (dpkg, debconf, perl-base,
+# init-system-helpers) is left out as well: maintainer scripts never run in an image.
+package_closure() {
+  local name closure
+  for name in "$@"; do
+    [[ "$name" =~ ^[a-z0-9][a-z0-9+.-]+$ ]] || die "'$name' is not a Debian package name"
+    candidate_version "$name" >/dev/null
+  done
+  closure="$(apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks \
+    --no-replaces --no-enhances "$@" 2>/dev/null)" || die "apt-cache depends $* failed (try: apt-get update)"
+  grep -v -e '^ ' -e '^<' <<< "$closure" | grep -vxE 'dpkg|debconf|perl-base|init-system-helpers' | sort -u
+}
+
+# Downloads pkg=ver into $debs unless it is there; prints the .deb's path.
 # apt-get download names files pkg_version_arch.deb with ':' escaped as %3a.
 fetch_deb() {
   local pkg="$1" ver="$2" file
-  file="$out/debs/${pkg}_${ver//:/%3a}_amd64.deb"
+  file="$debs/${pkg}_${ver//:/%3a}_amd64.deb"
   if [[ ! -s "$file" ]]; then
     note "downloading $pkg=$ver"
-    mkdir -p "$work/dl" "$out/debs"
+    mkdir -p "$work/dl" "$debs"
     local sandbox=()
     # apt drops to user _apt for downloads and warns if it cannot write the directory.
     [[ $EUID == 0 ]] && sandbox=(-o APT::Sandbox::User=root)

@@ -129,14 +129,14 @@ if [[ $force == 0 && -f "$out/.stamp" && "$(cat "$out/.stamp")" == "$stamp" \
   exit 0
 fi
 
-mkdir -p "$out/debs"
+mkdir -p "$debs"
 rm -f "$out/.stamp"
 work="$(mktemp -d "${TMPDIR:-/tmp}/workervisor-nested.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 
 kernel_deb="$(fetch_deb "$kernel_pkg" "$kernel_ver")"
 busybox_deb="$(fetch_deb "$busybox_pkg" "$busybox_ver")"
-find "$out/debs" -name '*.deb' ! -path "$kernel_deb" ! -path "$busybox_deb" -delete
+find "$debs" \( -name 'linux-image-*.deb' -o -name "${busybox_pkg}_*.deb" \) ! -path "$kernel_deb" ! -path "$busybox_deb" -delete
 
 note "unpacking"
 dpkg-deb -x "$kernel_deb" "$work/kernel" || die "dpkg-deb -x $kernel_deb failed"

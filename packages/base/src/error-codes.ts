@@ -58,7 +58,7 @@ export const ERROR_CODES = {
   CONNECTION: { owner: 'ConnectionError', kinds: ['no-socket', 'refused', 'closed', 'timeout', 'failed', 'client-closed'] },
   LAUNCH: { owner: 'LaunchError', kinds: ['invalid-options', 'no-binary', 'spawn-failed', 'exited', 'timeout', 'socket-taken'] },
   SERIAL_WAIT: { owner: 'SerialWaitError', kinds: ['not-piped', 'timeout', 'exited'] },
-  IMAGE: { owner: 'ImageError', kinds: ['not-found'] },
+  IMAGE: { owner: 'ImageError', kinds: ['not-found', 'invalid-package', 'build-failed'] },
   // @workervisor/agent: the host side of the guest agent.
   AGENT: { owner: 'AgentError', kinds: ['protocol', 'version', 'closed', 'remote', 'output-limit', 'invalid-argument'] },
   AGENT_UNAVAILABLE: { owner: 'AgentUnavailableError', kinds: ['no-connection', 'not-ready'] },

@@ -22,9 +22,19 @@ describe('workervisor run', () => {
     expect(() => parseGuestRun(['--cpus', '1', '--cpus', '2', '--', 'true'])).toThrow(/--cpus given twice/);
   });
 
-  it('has a help text and refuses image build as not supported yet', () => {
+  it('has a help text and parses image default', () => {
     expect(parseGuestRun(['--help'])).toMatchObject({ kind: 'help' });
-    expect(() => parseImage(['build'])).toThrow(/image build is not supported yet/);
     expect(parseImage(['default'])).toEqual({ kind: 'image-default' });
+    expect(parseImage(['default', '--image', '/i'])).toEqual({ kind: 'image-default', image: '/i' });
+  });
+
+  it('parses image build flags and refuses bad ones by name', () => {
+    expect(parseImage(['build'])).toEqual({ kind: 'image-build', options: { packages: [], force: false } });
+    expect(parseImage(['build', '--packages', 'jq, python3-minimal', '--out=/o', '--force'])).toEqual({ kind: 'image-build', options: { packages: ['jq', 'python3-minimal'], out: '/o', force: true } });
+    expect(() => parseImage(['build', '--package', 'jq'])).toThrow(/image build: unknown flag '--package'/);
+    expect(() => parseImage(['build', 'jq'])).toThrow(/image build: unexpected argument 'jq'/);
+    expect(() => parseImage(['build', '--out'])).toThrow(/--out needs a value/);
+    expect(() => parseImage(['build', '--out', 'a', '--out', 'b'])).toThrow(/--out given twice/);
+    expect(() => parseImage(['bake'])).toThrow(/unknown command 'bake'/);
   });
 });

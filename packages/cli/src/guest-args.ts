@@ -22,7 +22,18 @@ export interface GuestRunOptions {
   console: boolean;
 }
 
-export type ParsedGuestCli = { kind: 'guest-run'; options: GuestRunOptions } | { kind: 'image-default'; image?: string } | { kind: 'help'; text: string };
+export interface ImageBuildOptions {
+  /** More Debian packages (their dependencies come with them). */
+  packages: string[];
+  out?: string;
+  force: boolean;
+}
+
+export type ParsedGuestCli =
+  | { kind: 'guest-run'; options: GuestRunOptions }
+  | { kind: 'image-default'; image?: string }
+  | { kind: 'image-build'; options: ImageBuildOptions }
+  | { kind: 'help'; text: string };
 
 export const RUN_HELP = `workervisor run: boot a guest image with its agent, run one command in it, exit with its status
 
@@ -43,6 +54,13 @@ stdin when it is not a terminal. Exit status: CMD's own, 128+N when signal N end
 --timeout, 1 when the guest or its agent failed, 2 for a bad flag.
 
 workervisor image default [--image DIR]   print the default image's kernel= and initramfs= paths
+workervisor image build [--packages PKG,PKG...] [--out DIR] [--force]
+                     build an image from Debian packages: Debian's cloud kernel, a busybox
+                     initramfs with the guest agent and the virtio modules, plus PKG and its
+                     dependencies (files only: maintainer scripts do not run). Cached by content
+                     (default DIR: the default image without --packages, else
+                     ~/.cache/workervisor/images/HASH); prints dir=, kernel= and initramfs=.
+                     Needs a Debian/Ubuntu host with apt and this checkout's e2e/linux/build.sh.
 `;
 
 const VALUE_FLAGS = ['kernel', 'initramfs', 'image', 'cmdline', 'cpus', 'memory', 'timeout', 'boot-timeout'] as const;
@@ -117,8 +135,29 @@ export function parseImage(argv: readonly string[]): ParsedGuestCli {
     if (rest.length === 2 && rest[0] === '--image') return { kind: 'image-default', image: rest[1]! };
     throw new CliError('unexpected-argument', `image default: unexpected argument '${rest[0]!}'`);
   }
-  if (sub === 'build') {
-    throw new CliError('unknown-command', 'image build is not supported yet: build the default image with `bash e2e/linux/build.sh` (scripts/setup.sh runs it)');
+  if (sub === 'build') return { kind: 'image-build', options: parseImageBuild(rest) };
+  throw new CliError(sub === undefined ? 'missing-argument' : 'unknown-command', `image: ${sub === undefined ? 'missing command' : `unknown command '${sub}'`} (workervisor image default | build)`);
+}
+
+/** `workervisor image build ...` (argv after `build`). */
+function parseImageBuild(argv: readonly string[]): ImageBuildOptions {
+  const options: ImageBuildOptions = { packages: [], force: false };
+  const seen = new Set<string>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--force') {
+      options.force = true;
+      continue;
+    }
+    const eq = arg.indexOf('=');
+    const name = eq < 0 ? arg : arg.slice(0, eq);
+    if (name !== '--packages' && name !== '--out') throw new CliError(arg.startsWith('-') ? 'unknown-flag' : 'unexpected-argument', `image build: ${arg.startsWith('-') ? 'unknown flag' : 'unexpected argument'} '${name}' (flags: --packages PKG,PKG..., --out DIR, --force)`);
+    const value = eq >= 0 ? arg.slice(eq + 1) : argv[++i];
+    if (value === undefined || value === '') throw new CliError('missing-value', `image build: ${name} needs a value`);
+    if (seen.has(name)) throw new CliError('duplicate-flag', `image build: ${name} given twice`);
+    seen.add(name);
+    if (name === '--out') options.out = value;
+    else options.packages = value.split(',').map((p) => p.trim()).filter((p) => p !== '');
   }
-  throw new CliError(sub === undefined ? 'missing-argument' : 'unknown-command', `image: ${sub === undefined ? 'missing command' : `unknown command '${sub}'`} (workervisor image default)`);
+  return options;
 }

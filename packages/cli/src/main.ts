@@ -29,6 +29,10 @@ async function guestCommand(argv: readonly string[]): Promise<number> {
     process.stdout.write(`kernel=${image.kernel}\ninitramfs=${image.initramfs}\n`);
     return 0;
   }
+  if (parsed.kind === 'image-build') {
+    const { runImageBuild } = await import('./image-build.js');
+    return runImageBuild(parsed.options);
+  }
   const { runInGuest } = await import('./guest-run.js');
   return runInGuest(parsed.options);
 }

@@ -6,9 +6,11 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { VmmError } from '@workervisor/base';
 
+export type ImageErrorKind = 'not-found' | 'invalid-package' | 'build-failed';
+
 export class ImageError extends VmmError<'IMAGE'> {
-  constructor(message: string) {
-    super('IMAGE', 'not-found', message);
+  constructor(kind: ImageErrorKind, message: string) {
+    super('IMAGE', kind, message);
   }
 }
 
@@ -22,7 +24,7 @@ export interface GuestImage {
 }
 
 /** The image scripts/setup.sh builds (e2e/linux/build.sh), relative to this package (packages/sdk/dist). */
-const CHECKOUT_IMAGE = fileURLToPath(new URL('../../../e2e/linux/out', import.meta.url));
+export const CHECKOUT_IMAGE = fileURLToPath(new URL('../../../e2e/linux/out', import.meta.url));
 
 /** The image in `dir`, or the default one; an ImageError says how to get one when it is missing. */
 export function findImage(dir?: string): GuestImage {
@@ -32,7 +34,7 @@ export function findImage(dir?: string): GuestImage {
   const missing = [image.kernel, image.initramfs].filter((f) => !existsSync(f));
   if (missing.length > 0) {
     const how = dir === undefined && (fromEnv === undefined || fromEnv === '') ? '; build the default image with `bash e2e/linux/build.sh` (scripts/setup.sh runs it) or set WORKERVISOR_IMAGE' : '';
-    throw new ImageError(`no guest image in ${chosen}: ${missing.join(' and ')} missing${how}`);
+    throw new ImageError('not-found', `no guest image in ${chosen}: ${missing.join(' and ')} missing${how}`);
   }
   return image;
 }

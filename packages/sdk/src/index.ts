@@ -2,7 +2,8 @@
 // spawnVmm / VmmProcess / ConsoleBuffer underneath it, which the e2e framework uses too).
 export { connect, VmmClient, API_PREFIX, type ConnectOptions, type HttpMethod } from './client.js';
 export { launch, spawnVmm, vmmArgs, Vm, bootFlags, resolveCliBinary, type LaunchOptions, type AgentLaunchOptions, type SpawnVmmOptions } from './launch.js';
-export { findImage, ImageError, IMAGE_CMDLINE, type GuestImage } from './image.js';
+export { findImage, ImageError, IMAGE_CMDLINE, type GuestImage, type ImageErrorKind } from './image.js';
+export { buildImage, defaultImageDir, imageCacheDir, normalisePackages, type BuildImageOptions } from './image-build.js';
 export { createVmm, InProcessVmm, type CreateVmmOptions } from './in-process.js';
 export { GuestAgent, type GuestAgentOptions, type GuestFiles } from './guest.js';
 // The guest agent's results and errors (vm.exec, vm.spawn, vm.files), from @workervisor/agent.
