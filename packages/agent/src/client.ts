@@ -105,6 +105,8 @@ export class AgentClient {
       socket.on('data', onData);
       socket.once('close', onClose);
       socket.once('error', onError);
+      // connectHybridVsock hands the socket over paused (bytes it read past its OK line wait in it).
+      socket.resume();
     });
   }
 

@@ -7,6 +7,10 @@ import { AgentUnavailableError } from './errors.js';
 /** The handshake line is short; more than this before a newline is not the VMM talking. */
 const MAX_LINE = 64;
 
+/**
+ * Resolves with the connected socket **paused**, holding any guest bytes that came with the
+ * handshake: attach a reader, then `resume()` it (or `pipe()` it, which resumes).
+ */
 export function connectHybridVsock(socketPath: string, port: number, options: { timeoutMs?: number } = {}): Promise<Socket> {
   const timeoutMs = options.timeoutMs ?? 10_000;
   return new Promise((resolve, reject) => {
@@ -30,7 +34,10 @@ export function connectHybridVsock(socketPath: string, port: number, options: { 
         return;
       }
       cleanup();
-      // Bytes after the line are the guest's: hand them back to the stream.
+      // Bytes after the line are the guest's (its first frame may come in the same read as the
+      // OK): hand them back to a paused stream. Left flowing with no 'data' listener until the
+      // caller attaches one, the stream would emit them to nobody on the next tick.
+      socket.pause();
       const rest = line.subarray(nl + 1);
       if (rest.length > 0) socket.unshift(rest);
       resolve(socket);
