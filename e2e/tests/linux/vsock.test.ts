@@ -47,6 +47,8 @@ async function hybridConnect(socketPath: string, port: number, attempts = 60): P
           resolve(undefined);
           return;
         }
+        // Paused, so bytes past the OK line are not emitted before echoRoundTrip's reader exists.
+        s.pause();
         if (nl + 1 < line.length) s.unshift(Buffer.from(line.slice(nl + 1), 'latin1'));
         resolve({ socket: s, hostPort: Number(m[1]) });
       };
@@ -75,6 +77,7 @@ async function echoRoundTrip(socket: Socket, block: Buffer, times: number): Prom
     socket.on('end', resolve);
     socket.on('error', reject);
     socket.on('close', resolve);
+    socket.resume(); // hybridConnect hands the socket over paused
   });
   for (let i = 0; i < times; i++) {
     sentHash.update(block);
