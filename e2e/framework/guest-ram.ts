@@ -1,7 +1,7 @@
 // Reads a running VMM's guest RAM from outside the process: guest RAM is a memfd named
 // "workervisor-guest-ram" (native/src/memory.cc), visible at /proc/<pid>/fd/<n>. Offsets equal
 // guest-physical addresses below the 32-bit MMIO gap.
-import { closeSync, openSync, readdirSync, readlinkSync, readSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readlinkSync, readSync, statSync } from 'node:fs';
 
 function guestRamFd(pid: number): string | undefined {
   for (const fd of readdirSync(`/proc/${pid}/fd`)) {
@@ -26,4 +26,13 @@ export function readGuestU32(pid: number, gpa: number): number | undefined {
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * Bytes of guest RAM the VMM process `pid` has in memory now: the memfd's allocated blocks
+ * (st_blocks, 512-byte units), which drop when the balloon punches holes. Undefined without guest RAM.
+ */
+export function guestRamAllocatedBytes(pid: number): number | undefined {
+  const path = guestRamFd(pid);
+  return path === undefined ? undefined : statSync(path).blocks * 512;
 }

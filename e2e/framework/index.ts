@@ -14,7 +14,7 @@ export {
 export { linuxGuest, linuxOutDir, linuxTierStatus, LINUX_CMDLINE, GUEST_READY, GUEST_PROMPT } from './linux.js';
 export { describeWhen, describeKvm, itKvm } from './vitest.js';
 export { bootMachine, type TestMachine } from './machine.js';
-export { readGuestU32 } from './guest-ram.js';
+export { readGuestU32, guestRamAllocatedBytes } from './guest-ram.js';
 export { GUEST_KERNEL } from './linux.js';
 export { workervisorVmm, qemuKvmVmm, qemuKvmArgs, qemuKvmStatus, type LinuxBoot, type LinuxVmm } from './linux-vmm.js';
 export {

@@ -40,6 +40,11 @@ export interface LinuxBoot {
   vsock?: { cid: number; socket: string };
   /** A virtio-net device (the guest's eth0) on this existing host tap, with this guest MAC. */
   net?: { tap: string; mac: string };
+  /**
+   * A virtio-balloon inflated to `sizeMiB` at boot (Workervisor; QEMU's starts empty and is sized
+   * over QMP, so scenarios resizing it are not references), statistics every `statsIntervalS`.
+   */
+  balloon?: { sizeMiB: number; deflateOnOom?: boolean; statsIntervalS?: number };
 }
 
 export interface LinuxVmm {
@@ -67,6 +72,10 @@ export const workervisorVmm: LinuxVmm = {
     if (boot.consoleSocket !== undefined) extraArgs.push('--console', `socket=${boot.consoleSocket}`);
     if (boot.vsock !== undefined) extraArgs.push('--vsock', `cid=${boot.vsock.cid},socket=${boot.vsock.socket}`);
     if (boot.net !== undefined) extraArgs.push('--net', `tap=${boot.net.tap},mac=${boot.net.mac}`);
+    if (boot.balloon !== undefined) {
+      const b = boot.balloon;
+      extraArgs.push('--balloon', `size=${b.sizeMiB}M,deflate_on_oom=${b.deflateOnOom === true ? 'on' : 'off'}${b.statsIntervalS === undefined ? '' : `,stats_polling_interval_s=${b.statsIntervalS}`}`);
+    }
     return Microvm.spawn({
       kernel: boot.kernel ?? linuxGuest.vmlinuz,
       initramfs: linuxGuest.initramfs,
@@ -108,6 +117,7 @@ export function qemuKvmArgs(boot: LinuxBoot): string[] {
   if (boot.net !== undefined) {
     args.push('-netdev', `tap,id=n0,ifname=${boot.net.tap},script=no,downscript=no,vhost=off`, '-device', `virtio-net-device,netdev=n0,mac=${boot.net.mac}`);
   }
+  if (boot.balloon !== undefined) args.push('-device', `virtio-balloon-device,deflate-on-oom=${boot.balloon.deflateOnOom === true ? 'on' : 'off'}`);
   return args;
 }
 

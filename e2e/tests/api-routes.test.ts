@@ -32,7 +32,6 @@ const NOT_SUPPORTED: Array<[string, unknown]> = [
   ['/vm.add-vsock', { cid: 3, socket: '/tmp/v' }],
   ['/vm.add-vdpa', { path: '/dev/vhost-vdpa-0', num_queues: 1 }],
   ['/vm.remove-device', { id: 'disk0' }],
-  ['/vm.resize', { desired_vcpus: 2 }],
   ['/vm.resize-disk', { id: 'disk0', desired_size: 1 << 20 }],
   ['/vm.resize-zone', { id: 'z', desired_ram: 1 << 30 }],
   ['/vm.snapshot', { destination_url: 'file:///tmp/s' }],
@@ -84,6 +83,9 @@ describeKvm('every API route over curl', () => {
       expect(r.json?.['code'], path).toBe('ERR_VMM_VM_NOT_SUPPORTED');
       expect(String(r.json?.['message']), path).toContain(`/api/v1${path}`);
     }
+    // vm.resize: the balloon part is built, vCPU hotplug is refused by the field's name.
+    expect(call('PUT', '/vm.resize', { desired_vcpus: 2 })).toMatchObject({ status: 501, json: { code: 'ERR_VMM_VM_NOT_SUPPORTED', message: expect.stringContaining('desired_vcpus 2') } });
+    expect(call('PUT', '/vm.resize', { desired_balloon: 0 })).toMatchObject({ status: 400, json: { code: 'ERR_VMM_VM_INVALID_REQUEST', message: expect.stringContaining('needs a balloon device') } });
     expect(call('PUT', '/vm.reboot').status).toBe(204);
     expect(call('GET', '/vm.info').json?.['state']).toBe('Running');
     expect(call('PUT', '/vm.shutdown').status).toBe(204);

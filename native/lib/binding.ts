@@ -63,6 +63,7 @@ export interface NativeBinding {
   allocateGuestRam(size: number, hugepages?: boolean): SharedArrayBuffer;
   pageSize(): number;
   releaseGuestRam(mem: SharedArrayBuffer): boolean;
+  discardGuestRam(mem: SharedArrayBuffer, offset: number, length: number): boolean;
   eventfdCreate(initval?: number): number;
   eventfdRead(fd: number): bigint;
   eventfdWrite(fd: number, value?: bigint | number): void;

@@ -100,6 +100,11 @@ static Napi::Value ReleaseGuestRam(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), true);
 }
 
+bool IsGuestRamMapping(const void* data) {
+  std::lock_guard<std::mutex> lock(g_memfds_mutex);
+  return g_memfds.find(const_cast<void*>(data)) != g_memfds.end();
+}
+
 static Napi::Value PageSize(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(::sysconf(_SC_PAGESIZE)));
 }

@@ -52,6 +52,8 @@ const STATUS_BY_PREFIX: { readonly [P in ErrorPrefix]?: PrefixStatus<P> } = {
     'not-supported': 501,
     // vm.create (or vm.boot) with a configuration the VMM rejects.
     'invalid-config': 400,
+    // An action's body the VM cannot act on (vm.resize's desired_balloon without a balloon, or past RAM).
+    'invalid-request': 400,
     // The spec answers 404 for every route used before vm.create ("because it is not created").
     'not-created': 404,
     // vm.create twice; the spec documents no code, and 409 is what it uses for duplicates.

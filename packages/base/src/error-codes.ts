@@ -36,7 +36,7 @@ export const ERROR_CODES = {
   // A VmmAction the core refuses: unsupported, wrong lifecycle state, or an unusable VmConfig.
   VM: {
     owner: 'VmError',
-    kinds: ['not-supported', 'invalid-config', 'not-created', 'already-created', 'not-booted', 'already-booted', 'not-paused', 'already-paused'],
+    kinds: ['not-supported', 'invalid-config', 'invalid-request', 'not-created', 'already-created', 'not-booted', 'already-booted', 'not-paused', 'already-paused'],
   },
   // @workervisor/api
   API: {

@@ -63,6 +63,8 @@ describe('parseArgs: run', () => {
     ['--rng src=/dev/urandom', { rng: { src: '/dev/urandom' } }],
     ['--rng /dev/random', { rng: { src: '/dev/random' } }],
     ['--rng src=/dev/urandom,iommu=off', { rng: { src: '/dev/urandom', iommu: false } }],
+    ['--balloon 0', { balloon: { size: 0 } }],
+    ['--balloon size=128M,deflate_on_oom=on,free_page_reporting=off,stats_polling_interval_s=5,id=b0', { balloon: { size: 128 << 20, deflate_on_oom: true, free_page_reporting: false, stats_polling_interval_s: 5, id: 'b0' } }],
     ['--net tap=wv0,mac=52:54:00:12:34:56,ip=10.0.2.1,mask=255.255.255.0', { net: [{ tap: 'wv0', mac: '52:54:00:12:34:56', ip: '10.0.2.1', mask: '255.255.255.0' }] }],
     ['--net tap0', { net: [{ tap: 'tap0' }] }],
     ['--net tap=a,host_mac=02:00:00:00:00:01,num_queues=2,queue_size=512,id=eth0 --net fd=3', { net: [{ tap: 'a', host_mac: '02:00:00:00:00:01', num_queues: 2, queue_size: 512, id: 'eth0' }, { fd: 3 }] }],
@@ -119,7 +121,7 @@ describe('parseArgs: help and version', () => {
   });
 
   it('documents every flag in the help', () => {
-    for (const flag of ['--kernel', '--initramfs', '--cmdline', '--cpus', '--memory', '--serial', '--console', '--rng', '--disk', '--net', '--api-socket', '--config-file', '--no-api', '--reboot', '--dump-acpi', '-vv', '--log-file', '--help', '--version', 'remote']) {
+    for (const flag of ['--kernel', '--initramfs', '--cmdline', '--cpus', '--memory', '--serial', '--console', '--rng', '--balloon', '--disk', '--net', '--api-socket', '--config-file', '--no-api', '--reboot', '--dump-acpi', '-vv', '--log-file', '--help', '--version', 'remote']) {
       expect(HELP).toContain(flag);
     }
   });
@@ -144,6 +146,11 @@ describe('parseArgs: errors', () => {
     ['--kernel /k --console socket=', 'missing-value', '--console socket=: empty path (write --console socket=PATH)'],
     ['--kernel /k --rng iommu=on', 'invalid-value', '--rng iommu=on: src=PATH is required (e.g. --rng src=/dev/urandom)'],
     ['--kernel /k --rng src=/dev/urandom,iommu=yes', 'invalid-value', '--rng src=/dev/urandom,iommu=yes: iommu must be on or off'],
+    ['--kernel /k --balloon deflate_on_oom=on', 'invalid-value', '--balloon deflate_on_oom=on: size=SIZE is required (e.g. --balloon size=128M; 0 starts it empty)'],
+    ['--kernel /k --balloon 1T', 'invalid-value', "--balloon 1T: '1T' is not a size; use bytes or a K, M or G suffix"],
+    ['--kernel /k --balloon size=0,deflate_on_oom=yes', 'invalid-value', '--balloon size=0,deflate_on_oom=yes: deflate_on_oom must be on or off'],
+    ['--kernel /k --balloon size=0,stats_polling_interval_s=-1', 'invalid-value', '--balloon size=0,stats_polling_interval_s=-1: stats_polling_interval_s must be a whole number of seconds'],
+    ['--config-file vm.json --balloon 0', 'conflict', '--balloon conflicts with --config-file: the config file sets balloon; drop --balloon or edit the file'],
     ['--kernel /k --rng src=/dev/urandom,size=1', 'invalid-value', "--rng src=/dev/urandom,size=1: unknown option 'size' (accepted: src=, iommu=)"],
     ['--rng src=/dev/urandom --api-socket /tmp/a', 'requires', '--rng needs --kernel PATH (or --config-file FILE): without one no VM is booted at start, and a VM created through the API takes its settings from vm.create'],
     ['--config-file vm.json --rng src=/dev/urandom', 'conflict', '--rng conflicts with --config-file: the config file sets entropy; drop --rng or edit the file'],
@@ -303,6 +310,7 @@ describe('ranges and combinations: checked once, by the resolver, in terms of th
     ['--kernel /k --console pty', '--console: console mode Pty (a pseudo-terminal) is not supported by this VMM yet; use Tty, File or Socket'],
     ['--kernel /k --console null', '--console: console mode Null (a virtio-console that discards its output) is not supported by this VMM yet; use Off for no virtio-console'],
     ['--kernel /k --rng src=/dev/urandom,iommu=on', '--rng: rng.iommu (there is no virtual IOMMU) is not supported by this VMM yet'],
+    ['--kernel /k --memory 64M --balloon 64M', '--balloon: balloon.size 67108864 must be less than memory.size 67108864'],
     ['--kernel /k --vsock cid=2,socket=/tmp/v.sock', "--vsock: vsock.cid 2 must be from 3 to 4294967294 (0-2 are reserved, and Linux's CIDs are 32-bit)"],
     ['--kernel /k --disk /nonexistent/d.img', '--disk: disks[0].path /nonexistent/d.img cannot be used (ENOENT)'],
     ['--kernel /k --cpus 2 --memory 16M --serial off --console tty', 'accepted'],

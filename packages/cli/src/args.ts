@@ -5,7 +5,7 @@
 // terms of the flags.
 import { VmmError, type LogLevel } from '@workervisor/base';
 import type { ErrorKind } from '@workervisor/base';
-import type { ConsoleConfig, CpusConfig, DiskConfig, NetConfig, PayloadConfig, RngConfig, SerialConfig, VmConfig, VsockConfig } from '@workervisor/sdk';
+import type { BalloonConfig, ConsoleConfig, CpusConfig, DiskConfig, NetConfig, PayloadConfig, RngConfig, SerialConfig, VmConfig, VsockConfig } from '@workervisor/sdk';
 import { HELP, REMOTE_HELP } from './help.js';
 
 export { HELP, REMOTE_HELP };
@@ -20,7 +20,7 @@ export class CliError extends VmmError<'CLI'> {
 }
 
 /** The part of a VmConfig the flags describe, in Cloud Hypervisor's own types; only the flags given are present. */
-export type CliVmConfig = Partial<Pick<VmConfig, 'payload' | 'cpus' | 'memory' | 'serial' | 'console' | 'disks' | 'net' | 'rng' | 'vsock'>>;
+export type CliVmConfig = Partial<Pick<VmConfig, 'payload' | 'cpus' | 'memory' | 'serial' | 'console' | 'disks' | 'net' | 'rng' | 'vsock' | 'balloon'>>;
 
 export interface RunOptions {
   /** VM settings from flags (empty when booting from --config-file or waiting for vm.create). */
@@ -70,6 +70,7 @@ const FLAGS: Record<string, FlagSpec> = {
   console: { value: 'off|tty|file=PATH|socket=PATH' },
   rng: { value: 'src=PATH[,iommu=off]' },
   vsock: { value: 'cid=N,socket=PATH[,id=ID]' },
+  balloon: { value: 'size=SIZE[,deflate_on_oom=on][,free_page_reporting=on][,stats_polling_interval_s=N][,id=ID]' },
   'api-socket': { value: 'PATH' },
   'config-file': { value: 'FILE' },
   'no-api': {},
@@ -83,7 +84,7 @@ const FLAGS: Record<string, FlagSpec> = {
 };
 
 /** Flags that shape the VM; they need --kernel (or, for serial/console, --config-file). */
-const VM_FLAGS = ['initramfs', 'cmdline', 'cpus', 'memory', 'serial', 'console', 'disk', 'rng', 'net', 'vsock'] as const;
+const VM_FLAGS = ['initramfs', 'cmdline', 'cpus', 'memory', 'serial', 'console', 'disk', 'rng', 'net', 'vsock', 'balloon'] as const;
 /** Flags the Firecracker config file already covers (boot-source, machine-config). */
 const CONFIG_FILE_COVERS: Record<string, string> = {
   kernel: 'boot-source.kernel_image_path',
@@ -95,6 +96,7 @@ const CONFIG_FILE_COVERS: Record<string, string> = {
   rng: 'entropy',
   vsock: 'vsock',
   net: 'network-interfaces',
+  balloon: 'balloon',
 };
 
 /** Parses `workervisor` arguments (without node and the script path). Throws CliError. */
@@ -183,6 +185,8 @@ export function parseArgs(argv: readonly string[]): ParsedCli {
   if (rng !== undefined) options.config.rng = parseRng(rng);
   const vsock = values.get('vsock');
   if (vsock !== undefined) options.config.vsock = parseVsock(vsock);
+  const balloon = values.get('balloon');
+  if (balloon !== undefined) options.config.balloon = parseBalloon(balloon);
   const apiSocket = values.get('api-socket');
   if (apiSocket !== undefined) options.apiSocket = parseApiSocket('--api-socket', apiSocket);
   const configFile = values.get('config-file');
@@ -357,6 +361,33 @@ function parseVsock(value: string): VsockConfig {
   return vsock;
 }
 
+/**
+ * Cloud Hypervisor's `--balloon size=SIZE[,deflate_on_oom=on|off][,free_page_reporting=on|off]`,
+ * plus stats_polling_interval_s=N (Firecracker's statistics interval) and id=ID; a bare value is the size.
+ */
+function parseBalloon(value: string): BalloonConfig {
+  const kv = parseKeyValues('--balloon', value, ['size', 'deflate_on_oom', 'free_page_reporting', 'stats_polling_interval_s', 'id'], 'size');
+  const size = kv.get('size');
+  if (size === undefined) throw new CliError('invalid-value', `--balloon ${value}: size=SIZE is required (e.g. --balloon size=128M; 0 starts it empty)`);
+  const bytes = parseSize(size);
+  if (bytes === undefined || !Number.isSafeInteger(bytes)) throw new CliError('invalid-value', `--balloon ${value}: '${size}' is not a size; use bytes or a K, M or G suffix`);
+  const balloon: BalloonConfig = { size: bytes };
+  for (const key of ['deflate_on_oom', 'free_page_reporting'] as const) {
+    const v = kv.get(key);
+    if (v === undefined) continue;
+    if (v !== 'on' && v !== 'off') throw new CliError('invalid-value', `--balloon ${value}: ${key} must be on or off`);
+    balloon[key] = v === 'on';
+  }
+  const interval = kv.get('stats_polling_interval_s');
+  if (interval !== undefined) {
+    if (!/^\d{1,10}$/.test(interval)) throw new CliError('invalid-value', `--balloon ${value}: stats_polling_interval_s must be a whole number of seconds`);
+    balloon.stats_polling_interval_s = Number(interval);
+  }
+  const id = kv.get('id');
+  if (id !== undefined) balloon.id = id;
+  return balloon;
+}
+
 /** Cloud Hypervisor's `--rng src=PATH[,iommu=on|off]`; a bare value is the src. */
 function parseRng(value: string): RngConfig {
   const kv = parseKeyValues('--rng', value, ['src', 'iommu'], 'src');
@@ -397,6 +428,7 @@ const FLAG_OF_KEY: ReadonlyArray<[RegExp, string]> = [
   [/^net\b/, '--net'],
   [/^rng\b/, '--rng'],
   [/^vsock\b/, '--vsock'],
+  [/^balloon\b/, '--balloon'],
 ];
 
 /**

@@ -33,6 +33,10 @@ VM (with --kernel):
                          model: a client of the Unix socket PATH writes "CONNECT <port>\n"
                          to reach a guest port; a guest connecting to host port P reaches
                          the listener on PATH_P
+  --balloon size=SIZE[,deflate_on_oom=on][,free_page_reporting=on][,stats_polling_interval_s=N]
+                         A virtio-balloon inflated to SIZE at boot (0: empty; resize it with
+                         vm.resize desired_balloon); inflated and reported free pages go back
+                         to the host; N > 0 collects the guest's memory statistics every N s
   --disk path=PATH[,readonly=on][,id=ID]
                          A virtio-blk disk backed by a host file or block device; repeat
                          the flag for more disks (the first is /dev/vda)

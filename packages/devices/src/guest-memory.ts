@@ -25,3 +25,15 @@ export interface GuestMemory {
   writeU32(gpa: number, v: number): void;
   writeU64(gpa: number, v: bigint): void;
 }
+
+/**
+ * Guest RAM that can give pages back to the host while the guest runs (the balloon's inflated
+ * pages). vmm-core's GuestMemoryMmap punches a hole in the RAM's memfd.
+ */
+export interface MemoryDiscard {
+  /**
+   * Frees [gpa, gpa+len), which must lie inside one RAM region (callers check with checkRange);
+   * the range reads as zeros afterwards. Host pages only partly covered stay. Throws on a host failure.
+   */
+  discard(gpa: number, len: number): void;
+}

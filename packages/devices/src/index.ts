@@ -1,5 +1,5 @@
 export type { BusDevice, IrqTrigger, VmExitRequester } from './bus-device.js';
-export type { GuestMemory } from './guest-memory.js';
+export type { GuestMemory, MemoryDiscard } from './guest-memory.js';
 export { Bus, BusError, type BusMetrics } from './bus.js';
 export { BytePortBusDevice, type ByteRegisterDevice } from './legacy/byte-port-bus.js';
 export {
@@ -131,3 +131,19 @@ export {
   type TokenBucketState,
   type MillisecondClock,
 } from './rate-limiter.js';
+export {
+  VirtioBalloon,
+  VIRTIO_BALLOON_F_MUST_TELL_HOST,
+  VIRTIO_BALLOON_F_STATS_VQ,
+  VIRTIO_BALLOON_F_DEFLATE_ON_OOM,
+  VIRTIO_BALLOON_F_FREE_PAGE_HINT,
+  VIRTIO_BALLOON_F_PAGE_POISON,
+  VIRTIO_BALLOON_F_PAGE_REPORTING,
+  DEFAULT_BALLOON_QUEUE_SIZE,
+  MAX_BALLOON_PFNS_PER_REQUEST,
+  type VirtioBalloonOptions,
+  type VirtioBalloonMetrics,
+  type VirtioBalloonState,
+} from './virtio/balloon.js';
+export { BALLOON_PAGE_SIZE } from './virtio/balloon-pages.js';
+export { BALLOON_STAT_NAMES } from './virtio/balloon-stats.js';

@@ -186,6 +186,9 @@ export const BalloonConfigSchema = Strict({
   size: UInt64(),
   deflate_on_oom: Opt(Bool(false)),
   free_page_reporting: Opt(Bool(false)),
+  // A Workervisor extension, not in Cloud Hypervisor's BalloonConfig: Firecracker's
+  // `balloon.stats_polling_interval_s` (seconds; 0 = no statistics queue) lands here.
+  stats_polling_interval_s: Opt(Int({ minimum: 0, default: 0 })),
 });
 
 export const FsConfigSchema = Strict({

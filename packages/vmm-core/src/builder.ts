@@ -30,6 +30,7 @@ import type { MachineConfig } from './machine-config.js';
 import { GuestMemoryMmap } from './memory.js';
 import { netDevice, openNets, type OpenedNet } from './net-host.js';
 import { Teardown } from './teardown.js';
+import { balloonDevice } from './balloon-wiring.js';
 import { blockDevice, openDisks, rngDevice } from './virtio-wiring.js';
 import { vsockDevice } from './vsock-host.js';
 
@@ -184,8 +185,8 @@ async function build(config: MachineConfig, exit: GuestExitRequester, inputs: Bu
   teardown.push('doorbell watcher', () => doorbellWatcher.stop());
 
   // 6. Devices, one registration each (bus ranges, GSIs, ACPI node, counters, teardown); this
-  //    order is the DSDT's and vm.counters'. Virtio: disk i in slot i, then rng, console, vsock, net.
-  const ctx: DeviceContext = { vm, memory, exit, irq: (gsi) => irqfdTrigger(vm, gsi, irqFds), nextVirtioSlot: virtioSlots() };
+  //    order is the DSDT's and vm.counters'. Virtio: disk i in slot i, then rng, console, vsock, net, balloon.
+  const ctx: DeviceContext = { vm, memory, discard: memory, exit, irq: (gsi) => irqfdTrigger(vm, gsi, irqFds), nextVirtioSlot: virtioSlots() };
   devices.register(await com1(ctx, config.serial));
   devices.register(i8042(ctx));
   devices.register(acpiShutdown(ctx));
@@ -200,10 +201,12 @@ async function build(config: MachineConfig, exit: GuestExitRequester, inputs: Bu
   if (config.console !== undefined) devices.register(await consoleDevice(ctx, config.console));
   if (config.vsock !== undefined) devices.register(await vsockDevice(ctx, config.vsock));
   nets.forEach((net, i) => devices.register(netDevice(ctx, net, i)));
+  const balloon = config.balloon === undefined ? undefined : balloonDevice(ctx, config.balloon);
+  if (balloon !== undefined) devices.register(balloon);
 
   // 7. ACPI tables (the devices' nodes in the DSDT); the machine owns everything from here on.
   const acpi = createAcpiTables(memory, { vcpus: config.vcpus, devices: devices.acpiNodes() });
-  const machine = new Machine({ memory, devices, ged: ged.device, acpi, teardown });
+  const machine = new Machine({ memory, devices, ged: ged.device, acpi, teardown, ...(balloon === undefined ? {} : { balloon: balloon.balloon }) });
 
   // 8. vCPU workers, started now so their ~100 ms of thread start-up overlaps loading the kernel.
   //    Each creates its own vCPU fd. Their step is pushed last, so it runs first.

@@ -12,7 +12,7 @@ import type { GuestExit, Machine } from './machine.js';
 type ExitRequester = Parameters<typeof buildMachine>[1];
 
 /** The part of Machine the controller uses, checked against the real class. */
-type ControlledMachine = Pick<Machine, 'onGuestExit' | 'guestExit' | 'resume' | 'pause' | 'close' | 'counters' | 'powerButton'> & {
+type ControlledMachine = Pick<Machine, 'onGuestExit' | 'guestExit' | 'resume' | 'pause' | 'close' | 'counters' | 'powerButton' | 'setBalloonTarget' | 'balloonActualBytes' | 'deviceTree'> & {
   parts: { memory: { size: number } };
 };
 
@@ -47,6 +47,20 @@ class FakeMachine implements ControlledMachine {
   }
   powerButton(): void {
     this.calls.push('power-button');
+  }
+  /** The balloon target set through vm.resize, and the driver's `actual` a test pretends. */
+  balloonTarget: number | undefined;
+  actualBytes = 0;
+  setBalloonTarget(bytes: number): boolean {
+    if (this.config.balloon === undefined) return false;
+    this.balloonTarget = bytes;
+    return true;
+  }
+  balloonActualBytes(): number {
+    return this.actualBytes;
+  }
+  deviceTree(): ReturnType<Machine['deviceTree']> {
+    return { com1: { id: 'com1', resources: [{ PioAddressRange: { base: 0x3f8, size: 8 } }, { LegacyIrq: 4 }], children: [] } };
   }
 }
 
@@ -189,10 +203,11 @@ describe('Vmm lifecycle', () => {
     const created = await run({ type: 'VmInfo' });
     expect(created).toMatchObject({ ok: true, value: { state: 'Created', config: { payload: { kernel: '/vmlinux' } } } });
     expect(Object.keys(created.ok ? (created.value ?? {}) : {})).not.toContain('memory_actual_size');
+    expect(Object.keys(created.ok ? (created.value ?? {}) : {})).not.toContain('device_tree');
     expect(await refused({ type: 'VmCounters' })).toBe('ERR_VMM_VM_NOT_BOOTED');
     expect(await refused({ type: 'VmPowerButton' })).toBe('ERR_VMM_VM_NOT_BOOTED');
     await run({ type: 'VmBoot' });
-    expect(await run({ type: 'VmInfo' })).toMatchObject({ ok: true, value: { state: 'Running', memory_actual_size: 64 << 20 } });
+    expect(await run({ type: 'VmInfo' })).toMatchObject({ ok: true, value: { state: 'Running', memory_actual_size: 64 << 20, device_tree: { com1: { id: 'com1' } } } });
     expect(await run({ type: 'VmPowerButton' })).toMatchObject({ ok: true });
     expect(await run({ type: 'VmCounters' })).toEqual({ ok: true, value: { com1: { txBytes: 2 } } });
     await run({ type: 'VmShutdown' });
@@ -208,6 +223,61 @@ describe('Vmm lifecycle', () => {
     });
     expect(await run({ type: 'VmNmi' })).toMatchObject({ ok: false, error: { code: 'ERR_VMM_VM_NOT_SUPPORTED', details: { action: 'VmNmi' } } });
     expect(await run({ type: 'VmSnapshot', body: {} })).toMatchObject({ ok: false, error: { details: { reason: 'device state save/restore is not implemented yet' } } });
+  });
+
+  describe('vm.resize', () => {
+    const MIB = 1024 * 1024;
+    const WITH_BALLOON: VmConfig = { ...CONFIG, balloon: { size: 8 * MIB } };
+
+    it('sets the running balloon\'s target and the size a reboot boots with, and vm.info shows it', async () => {
+      const { run, machines } = harness('restart');
+      await run({ type: 'VmCreate', body: WITH_BALLOON });
+      await run({ type: 'VmBoot' });
+      expect(await run({ type: 'VmResize', body: { desired_balloon: 32 * MIB } })).toEqual({ ok: true, value: undefined });
+      expect(machines[0]?.balloonTarget).toBe(32 * MIB);
+      expect(await run({ type: 'VmInfo' })).toMatchObject({ ok: true, value: { config: { balloon: { size: 32 * MIB } } } });
+      // The guest reported 16 MiB inflated so far: vm.info's memory_actual_size is RAM minus that.
+      machines[0]!.actualBytes = 16 * MIB;
+      expect(await run({ type: 'VmInfo' })).toMatchObject({ ok: true, value: { memory_actual_size: (64 - 16) * MIB } });
+      await run({ type: 'VmReboot' });
+      expect(machines[1]?.config.balloon?.sizeBytes).toBe(32 * MIB);
+    });
+
+    it('before vm.boot changes only the size the VM boots with', async () => {
+      const { run, machines } = harness();
+      await run({ type: 'VmCreate', body: WITH_BALLOON });
+      expect(await run({ type: 'VmResize', body: { desired_balloon: 0 } })).toMatchObject({ ok: true });
+      await run({ type: 'VmBoot' });
+      expect(machines[0]?.config.balloon?.sizeBytes).toBe(0);
+    });
+
+    it.each([
+      [{ desired_balloon: 64 * MIB }, 'ERR_VMM_VM_INVALID_REQUEST', 'desired_balloon', /must be less than the VM's memory/],
+      [{ desired_balloon: 4097 }, 'ERR_VMM_VM_INVALID_REQUEST', 'desired_balloon', /not a whole number of 4K pages/],
+      [{ desired_vcpus: 2 }, 'ERR_VMM_VM_NOT_SUPPORTED', 'desired_vcpus', /vCPU hotplug/],
+      [{ desired_ram: 128 * MIB, desired_balloon: 0 }, 'ERR_VMM_VM_NOT_SUPPORTED', 'desired_ram', /memory hotplug/],
+    ])('refuses %j naming the field', async (body, code, field, message) => {
+      const { run, machines } = harness();
+      await run({ type: 'VmCreate', body: WITH_BALLOON });
+      await run({ type: 'VmBoot' });
+      const r = await run({ type: 'VmResize', body });
+      expect(r).toMatchObject({ ok: false, error: { code, details: { field } } });
+      expect(r.ok ? '' : r.error.message).toMatch(message);
+      expect(machines[0]?.balloonTarget).toBeUndefined();
+    });
+
+    it('accepts desired_vcpus and desired_ram equal to what the VM has', async () => {
+      const { run } = harness();
+      await run({ type: 'VmCreate', body: WITH_BALLOON });
+      expect(await run({ type: 'VmResize', body: { desired_vcpus: 1, desired_ram: 64 * MIB } })).toMatchObject({ ok: true });
+    });
+
+    it('refuses desired_balloon for a VM without a balloon, and any resize before vm.create', async () => {
+      const { run, refused } = harness();
+      expect(await refused({ type: 'VmResize', body: { desired_balloon: 0 } })).toBe('ERR_VMM_VM_NOT_CREATED');
+      await run({ type: 'VmCreate', body: CONFIG });
+      expect(await run({ type: 'VmResize', body: { desired_balloon: 0 } })).toMatchObject({ ok: false, error: { code: 'ERR_VMM_VM_INVALID_REQUEST', message: expect.stringMatching(/needs a balloon device/) } });
+    });
   });
 
   it('refuses a malformed action that names no known type', async () => {

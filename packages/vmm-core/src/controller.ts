@@ -1,6 +1,6 @@
 // Vmm: the VM lifecycle (Cloud Hypervisor's: no VM -> Created -> Running <-> Paused; shutdown drops
 // the running machine and keeps its config) and the one place every VmmAction is performed.
-import type { VmConfig, VmCounters, VmInfo, VmmPingResponse, VmState } from '@workervisor/schema';
+import type { VmConfig, VmCounters, VmInfo, VmmPingResponse, VmResize, VmState } from '@workervisor/schema';
 import { createLogger, toErrorData, type LogLevel } from '@workervisor/base';
 import type { ActionHandler, ActionOf, ActionResult, ActionValue, VmmAction, VmmActionType } from './actions.js';
 import { buildMachine } from './builder.js';
@@ -38,7 +38,6 @@ const NOT_SUPPORTED = {
   VmCoredump: 'device state save/restore is not implemented yet',
   VmSendMigration: 'device state save/restore is not implemented yet',
   VmReceiveMigration: 'device state save/restore is not implemented yet',
-  VmResize: 'no CPU, memory or disk hotplug yet',
   VmResizeZone: 'no CPU, memory or disk hotplug yet',
   VmResizeDisk: 'no CPU, memory or disk hotplug yet',
   VmAddDevice: 'device hotplug is not implemented yet',
@@ -162,6 +161,9 @@ export class Vmm implements ActionHandler {
         return undefined;
       case 'VmCounters':
         return this.requireBooted('report counters for').counters();
+      case 'VmResize':
+        this.resize(action.body);
+        return undefined;
       case 'VmPowerButton':
         this.requireBooted('press the power button of').powerButton();
         return undefined;
@@ -227,8 +229,41 @@ export class Vmm implements ActionHandler {
   async info(): Promise<VmInfo> {
     if (this.config === undefined || this.configWithDefaults === undefined) throw new VmError('not-created', 'no VM is created; call vm.create first');
     const info: VmInfo = { config: await this.configWithDefaults, state: this.state ?? 'Created' };
-    if (this.machine !== undefined) info.memory_actual_size = this.machine.parts.memory.size;
+    if (this.machine !== undefined) {
+      // memory_actual_size is RAM minus the balloon, as the guest last reported it (Cloud Hypervisor's).
+      info.memory_actual_size = this.machine.parts.memory.size - this.machine.balloonActualBytes();
+      info.device_tree = this.machine.deviceTree();
+    }
     return info;
+  }
+
+  /**
+   * vm.resize: desired_balloon sets the balloon's target, on the running guest and in the config a
+   * reboot builds from (Cloud Hypervisor's Vm::resize does both; before vm.boot only the config).
+   * desired_vcpus and desired_ram are refused by name unless they ask for what the VM already has.
+   */
+  resize(body: VmResize): void {
+    const resolved = this.resolved;
+    const config = this.config;
+    if (resolved === undefined || config === undefined) throw new VmError('not-created', 'cannot resize the VM: no VM is created');
+    if (body.desired_vcpus !== undefined && body.desired_vcpus !== resolved.vcpus) {
+      throw new VmError('not-supported', `desired_vcpus ${body.desired_vcpus} (vCPU hotplug; the VM has ${resolved.vcpus}) is not supported by this VMM yet`, { details: { field: 'desired_vcpus' } });
+    }
+    if (body.desired_ram !== undefined && body.desired_ram !== resolved.memoryBytes) {
+      throw new VmError('not-supported', `desired_ram ${body.desired_ram} (memory hotplug; the VM has ${resolved.memoryBytes} bytes) is not supported by this VMM yet; resize the balloon with desired_balloon`, { details: { field: 'desired_ram' } });
+    }
+    const bytes = body.desired_balloon;
+    if (bytes === undefined) return;
+    const field = { details: { field: 'desired_balloon' } };
+    if (resolved.balloon === undefined || config.balloon === undefined) throw new VmError('invalid-request', 'desired_balloon needs a balloon device; create the VM with a balloon section', field);
+    if (!Number.isSafeInteger(bytes) || bytes < 0 || bytes % 4096 !== 0) throw new VmError('invalid-request', `desired_balloon ${bytes} is not a whole number of 4K pages`, field);
+    if (bytes >= resolved.memoryBytes) throw new VmError('invalid-request', `desired_balloon ${bytes} must be less than the VM's memory, ${resolved.memoryBytes} bytes`, field);
+    this.machine?.setBalloonTarget(bytes);
+    this.resolved = { ...resolved, balloon: { ...resolved.balloon, sizeBytes: bytes } };
+    this.config = { ...config, balloon: { ...config.balloon, size: bytes } };
+    this.configWithDefaults = this.configWithDefaults?.then((c) => (c.balloon === undefined ? c : { ...c, balloon: { ...c.balloon, size: bytes } }));
+    this.configWithDefaults?.catch(() => undefined);
+    log.info(`balloon target ${bytes} bytes`);
   }
 
   private requireBooted(action: string): Machine {

@@ -50,6 +50,17 @@ describe('DeviceManager', () => {
     expect(devices.acpiNodes()).toEqual([Uint8Array.of(1), Uint8Array.of(3)]);
   });
 
+  it("lists every device the guest reaches by id with its ranges and GSIs, in Cloud Hypervisor's device_tree shape", () => {
+    const devices = new DeviceManager(new Teardown());
+    devices.register({ name: 'com1', ranges: [{ bus: 'pio', base: 0x3f8, size: 8, device: silent }], gsis: [4] });
+    devices.register({ name: 'exit-mailbox', ranges: [], gsis: [] });
+    devices.register({ name: 'balloon', ranges: [{ bus: 'mmio', base: 0xd000_1000, size: 0x1000, device: silent, name: 'virtio-balloon' }], gsis: [6] });
+    expect(devices.deviceTree()).toEqual({
+      com1: { id: 'com1', resources: [{ PioAddressRange: { base: 0x3f8, size: 8 } }, { LegacyIrq: 4 }], children: [] },
+      balloon: { id: 'balloon', resources: [{ MmioAddressRange: { base: 0xd000_1000, size: 0x1000 } }, { LegacyIrq: 6 }], children: [] },
+    });
+  });
+
   it('reports the numeric fields of a metrics object only', () => {
     expect(numericFields({ bytesOut: 3, name: 'com1', errors: 0, nested: { a: 1 } })).toEqual({ bytesOut: 3, errors: 0 });
   });

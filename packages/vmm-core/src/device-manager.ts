@@ -2,8 +2,9 @@
 // Aml trait for the ACPI part): a registration declares the device's bus ranges, GSIs, ACPI node,
 // counters, snapshot hooks and teardown, and the DeviceManager puts it on the buses.
 import diagnostics from 'node:diagnostics_channel';
-import { Bus, type BusDevice, type GuestMemory, type IrqTrigger, type VmExitRequester } from '@workervisor/devices';
+import { Bus, type BusDevice, type GuestMemory, type IrqTrigger, type MemoryDiscard, type VmExitRequester } from '@workervisor/devices';
 import type { VmFd } from '@workervisor/native';
+import type { DeviceNode } from '@workervisor/schema';
 import { AccessKind } from '@workervisor/vcpu-worker';
 import type { Teardown, TeardownStep } from './teardown.js';
 
@@ -21,6 +22,8 @@ export interface DeviceContext {
   readonly vm: VmFd;
   /** Guest RAM, for DMA-capable devices (virtio). */
   readonly memory: GuestMemory;
+  /** Gives guest RAM back to the host (the balloon's inflated pages). */
+  readonly discard: MemoryDiscard;
   /** Where reset, power-off and panic requests go. */
   readonly exit: GuestExitRequester;
   /** An edge on `gsi` (a KVM irqfd); the machine closes it after the vCPUs and devices stop. */
@@ -103,6 +106,25 @@ export class DeviceManager {
   /** device -> counter -> value, in registration order (Cloud Hypervisor's vm.counters shape). */
   counters(): Record<string, Record<string, number>> {
     return Object.fromEntries(this.registered.flatMap((r) => (r.counters === undefined ? [] : [[r.name, r.counters()]])));
+  }
+
+  /**
+   * Every device the guest can reach, by id, in Cloud Hypervisor's vm.info `device_tree` shape: its
+   * resources as CH's Resource enum serializes them (`{ MmioAddressRange: { base, size } }`,
+   * `{ PioAddressRange: { base, size } }`, `{ LegacyIrq: gsi }`) and no children (no PCI bus).
+   * Registrations with neither ranges nor GSIs (the exit path's counters) are not devices.
+   */
+  deviceTree(): Record<string, DeviceNode> {
+    const tree: Record<string, DeviceNode> = {};
+    for (const r of this.registered) {
+      if (r.ranges.length === 0 && r.gsis.length === 0) continue;
+      const resources: Array<Record<string, unknown>> = [
+        ...r.ranges.map((range) => ({ [range.bus === 'mmio' ? 'MmioAddressRange' : 'PioAddressRange']: { base: range.base, size: range.size } })),
+        ...r.gsis.map((gsi) => ({ LegacyIrq: gsi })),
+      ];
+      tree[r.name] = { id: r.name, resources, children: [] };
+    }
+    return tree;
   }
 
   /** A forwarded vCPU access, onto the PIO or MMIO bus. */

@@ -77,6 +77,20 @@ export interface NetSpec {
   offloads: { tso: boolean; ufo: boolean; csum: boolean };
 }
 
+/** The virtio-balloon: its first target and what it offers the driver. */
+export interface BalloonSpec {
+  /** Counter key and vm.info id (Cloud Hypervisor's `id`); default `balloon`. */
+  id?: string;
+  /** The balloon's size at boot, in bytes (whole 4 KiB pages, less than guest RAM). */
+  sizeBytes: number;
+  /** Offer VIRTIO_BALLOON_F_DEFLATE_ON_OOM. */
+  deflateOnOom: boolean;
+  /** Offer VIRTIO_BALLOON_F_PAGE_REPORTING: free pages the guest reports go back to the host. */
+  freePageReporting: boolean;
+  /** Offer the stats queue and poll it this often, in seconds; 0 = no statistics. */
+  statsIntervalS: number;
+}
+
 export interface MachineConfig {
   vcpus: number;
   /** Guest RAM in bytes (page multiple). */
@@ -95,6 +109,8 @@ export interface MachineConfig {
   vsock?: VsockSpec;
   /** virtio-net devices on host taps (slots after the other virtio devices); none when omitted. */
   nets?: NetSpec[];
+  /** A virtio-balloon (the last virtio slot); none when omitted. */
+  balloon?: BalloonSpec;
   /** Which entry to use for an ELF with a PVH note ('auto' = PVH). */
   protocol?: BootProtocolChoice;
   /** The vCPU workers' log level; they write to the core's log file (logFileDescriptor). */

@@ -1,6 +1,6 @@
 import diagnostics from 'node:diagnostics_channel';
-import { AcpiGed, type BusDevice } from '@workervisor/devices';
-import { RecordingIrq } from '@workervisor/devices/testing';
+import { AcpiGed, VirtioBalloon, type BusDevice } from '@workervisor/devices';
+import { FakeGuestMemory, RecordingIrq } from '@workervisor/devices/testing';
 import { AccessKind, type VcpuHandle } from '@workervisor/vcpu-worker';
 import { describe, expect, it } from 'vitest';
 import { DeviceManager, type DeviceRegistration } from './device-manager.js';
@@ -125,6 +125,19 @@ describe('Machine', () => {
     metrics.bytesOut = 5;
     devices.register({ name: 'rng', ranges: [], gsis: [], counters: () => ({ bytes: 3 }) });
     expect(machine.counters()).toEqual({ com1: { bytesOut: 5 }, disk0: { reads: 2 }, rng: { bytes: 3 } });
+  });
+
+  it("sets the balloon's target and reports its actual size, and says when there is no balloon", () => {
+    const { machine } = testMachine();
+    expect(machine.setBalloonTarget(4096)).toBe(false);
+    expect(machine.balloonActualBytes()).toBe(0);
+    const balloon = new VirtioBalloon({ discard: new FakeGuestMemory(4096) });
+    const teardown = new Teardown();
+    const withBalloon = new Machine({ memory: { size: 0 } as GuestMemoryMmap, devices: new DeviceManager(teardown), ged: new AcpiGed({ irq: new RecordingIrq() }), acpi: { rsdpAddress: 0, tables: [] }, teardown, balloon });
+    expect(withBalloon.setBalloonTarget(8 * 4096)).toBe(true);
+    expect(balloon.targetPages).toBe(8);
+    balloon.writeConfig(4, Uint8Array.of(3, 0, 0, 0));
+    expect(withBalloon.balloonActualBytes()).toBe(3 * 4096);
   });
 
   it('presses the power button on the GED: its event bit and one interrupt', () => {

@@ -1,9 +1,10 @@
 // Machine: a built, wired VM — guest RAM, buses, devices, vCPU workers — the exit dispatch between
 // them and the one teardown that releases it all. builder.ts creates it; controller.ts drives it.
-import type { AcpiGed } from '@workervisor/devices';
+import type { AcpiGed, VirtioBalloon } from '@workervisor/devices';
 import { createLogger, fromErrorData } from '@workervisor/base';
 import type { AccessKind, VcpuEvent, VcpuHandle, VcpuStats } from '@workervisor/vcpu-worker';
 import type { AcpiTables } from './arch/x86_64/acpi/index.js';
+import type { DeviceNode } from '@workervisor/schema';
 import type { DeviceManager } from './device-manager.js';
 import type { GuestMemoryMmap } from './memory.js';
 import type { Teardown } from './teardown.js';
@@ -26,6 +27,8 @@ export interface MachineParts {
   readonly acpi: AcpiTables;
   /** Every release step of the machine, in order (builder.ts pushes them as it acquires). */
   readonly teardown: Teardown;
+  /** The virtio-balloon, when the VM has one (vm.resize's desired_balloon sets its target). */
+  readonly balloon?: VirtioBalloon;
 }
 
 export class Machine {
@@ -88,6 +91,26 @@ export class Machine {
 
   async vcpuStats(): Promise<VcpuStats[]> {
     return Promise.all(this.vcpus.map((v) => v.stats()));
+  }
+
+  /**
+   * Sets the balloon's target to `bytes` (whole 4 KiB pages); the guest's driver inflates or
+   * deflates towards it. Returns false when the VM has no balloon.
+   */
+  setBalloonTarget(bytes: number): boolean {
+    if (this.parts.balloon === undefined) return false;
+    this.parts.balloon.setTarget(bytes);
+    return true;
+  }
+
+  /** The balloon's size as the guest's driver last reported it (`actual`), in bytes; 0 without one. */
+  balloonActualBytes(): number {
+    return (this.parts.balloon?.actual ?? 0) * 4096;
+  }
+
+  /** Every device with its id and resources (vm.info's device_tree). */
+  deviceTree(): Record<string, DeviceNode> {
+    return this.parts.devices.deviceTree();
   }
 
   /** Per-device counters, Cloud Hypervisor's vm.counters shape: device -> counter -> value. */

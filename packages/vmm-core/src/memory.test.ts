@@ -45,4 +45,23 @@ describe('GuestMemoryMmap', () => {
       mem.release();
     }
   });
+
+  it('discards by guest-physical address: the high region maps past the gap, partial pages stay, outside RAM throws', () => {
+    const mem = GuestMemoryMmap.allocate(3 * GIB + 16 * 4096);
+    try {
+      mem.write(4 * GIB, new Uint8Array(4 * 4096).fill(7));
+      mem.discard(4 * GIB + 100, 2 * 4096);
+      // Page 0 is partly covered (kept), page 1 fully (zeroed), page 2 partly (kept).
+      expect(mem.readU8(4 * GIB)).toBe(7);
+      expect(mem.readU8(4 * GIB + 4096)).toBe(0);
+      expect(mem.readU8(4 * GIB + 2 * 4096 + 50)).toBe(7);
+      mem.write(0x1000, new Uint8Array(4096).fill(9));
+      mem.discard(0x1000, 4096);
+      expect(mem.readU8(0x1000)).toBe(0);
+      expect(() => mem.discard(3 * GIB, 4096)).toThrow(/outside guest RAM/);
+      expect(() => mem.discard(3 * GIB - 4096, 8192)).toThrow(/outside guest RAM/);
+    } finally {
+      mem.release();
+    }
+  });
 });

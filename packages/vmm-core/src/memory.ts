@@ -1,8 +1,8 @@
 // Guest RAM: one SharedArrayBuffer (mmap'ed by the addon) split into guest-physical regions around
 // the 32-bit MMIO gap. Every access is bounds-checked against the regions (DESIGN.md "Guest memory").
-import type { GuestMemory } from '@workervisor/devices';
+import type { GuestMemory, MemoryDiscard } from '@workervisor/devices';
 import { VmmError } from '@workervisor/base';
-import { allocateGuestRam, pageSize, releaseGuestRam } from '@workervisor/native';
+import { allocateGuestRam, discardGuestRam, pageSize, releaseGuestRam } from '@workervisor/native';
 import { HIGH_RAM_START, MMIO_GAP_START } from './arch/x86_64/layout.js';
 
 export class GuestMemoryError extends VmmError<'GUEST_MEMORY'> {
@@ -32,7 +32,7 @@ export function x86Regions(size: number): MemoryRegion[] {
  */
 const WINDOW = 0x4000_0000;
 
-export class GuestMemoryMmap implements GuestMemory {
+export class GuestMemoryMmap implements GuestMemory, MemoryDiscard {
   readonly size: number;
   private readonly windows: Array<{ bytes: Uint8Array; view: DataView }> = [];
 
@@ -72,6 +72,19 @@ export class GuestMemoryMmap implements GuestMemory {
    */
   release(): void {
     releaseGuestRam(this.buffer);
+  }
+
+  /**
+   * Gives the host pages inside [gpa, gpa+len) back now (a hole punched in the memfd; they read as
+   * zeros and fault in fresh pages when touched). Partly covered host pages at either end stay.
+   * Throws GuestMemoryError outside one region, KvmError when the kernel refuses.
+   */
+  discard(gpa: number, len: number): void {
+    const off = this.at(gpa, len);
+    const page = pageSize();
+    const start = Math.ceil(off / page) * page;
+    const end = Math.floor((off + len) / page) * page;
+    if (end > start) discardGuestRam(this.buffer, start, end - start);
   }
 
   /** Buffer offset of [gpa, gpa+len), or -1 when it is not inside one region. */

@@ -65,6 +65,14 @@ describe('Firecracker config translation', () => {
     expect(Value.Check(VmConfigSchema, config)).toBe(true);
   });
 
+  it('carries the balloon statistics interval and free page reporting into the balloon section', () => {
+    const fc = base();
+    fc['balloon'] = { amount_mib: 16, deflate_on_oom: false, stats_polling_interval_s: 5, free_page_reporting: true };
+    const { config } = translateFirecrackerConfig(fc);
+    expect(config.balloon).toEqual({ size: 16 * 1024 * 1024, deflate_on_oom: false, free_page_reporting: true, stats_polling_interval_s: 5 });
+    expect(Value.Check(VmConfigSchema, config)).toBe(true);
+  });
+
   it('carries the entropy rate limiter (bytes and ops buckets) into rng.rate_limiter_config', () => {
     const fc = base();
     fc['entropy'] = { rate_limiter: { bandwidth: { size: 1000, one_time_burst: 4096, refill_time: 100 }, ops: { size: 10, refill_time: 1000 } } };
@@ -125,7 +133,7 @@ describe('Firecracker config translation', () => {
       [(fc) => (fc['drives'][0].socket = '/vhost.sock'), 'drives[0].socket'],
       [(fc) => (fc['memory-hotplug'] = { total_size_mib: 1024 }), 'memory-hotplug'],
       [(fc) => (fc['pmem'] = [{ id: 'p', path_on_host: '/p' }]), 'pmem[0]'],
-      [(fc) => (fc['balloon'] = { amount_mib: 1, deflate_on_oom: false, stats_polling_interval_s: 1 }), 'balloon.stats_polling_interval_s'],
+      [(fc) => (fc['balloon'] = { amount_mib: 1, deflate_on_oom: false, free_page_hinting: true }), 'balloon.free_page_hinting'],
       [(fc) => (fc['network-interfaces'] = [{ iface_id: 'eth0', host_dev_name: 'tap0', mtu: 9000 }]), 'network-interfaces[0].mtu'],
       [(fc) => (fc['network-interfaces'] = [{ iface_id: 'eth0', host_dev_name: 'tap0', rx_rate_limiter: { bandwidth: { size: 1, refill_time: 1 } } }]), 'network-interfaces[0].rx_rate_limiter'],
       [(fc) => (fc['network-interfaces'] = [{ iface_id: 'eth0', host_dev_name: 'tap0', tx_rate_limiter: { ops: { size: 1, refill_time: 1 } } }]), 'network-interfaces[0].tx_rate_limiter'],

@@ -166,9 +166,14 @@ export function translateFirecrackerConfig(input: unknown): FirecrackerTranslati
   }
   const b = fc.balloon;
   if (b != null) {
-    if ((b.stats_polling_interval_s ?? 0) !== 0) unsupported('balloon.stats_polling_interval_s', 'balloon statistics');
     if (b.free_page_hinting === true) unsupported('balloon.free_page_hinting', 'free page hinting');
-    config.balloon = { size: b.amount_mib * MIB, deflate_on_oom: b.deflate_on_oom, free_page_reporting: b.free_page_reporting ?? false };
+    // The statistics interval rides in our BalloonConfig extension; 0 (or absent) means no stats queue, as in Firecracker.
+    config.balloon = {
+      size: b.amount_mib * MIB,
+      deflate_on_oom: b.deflate_on_oom,
+      free_page_reporting: b.free_page_reporting ?? false,
+      ...(b.stats_polling_interval_s == null || b.stats_polling_interval_s === 0 ? {} : { stats_polling_interval_s: b.stats_polling_interval_s }),
+    };
   }
   if (fc.entropy != null) {
     // Firecracker's entropy device reads getrandom, as /dev/urandom does; its rate limiter (bytes

@@ -1,6 +1,6 @@
 // An in-process GuestMemory for unit tests: RAM regions over plain ArrayBuffers with the same
 // bounds rules as the real one (guest-memory.ts): every access must lie inside one region.
-import type { GuestMemory } from '../guest-memory.js';
+import type { GuestMemory, MemoryDiscard } from '../guest-memory.js';
 import { VmmError } from '@workervisor/base';
 
 /**
@@ -39,8 +39,10 @@ function hex(v: number): string {
  * models a hole between regions. Each region gets its own zeroed buffer (SharedArrayBuffer when
  * `shared` is set, like the real RAM posted to vCPU workers).
  */
-export class FakeGuestMemory implements GuestMemory {
+export class FakeGuestMemory implements GuestMemory, MemoryDiscard {
   readonly size: number;
+  /** Every discard() call, in order (what a balloon gave back). */
+  readonly discarded: Array<{ gpa: number; len: number }> = [];
   private readonly regions: readonly Region[];
 
   constructor(layout: number | readonly FakeRegion[], options: { shared?: boolean } = {}) {
@@ -138,6 +140,12 @@ export class FakeGuestMemory implements GuestMemory {
   load(gpa: number, data: Uint8Array | readonly number[] | string): void {
     const bytes = typeof data === 'string' ? Uint8Array.from(data, (c) => c.charCodeAt(0) & 0xff) : Uint8Array.from(data);
     this.write(gpa, bytes);
+  }
+
+  /** Records the range and zero-fills it, as a hole punched in the real RAM's memfd reads. */
+  discard(gpa: number, len: number): void {
+    this.slice(gpa, len).fill(0);
+    this.discarded.push({ gpa, len });
   }
 
   /** Test convenience: a copy of [gpa, gpa+len). */

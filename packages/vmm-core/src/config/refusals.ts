@@ -53,7 +53,6 @@ export const REFUSALS: readonly Refusal[] = [
   { path: 'numa', what: 'guest NUMA nodes' },
   { path: 'pci_segments', what: 'PCI segments; devices are virtio-mmio' },
   { path: 'rate_limit_groups', what: 'shared rate limit groups' },
-  { path: 'balloon', what: 'virtio-balloon' },
   { path: 'tpm', what: 'a TPM' },
   { path: 'rtc', what: 'an RTC device' },
   { path: 'iommu', what: 'a virtual IOMMU', asks: isTrue },
@@ -121,6 +120,7 @@ export const REFUSALS: readonly Refusal[] = [
   ...mmioPlacement('rng'),
   ...mmioPlacement('console'),
   ...mmioPlacement('vsock'),
+  ...mmioPlacement('balloon'),
 
   { path: 'platform.num_pci_segments', what: 'PCI segments; devices are virtio-mmio' },
   { path: 'platform.iommu_segments', what: 'a virtual IOMMU' },

@@ -10,7 +10,8 @@ import { DEFAULT_MEMORY_SIZE, DEFAULT_SERIAL_MODE, DEFAULT_VCPUS, DISK_DEFAULTS 
 import { tokenBucketFromApi, type RateLimiterConfig } from '@workervisor/devices';
 import { MAX_VCPUS, VIRTIO_MMIO_SLOTS } from '../arch/x86_64/layout.js';
 import type { VsockSpec } from '../machine-config.js';
-import type { ConsoleSpec, DiskSpec, MachineConfig, NetSpec, RngSpec, SerialSink } from '../machine-config.js';
+import type { BalloonSpec, ConsoleSpec, DiskSpec, MachineConfig, NetSpec, RngSpec, SerialSink } from '../machine-config.js';
+import { resolveBalloon } from './balloon.js';
 import { invalidConfig as invalid, notSupported } from './errors.js';
 import { resolveNets } from './net.js';
 import { firstRefusal } from './refusals.js';
@@ -202,6 +203,7 @@ function vsock(v: VsockConfig, config: VmConfig, serial: SerialSink): VsockSpec 
     ...(config.rng === undefined ? [] : [config.rng.id ?? 'rng']),
     ...(config.console === undefined || config.console.mode === 'Off' ? [] : [config.console.id ?? 'console']),
     ...(config.net ?? []).map((n, i) => n.id ?? `net${i}`),
+    ...(config.balloon === undefined ? [] : [config.balloon.id ?? 'balloon']),
   ];
   if (taken.includes(name)) throw invalid('vsock.id', `vsock.id "${name}" is used by another device`);
   if (taken.length + 1 > VIRTIO_MMIO_SLOTS) throw invalid('vsock', `${taken.length + 1} virtio devices with the vsock exceed the ${VIRTIO_MMIO_SLOTS} virtio-mmio slots`);
@@ -209,9 +211,9 @@ function vsock(v: VsockConfig, config: VmConfig, serial: SerialSink): VsockSpec 
 }
 
 /** Every virtio device needs a slot, and every counter key must name one device. */
-function checkVirtioNames(disks: readonly DiskSpec[], rngSpec: RngSpec | undefined, consoleSpec: ConsoleSpec | undefined, nets: readonly NetSpec[] = []): void {
-  const count = disks.length + (rngSpec === undefined ? 0 : 1) + (consoleSpec === undefined ? 0 : 1) + nets.length;
-  if (count > VIRTIO_MMIO_SLOTS) throw invalid('disks', `${count} virtio devices (disks, rng, console, net) exceed the ${VIRTIO_MMIO_SLOTS} virtio-mmio slots`);
+function checkVirtioNames(disks: readonly DiskSpec[], rngSpec: RngSpec | undefined, consoleSpec: ConsoleSpec | undefined, nets: readonly NetSpec[] = [], balloonSpec?: BalloonSpec): void {
+  const count = disks.length + (rngSpec === undefined ? 0 : 1) + (consoleSpec === undefined ? 0 : 1) + nets.length + (balloonSpec === undefined ? 0 : 1);
+  if (count > VIRTIO_MMIO_SLOTS) throw invalid('disks', `${count} virtio devices (disks, rng, console, net, balloon) exceed the ${VIRTIO_MMIO_SLOTS} virtio-mmio slots`);
   const names = new Set(disks.map((d, i) => d.id ?? `disk${i}`));
   const rngName = rngSpec === undefined ? undefined : (rngSpec.id ?? 'rng');
   if (rngName !== undefined) {
@@ -226,6 +228,8 @@ function checkVirtioNames(disks: readonly DiskSpec[], rngSpec: RngSpec | undefin
     if (names.has(name)) throw invalid(`net[${i}].id`, `net[${i}].id "${name}" is used by another device`);
     names.add(name);
   });
+  const balloonName = balloonSpec === undefined ? undefined : (balloonSpec.id ?? 'balloon');
+  if (balloonName !== undefined && names.has(balloonName)) throw invalid('balloon.id', `balloon.id "${balloonName}" is used by another device`);
 }
 
 /** vCPUs and RAM: at least one vCPU and MIN_MEMORY_BYTES, at most what the layout and the host have. */
@@ -261,7 +265,8 @@ export function resolveMachineConfig(config: VmConfig, hostMemory = totalmem()):
   const consoleSpec = config.console === undefined ? undefined : virtioConsole(config.console, serial);
   const vsockSpec = config.vsock === undefined ? undefined : vsock(config.vsock, config, serial);
   const netSpecs = resolveNets(config.net ?? []);
-  checkVirtioNames(diskSpecs, rngSpec, consoleSpec, netSpecs);
+  const balloonSpec = config.balloon === undefined ? undefined : resolveBalloon(config.balloon, memoryBytes);
+  checkVirtioNames(diskSpecs, rngSpec, consoleSpec, netSpecs, balloonSpec);
   return {
     vcpus,
     memoryBytes,
@@ -274,5 +279,6 @@ export function resolveMachineConfig(config: VmConfig, hostMemory = totalmem()):
     ...(consoleSpec === undefined ? {} : { console: consoleSpec }),
     ...(vsockSpec === undefined ? {} : { vsock: vsockSpec }),
     ...(netSpecs.length === 0 ? {} : { nets: netSpecs }),
+    ...(balloonSpec === undefined ? {} : { balloon: balloonSpec }),
   };
 }
