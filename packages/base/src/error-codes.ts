@@ -19,7 +19,7 @@ export const ERROR_CODES = {
   RATE_LIMITER: { owner: 'RateLimiterError', kinds: ['invalid-config', 'invalid-state'] },
   VIRTIO: { owner: 'VirtioError', kinds: ['invalid-config', 'activate', 'io'] },
   // @workervisor/vcpu-worker
-  VCPU: { owner: 'VcpuError', kinds: ['timeout', 'worker-failed', 'finished'] },
+  VCPU: { owner: 'VcpuError', kinds: ['timeout', 'worker-failed', 'finished', 'not-paused', 'restore'] },
   // @workervisor/vmm-core
   GUEST_MEMORY: { owner: 'GuestMemoryError', kinds: ['out-of-range', 'invalid-size'] },
   LOADER: {
