@@ -1,6 +1,7 @@
 import diagnostics from 'node:diagnostics_channel';
 import { AcpiGed, type BusDevice } from '@workervisor/devices';
 import { RecordingIrq } from '@workervisor/devices/testing';
+import type { Kvm, VmFd } from '@workervisor/native';
 import { AccessKind, type VcpuHandle } from '@workervisor/vcpu-worker';
 import { describe, expect, it } from 'vitest';
 import { DeviceManager, type DeviceRegistration } from './device-manager.js';
@@ -28,6 +29,8 @@ function testMachine(regs: DeviceRegistration[] = []): { machine: Machine; teard
   for (const r of regs) devices.register(r);
   const gedIrq = new RecordingIrq();
   const machine = new Machine({
+    kvm: {} as Kvm,
+    vm: {} as VmFd,
     memory: { size: 0 } as GuestMemoryMmap,
     devices,
     ged: new AcpiGed({ irq: gedIrq }),
