@@ -9,8 +9,10 @@ import { launch, type Vm } from '@workervisor/sdk';
 import { describeKvm, guestPath } from '../framework/index.js';
 
 const COUNTER_ADDR = 0x20_0004;
+/** AP k's counter (counter guest with cpus=N): COUNTER_AP_BASE + 4*k. */
+const apCounterAddr = (k: number) => 0x20_0010 + 4 * k;
 const PRINT_EVERY = 20_000_000;
-const COUNT_LINE = /COUNT (\d+)\n/;
+const COUNT_LINE = /COUNT (\d+)[^\n]*\n/;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The u32 at guest-physical `gpa` of a snapshot's memory file (offset = GPA below the MMIO gap). */
@@ -28,6 +30,9 @@ function memoryFileU32(dir: string, gpa: number): number {
 /** The first multiple of PRINT_EVERY above `n`: the guest's next COUNT line after a counter of n. */
 const nextMultiple = (n: number) => (Math.floor(n / PRINT_EVERY) + 1) * PRINT_EVERY;
 
+/** The AP counters of a COUNT line (`COUNT n ap1=a ap2=b ...`), in AP order. */
+const apCounts = (line: string) => [...line.matchAll(/ ap\d+=(\d+)/g)].map((m) => Number(m[1]));
+
 describeKvm('vm.snapshot and vm.restore', () => {
   const vms: Vm[] = [];
   let work: string;
@@ -43,7 +48,7 @@ describeKvm('vm.snapshot and vm.restore', () => {
 
   /** Boots the counter, lets it print twice, pauses it and snapshots it into a new directory. */
   async function snapshotCounter(cpus: number): Promise<{ dir: string; lastPrinted: number; source: Vm }> {
-    const source = track(await launch({ kernel: guestPath('counter.elf'), cmdline: `print-every=${PRINT_EVERY}`, cpus, memory: '64M' }));
+    const source = track(await launch({ kernel: guestPath('counter.elf'), cmdline: `print-every=${PRINT_EVERY} cpus=${cpus}`, cpus, memory: '64M' }));
     await source.waitForSerial('COUNTER-READY');
     await source.waitForSerial(COUNT_LINE);
     const lastPrinted = Number((await source.waitForSerial(COUNT_LINE))[1]);
@@ -59,6 +64,9 @@ describeKvm('vm.snapshot and vm.restore', () => {
       await source.kill();
       const saved = memoryFileU32(dir, COUNTER_ADDR);
       expect(saved).toBeGreaterThanOrEqual(lastPrinted);
+      const savedAps = Array.from({ length: cpus - 1 }, (_, i) => memoryFileU32(dir, apCounterAddr(i + 1)));
+      // Every AP was counting when the VM was paused.
+      for (const c of savedAps) expect(c).toBeGreaterThan(0);
       // Sparse: 64 MiB of guest RAM of which the guest touched well under a MiB.
       expect(statSync(join(dir, 'memory.bin')).size).toBe(64 << 20);
       expect(statSync(join(dir, 'memory.bin')).blocks * 512).toBeLessThan(8 << 20);
@@ -70,9 +78,18 @@ describeKvm('vm.snapshot and vm.restore', () => {
       expect(restored.serialText()).toBe('');
 
       await restored.resume();
-      const first = Number((await restored.waitForSerial(COUNT_LINE))[1]);
+      const firstLine = await restored.waitForSerial(COUNT_LINE);
+      const first = Number(firstLine[1]);
       expect(first).toBe(nextMultiple(saved));
-      expect(Number((await restored.waitForSerial(COUNT_LINE))[1])).toBe(first + PRINT_EVERY);
+      const secondLine = await restored.waitForSerial(COUNT_LINE);
+      expect(Number(secondLine[1])).toBe(first + PRINT_EVERY);
+      // The APs go on from their saved counts too (a fresh start would print less than saved).
+      const [aps1, aps2] = [apCounts(firstLine[0]), apCounts(secondLine[0])];
+      expect(aps1).toHaveLength(cpus - 1);
+      aps1.forEach((c, i) => {
+        expect(c).toBeGreaterThan(savedAps[i]!);
+        expect(aps2[i]).toBeGreaterThan(c);
+      });
       // No reboot: the guest's start-up line never appears again.
       expect(restored.serialText()).not.toContain('COUNTER-READY');
       expect(restored.serialText()).not.toContain('FAIL');
