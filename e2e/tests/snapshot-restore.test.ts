@@ -96,6 +96,26 @@ describeKvm('vm.snapshot and vm.restore', () => {
     });
   }
 
+  it('snapshots a restored VM again (its RAM is the first memory file, copy-on-write) and restores that running', async () => {
+    const { dir, source } = await snapshotCounter(1);
+    await source.kill();
+    const second = track(await launch());
+    await second.restore({ source_url: `file://${dir}`, prefault: true });
+    await second.resume();
+    await second.waitForSerial(COUNT_LINE);
+    await second.pause();
+    const again = join(work, 'again');
+    await second.snapshot({ destination_url: `file://${again}` });
+    await second.kill();
+    // The first snapshot's file is untouched by the guest's writes after the restore.
+    expect(memoryFileU32(dir, COUNTER_ADDR)).toBeLessThan(memoryFileU32(again, COUNTER_ADDR));
+
+    const third = track(await launch());
+    await third.restore({ source_url: `file://${again}`, resume: true });
+    expect((await third.info()).state).toBe('Running');
+    expect(Number((await third.waitForSerial(COUNT_LINE))[1])).toBe(nextMultiple(memoryFileU32(again, COUNTER_ADDR)));
+  });
+
   it('refuses to snapshot a running VM with a 405 that says to pause it', async () => {
     const vm = track(await launch({ kernel: guestPath('counter.elf'), memory: '64M' }));
     await vm.waitForSerial('COUNTER-READY');
