@@ -5,6 +5,8 @@ import { VirtioNet, VirtioRng } from '@workervisor/devices';
 import type { VmFd } from '@workervisor/native';
 import { describe, expect, it } from 'vitest';
 import { DeviceManager, type DeviceContext, type DeviceStateHooks } from './device-manager.js';
+import type { Machine } from './machine.js';
+import { takeSnapshot } from './snapshot/take.js';
 import { Teardown } from './teardown.js';
 import { virtioDevice } from './virtio-wiring.js';
 
@@ -73,5 +75,16 @@ describe('virtio device snapshot state', () => {
     const devices = new DeviceManager(new Teardown());
     devices.register(virtioDevice(context(mem), 'net0', new VirtioNet({ backend: new FakeTap(), mac: Uint8Array.of(2, 0, 0, 0, 0, 1), name: 'net0' })));
     expect(devices.unsnapshottable()).toEqual(['net0']);
+  });
+
+  it('makes vm.snapshot refuse by name before it touches a vCPU or writes a file', async () => {
+    const mem = new FakeGuestMemory(0x10_0000);
+    const devices = new DeviceManager(new Teardown());
+    devices.register(virtioDevice(context(mem), 'net0', new VirtioNet({ backend: new FakeTap(), mac: Uint8Array.of(2, 0, 0, 0, 0, 1), name: 'net0' })));
+    const machine = { parts: { devices }, vcpus: [] } as unknown as Machine;
+    await expect(takeSnapshot(machine, {} as never, '0', '/nonexistent/never-written')).rejects.toMatchObject({
+      code: 'ERR_VMM_SNAPSHOT_UNSUPPORTED_DEVICE',
+      message: 'vm.snapshot is not supported for device net0: it has no snapshot state yet',
+    });
   });
 });
