@@ -1,8 +1,7 @@
 // Vmm: the VM lifecycle (Cloud Hypervisor's: no VM -> Created -> Running <-> Paused; shutdown drops
 // the running machine and keeps its config) and the one place every VmmAction is performed.
-import type { VmConfig, VmCounters, VmInfo, VmmPingResponse, VmState } from '@workervisor/schema';
+import type { RestoreConfig, VmConfig, VmCounters, VmInfo, VmmPingResponse, VmSnapshotConfig, VmState } from '@workervisor/schema';
 import { createLogger, toErrorData, type LogLevel } from '@workervisor/base';
-import type { RestoreConfig, VmSnapshotConfig } from '@workervisor/schema';
 import type { ActionHandler, ActionOf, ActionResult, ActionValue, VmmAction, VmmActionType } from './actions.js';
 import { buildMachine, type GuestExitRequester } from './builder.js';
 import { resolveMachineConfig } from './config/resolve.js';
