@@ -1,6 +1,7 @@
-// Guest RAM to and from a snapshot's memory file. Writing is sparse: only the memfd's data ranges
+// Guest RAM to a snapshot's memory file. Writing is sparse: only the memfd's data ranges
 // (SEEK_DATA/SEEK_HOLE) are written into a file of the full size, so pages the guest never touched
 // stay holes; RAM without a memfd (itself mapped from a memory file) skips all-zero pages instead.
+// The write loop (writeRanges) is plain fs and runs in a worker (memory-writer.ts) or here.
 import { closeSync, fdatasyncSync, ftruncateSync, openSync, writeSync } from 'node:fs';
 import { createLogger } from '@workervisor/base';
 import { guestRamDataRanges, type ByteRange } from '@workervisor/native';
@@ -42,7 +43,12 @@ export function nonZeroRanges(buffer: SharedArrayBuffer, start: number, end: num
   return out;
 }
 
-/** What writeMemoryFile wrote. */
+/** The ranges of guest RAM a memory file needs written: the memfd's data, or the non-zero pages. */
+export function memoryDataRanges(buffer: SharedArrayBuffer): ByteRange[] {
+  return guestRamDataRanges(buffer) ?? nonZeroRanges(buffer, 0, buffer.byteLength);
+}
+
+/** What a memory file write did. */
 export interface MemoryFileStats {
   /** The file's size: all of guest RAM. */
   sizeBytes: number;
@@ -51,12 +57,11 @@ export interface MemoryFileStats {
 }
 
 /**
- * Writes all of `buffer` (guest RAM) to a new file at `path`, sparse. Throws
- * SnapshotError('write-failed') naming the path when the file cannot be written.
+ * Creates `path` (it must not exist) with the size of `buffer` and writes `ranges` of it, then
+ * fdatasyncs. Throws SnapshotError('write-failed') naming the path.
  */
-export function writeMemoryFile(buffer: SharedArrayBuffer, path: string): MemoryFileStats {
+export function writeRanges(buffer: SharedArrayBuffer, path: string, ranges: readonly ByteRange[]): MemoryFileStats {
   const size = buffer.byteLength;
-  const ranges = guestRamDataRanges(buffer) ?? nonZeroRanges(buffer, 0, size);
   let fd: number | undefined;
   let written = 0;
   let nextProgress = PROGRESS_EVERY;
@@ -82,4 +87,9 @@ export function writeMemoryFile(buffer: SharedArrayBuffer, path: string): Memory
     if (fd !== undefined) closeSync(fd);
   }
   return { sizeBytes: size, dataBytes: written };
+}
+
+/** Writes all of `buffer` (guest RAM) to a new file at `path`, sparse, on this thread. */
+export function writeMemoryFile(buffer: SharedArrayBuffer, path: string): MemoryFileStats {
+  return writeRanges(buffer, path, memoryDataRanges(buffer));
 }

@@ -55,6 +55,9 @@ export async function takeSnapshot(machine: Machine, config: VmConfig, vmmVersio
   } catch (err) {
     throw new SnapshotError('write-failed', `cannot create the snapshot directory ${dir}: ${(err as Error).message}`, { cause: err });
   }
+  // Synchronously, on purpose: from the vCPUs' save to here nothing else runs on the core, so no
+  // host-driven device (vsock or console input, an irqfd) can change guest RAM, the irqchip or a
+  // device after its state was saved. Writing on another thread needs those devices quiesced first.
   const stats = writeMemoryFile(memory.buffer, join(dir, MEMORY_FILE));
   try {
     writeFileSync(join(dir, CONFIG_FILE), JSON.stringify(config, null, 1), { mode: 0o600 });
