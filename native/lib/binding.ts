@@ -2,7 +2,7 @@
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { CpuidEntry, IrqRoute, KvmFpu, KvmRegs, KvmSregs, MsrEntry } from './types.js';
+import type { ByteRange, CpuidEntry, IrqRoute, KvmFpu, KvmRegs, KvmSregs, MsrEntry, VcpuStateKind, VmStateKind } from './types.js';
 import { VmmError } from '@workervisor/base';
 
 /** The raw vCPU object of the addon (native/src/vcpu.cc). */
@@ -81,6 +81,14 @@ export interface NativeBinding {
   TAP: { IFF_TAP: number; IFF_NO_PI: number; IFF_VNET_HDR: number; IFF_MULTI_QUEUE: number; TUN_F_CSUM: number; TUN_F_TSO4: number; TUN_F_TSO6: number; TUN_F_TSO_ECN: number; TUN_F_UFO: number };
   ofdSetLock(fd: number, type: number, start: number, len: number): void;
   ofdGetLock(fd: number, type: number, start: number, len: number): { type: number; start: number; len: number; pid: number };
+  getVcpuState(vcpuFd: number, kind: VcpuStateKind): Uint8Array;
+  setVcpuState(vcpuFd: number, kind: VcpuStateKind, state: Uint8Array): void;
+  getVmState(vmFd: number, kind: VmStateKind): Uint8Array;
+  setVmState(vmFd: number, kind: VmStateKind, state: Uint8Array): void;
+  getCpuid2(vcpuFd: number): CpuidEntry[];
+  getMsrIndexList(kvmFd: number): number[];
+  guestRamDataRanges(mem: SharedArrayBuffer): ByteRange[] | null;
+  mapGuestRamFile(path: string, size: number, prefault: boolean): SharedArrayBuffer;
   F_RDLCK: number;
   F_WRLCK: number;
   F_UNLCK: number;

@@ -5,6 +5,6 @@ export { Kvm, VmFd, KVM_CAP, KVM_API_VERSION } from './kvm.js';
 export { VcpuFd, RUN_KICKED, RUN_STOPPED, currentTid } from './vcpu.js';
 export { EventFd, FdWatcher, eventfdWrite } from './eventfd.js';
 export { Tap, TUN_F, VNET_HDR_V1_SIZE, type TapOpenOptions } from './tap.js';
-export { allocateGuestRam, releaseGuestRam, pageSize, stopAllVcpus } from './memory.js';
+export { allocateGuestRam, releaseGuestRam, guestRamDataRanges, mapGuestRamFile, pageSize, stopAllVcpus } from './memory.js';
 export { discardGuestRam } from './discard.js';
 export { tryOfdLock, ofdUnlock, ofdLockConflict, type OfdLockType, type OfdLockRange, type OfdLockConflict } from './file-lock.js';

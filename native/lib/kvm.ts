@@ -1,7 +1,7 @@
 // Kvm (the /dev/kvm fd) and VmFd (a VM fd): thin typed wrappers, no policy (like kvm-ioctls).
 import { binding } from './binding.js';
 import { KvmError, wrap } from './errors.js';
-import type { CpuidEntry, IrqRoute } from './types.js';
+import type { CpuidEntry, IrqRoute, VmStateKind } from './types.js';
 
 /** KVM_CAP_* numbers we check (linux/kvm.h). */
 export const KVM_CAP = {
@@ -17,6 +17,11 @@ export const KVM_CAP = {
   SET_IDENTITY_MAP_ADDR: 37,
   MAX_VCPUS: 66,
   IMMEDIATE_EXIT: 136,
+  VCPU_EVENTS: 41,
+  DEBUGREGS: 50,
+  XSAVE: 55,
+  XCRS: 56,
+  ADJUST_CLOCK: 39,
 } as const;
 
 export const KVM_API_VERSION = 12;
@@ -83,6 +88,11 @@ export class Kvm {
     return wrap('capability', 'KVM_GET_SUPPORTED_CPUID', () => binding().getSupportedCpuid(this.fd));
   }
 
+  /** The MSRs KVM can save and restore for a vCPU (KVM_GET_MSR_INDEX_LIST). */
+  msrIndexList(): number[] {
+    return wrap('capability', 'KVM_GET_MSR_INDEX_LIST', () => binding().getMsrIndexList(this.fd));
+  }
+
   createVm(): VmFd {
     return new VmFd(wrap('vm', 'KVM_CREATE_VM', () => binding().createVm(this.fd)));
   }
@@ -147,6 +157,15 @@ export class VmFd {
 
   setGsiRouting(routes: IrqRoute[]): void {
     wrap('irq', 'KVM_SET_GSI_ROUTING', () => binding().setGsiRouting(this.fd, routes));
+  }
+
+  /** One raw VM state struct (KVM clock, an irqchip, PIT2), STATE_SIZES[kind] bytes. */
+  getStateBlob(kind: VmStateKind): Uint8Array {
+    return wrap('vm', `reading the VM's ${kind} state`, () => binding().getVmState(this.fd, kind));
+  }
+
+  setStateBlob(kind: VmStateKind, state: Uint8Array): void {
+    wrap('vm', `writing the VM's ${kind} state`, () => binding().setVmState(this.fd, kind, state));
   }
 
   /** Makes vCPU `id` leave KVM_RUN once (from any thread). */

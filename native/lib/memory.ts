@@ -1,6 +1,7 @@
 // Guest RAM allocation: one anonymous mmap exposed as a SharedArrayBuffer every worker can see.
 import { binding } from './binding.js';
 import { wrap } from './errors.js';
+import type { ByteRange } from './types.js';
 
 /** mmaps `size` bytes (page multiple, MAP_NORESERVE) and returns them as a SharedArrayBuffer. */
 export function allocateGuestRam(size: number, hugepages = false): SharedArrayBuffer {
@@ -14,6 +15,23 @@ export function allocateGuestRam(size: number, hugepages = false): SharedArrayBu
  */
 export function releaseGuestRam(mem: SharedArrayBuffer): boolean {
   return wrap('memory', 'releasing guest RAM', () => binding().releaseGuestRam(mem));
+}
+
+/**
+ * The ranges of guest RAM that hold data (SEEK_DATA/SEEK_HOLE on its memfd), in order; bytes outside
+ * them were never touched and read as zeros. Undefined when the RAM has no memfd (mapGuestRamFile).
+ */
+export function guestRamDataRanges(mem: SharedArrayBuffer): ByteRange[] | undefined {
+  return wrap('memory', 'finding the data ranges of guest RAM', () => binding().guestRamDataRanges(mem) ?? undefined);
+}
+
+/**
+ * Guest RAM as a private, copy-on-write mapping of a snapshot's memory file (exactly `size`
+ * bytes): guest writes stay in this process, unchanged pages are shared with every other mapping
+ * of the file. `prefault` reads the whole file in now (MAP_POPULATE).
+ */
+export function mapGuestRamFile(path: string, size: number, prefault = false): SharedArrayBuffer {
+  return wrap('memory', `mapping ${path} as guest RAM`, () => binding().mapGuestRamFile(path, size, prefault));
 }
 
 export function pageSize(): number {

@@ -81,6 +81,27 @@ export interface IrqRoute {
   pin: number;
 }
 
+/** The vCPU state structs moved as raw bytes (native/src/state.cc): struct kvm_xsave (legacy 4 KiB), kvm_xcrs, kvm_vcpu_events, kvm_debugregs. */
+export type VcpuStateKind = 'xsave' | 'xcrs' | 'vcpu-events' | 'debugregs';
+/** The VM state structs moved as raw bytes: kvm_clock_data, kvm_irqchip (per chip), kvm_pit_state2. */
+export type VmStateKind = 'clock' | 'pic-master' | 'pic-slave' | 'ioapic' | 'pit2';
+
+/** Bytes of each raw state struct (x86_64 uapi; state.cc asserts the same sizes). */
+export const STATE_SIZES: Readonly<Record<VcpuStateKind | VmStateKind, number>> = {
+  xsave: 4096,
+  xcrs: 392,
+  'vcpu-events': 64,
+  debugregs: 128,
+  clock: 48,
+  'pic-master': 520,
+  'pic-slave': 520,
+  ioapic: 520,
+  pit2: 112,
+};
+
+/** A byte range [start, end) of guest RAM's buffer. */
+export type ByteRange = readonly [start: number, end: number];
+
 /** KVM_MP_STATE_* values. */
 export const MP_STATE = {
   RUNNABLE: 0,

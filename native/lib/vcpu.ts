@@ -1,7 +1,7 @@
 // VcpuFd: one vCPU, created and run by the thread that owns it (KVM wants vCPU ioctls there).
 import { binding, type NativeVcpu } from './binding.js';
 import { wrap } from './errors.js';
-import type { CpuidEntry, KvmFpu, KvmRegs, KvmSregs, MsrEntry } from './types.js';
+import type { CpuidEntry, KvmFpu, KvmRegs, KvmSregs, MsrEntry, VcpuStateKind } from './types.js';
 
 /** run() outcomes besides KVM_EXIT_* reasons. */
 export const RUN_KICKED = -1;
@@ -55,6 +55,17 @@ export class VcpuFd {
   }
   setCpuid2(entries: CpuidEntry[]): void {
     wrap('vcpu', 'KVM_SET_CPUID2', () => this.raw.setCpuid2(entries));
+  }
+  /** The CPUID entries KVM_SET_CPUID2 gave this vCPU (KVM_GET_CPUID2). */
+  getCpuid2(): CpuidEntry[] {
+    return wrap('vcpu', 'KVM_GET_CPUID2', () => binding().getCpuid2(this.raw.fd));
+  }
+  /** One raw state struct (XSAVE, XCRs, vCPU events, debug registers), STATE_SIZES[kind] bytes. */
+  getStateBlob(kind: VcpuStateKind): Uint8Array {
+    return wrap('vcpu', `reading the ${kind} state of vCPU ${this.id}`, () => binding().getVcpuState(this.raw.fd, kind));
+  }
+  setStateBlob(kind: VcpuStateKind, state: Uint8Array): void {
+    wrap('vcpu', `writing the ${kind} state of vCPU ${this.id}`, () => binding().setVcpuState(this.raw.fd, kind, state));
   }
   getMpState(): number {
     return wrap('vcpu', 'KVM_GET_MP_STATE', () => this.raw.getMpState());

@@ -13,6 +13,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitTap(env, exports);
   InitFileLock(env, exports);
   InitDiscard(env, exports);
+  InitState(env, exports);
   return exports;
 }
 

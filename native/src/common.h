@@ -53,5 +53,6 @@ void InitPoll(Napi::Env env, Napi::Object exports);
 void InitTap(Napi::Env env, Napi::Object exports);
 void InitFileLock(Napi::Env env, Napi::Object exports);
 void InitDiscard(Napi::Env env, Napi::Object exports);
+void InitState(Napi::Env env, Napi::Object exports);
 
 }  // namespace wv

@@ -1,5 +1,5 @@
-// Guest RAM allocation: a memfd mmap'ed shared, handed to JS as an external SharedArrayBuffer
-// (raw V8: Node 20's N-API cannot create one). The mapping is freed only when the last
+// Guest RAM allocation: a memfd mmap'ed shared (or a snapshot's memory file mapped private), handed
+// to JS as an external SharedArrayBuffer (raw V8: Node 20's N-API cannot create one). The mapping is freed only when the last
 // reference to its backing store goes: every SAB clone in every worker and the VM's
 // KVM_SET_USER_MEMORY_REGION registration (vm.cc) each hold one.
 #include "memory.h"
@@ -7,6 +7,9 @@
 #include <sys/mman.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
+#include <sys/stat.h>
+
+#include <string>
 
 #include <map>
 #include <mutex>
@@ -105,6 +108,84 @@ bool IsGuestRamMapping(const void* data) {
   return g_memfds.find(const_cast<void*>(data)) != g_memfds.end();
 }
 
+/**
+ * guestRamDataRanges(sab) -> [[start, end], ...]: the byte ranges of guest RAM's memfd that hold
+ * data (SEEK_DATA/SEEK_HOLE); the rest was never touched and reads as zeros. null when the buffer
+ * has no memfd (a snapshot file mapped by mapGuestRamFile).
+ */
+static Napi::Value GuestRamDataRanges(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::shared_ptr<v8::BackingStore> store = SabBackingStore(env, info[0], "memory");
+  std::lock_guard<std::mutex> lock(g_memfds_mutex);
+  auto it = g_memfds.find(store->Data());
+  if (it == g_memfds.end()) return env.Null();
+  int fd = it->second;
+  off_t end = static_cast<off_t>(store->ByteLength());
+  Napi::Array out = Napi::Array::New(env);
+  uint32_t n = 0;
+  for (off_t pos = 0; pos < end;) {
+    off_t data = ::lseek(fd, pos, SEEK_DATA);
+    if (data < 0) {
+      if (errno == ENXIO) break;  // no data after pos
+      ThrowErrno(env, errno, "lseek");
+    }
+    off_t hole = ::lseek(fd, data, SEEK_HOLE);
+    if (hole < 0) ThrowErrno(env, errno, "lseek");
+    if (hole > end) hole = end;
+    Napi::Array r = Napi::Array::New(env, 2);
+    r.Set(0u, Napi::Number::New(env, static_cast<double>(data)));
+    r.Set(1u, Napi::Number::New(env, static_cast<double>(hole)));
+    out.Set(n++, r);
+    pos = hole;
+  }
+  return out;
+}
+
+static void UnmapFileRam(void* data, size_t length, void* /*deleter_data*/) {
+  // SAFETY: data/length are exactly what mmap returned in MapGuestRamFile; V8 calls this once,
+  // after the last BackingStore reference is gone.
+  ::munmap(data, length);
+}
+
+/**
+ * mapGuestRamFile(path, size, prefault) -> guest RAM as a private (copy-on-write) mapping of a
+ * snapshot's memory file: the guest's writes stay in this process, the file is never changed, and
+ * every VMM mapping the same file shares the pages it has not written. prefault reads it all in
+ * now (MAP_POPULATE). The file must be exactly `size` bytes.
+ */
+static Napi::Value MapGuestRamFile(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) ThrowArg(env, "path must be a string");
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  uint64_t size = ArgUint64(info, 1, "size");
+  bool prefault = info.Length() > 2 && info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value();
+  long page = ::sysconf(_SC_PAGESIZE);
+  if (size == 0 || size % static_cast<uint64_t>(page) != 0) ThrowArg(env, "size must be a non-zero multiple of the page size");
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) ThrowErrno(env, errno, "open");
+  struct stat st {};
+  if (::fstat(fd, &st) < 0) {
+    int err = errno;
+    ::close(fd);
+    ThrowErrno(env, err, "fstat");
+  }
+  if (static_cast<uint64_t>(st.st_size) != size) {
+    ::close(fd);
+    ThrowArg(env, "the memory file is " + std::to_string(st.st_size) + " bytes, not " + std::to_string(size));
+  }
+  // SAFETY: a fresh private mapping of the whole file, writable (writes are copied, never reach
+  // the file); the mapping keeps the file referenced, so the fd can be closed at once.
+  void* mem = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE | (prefault ? MAP_POPULATE : 0), fd, 0);
+  int err = errno;
+  ::close(fd);
+  if (mem == MAP_FAILED) ThrowErrno(env, err, "mmap");
+  ::madvise(mem, size, MADV_DONTDUMP);
+  v8::Isolate* isolate = v8::Isolate::GetCurrent();
+  std::unique_ptr<v8::BackingStore> store = v8::SharedArrayBuffer::NewBackingStore(mem, size, UnmapFileRam, nullptr);
+  v8::Local<v8::SharedArrayBuffer> sab = v8::SharedArrayBuffer::New(isolate, std::move(store));
+  return Napi::Value(env, ToNapi(sab));
+}
+
 static Napi::Value PageSize(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(::sysconf(_SC_PAGESIZE)));
 }
@@ -113,6 +194,8 @@ void InitMemory(Napi::Env env, Napi::Object exports) {
   exports.Set("allocateGuestRam", Napi::Function::New(env, AllocateGuestRam));
   exports.Set("pageSize", Napi::Function::New(env, PageSize));
   exports.Set("releaseGuestRam", Napi::Function::New(env, ReleaseGuestRam));
+  exports.Set("guestRamDataRanges", Napi::Function::New(env, GuestRamDataRanges));
+  exports.Set("mapGuestRamFile", Napi::Function::New(env, MapGuestRamFile));
 }
 
 }  // namespace wv

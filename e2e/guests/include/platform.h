@@ -27,6 +27,7 @@
 #define COUNTER_MAGIC_ADDR    0x200000    /* counter guest: u32 magic here, u32 counter at +4 */
 #define COUNTER_VALUE_ADDR    0x200004
 #define COUNTER_MAGIC         0xC0FFEE01
+#define COUNTER_AP_BASE       0x200010    /* counter guest with cpus=N: AP k's u32 counter at +4*k */
 #define PIO_BENCH_PORT        0x81
 #define GUEST_MAX_CPUS        64          /* per-CPU stacks reserved in the image */
 

@@ -4,8 +4,10 @@
 
 #include <stdint.h>
 
-/* Every AP runs ap_main() (smp.c) on its own stack: lidt, then smp_check_in(). */
+/* Every AP runs ap_main() (smp.c) on its own stack: lidt, smp_check_in(), then ap_work(), which
+ * halts unless the guest defines its own (a weak symbol). */
 void ap_main(void);
+void ap_work(void);
 
 /* Copy the real-mode trampoline to AP_TRAMPOLINE_START. */
 void smp_install_trampoline(void);

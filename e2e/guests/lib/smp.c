@@ -72,10 +72,16 @@ void smp_wait_all(void)
 	reset_i8042();
 }
 
+/* What an AP does after checking in; a guest may define its own (counter: a ring-3 loop). */
+void __attribute__((weak)) ap_work(void)
+{
+	for (;;)
+		__asm__ volatile("cli; hlt");
+}
+
 void ap_main(void)
 {
 	cpu_init_ap();
 	smp_check_in();
-	for (;;)
-		__asm__ volatile("cli; hlt");
+	ap_work();
 }

@@ -75,6 +75,20 @@ const STATUS_BY_PREFIX: { readonly [P in ErrorPrefix]?: PrefixStatus<P> } = {
   // The image is held by another VMM or attached twice: a conflict with the disk's state, as for a duplicate.
   DISK_LOCK: 409,
   BUILD: { 'disk-unreadable': 400, 'net-unavailable': 400 },
+  // A bad URL or snapshot is the request's fault; a device without snapshot support is "not
+  // supported" like an unimplemented route; failing to write or restore is the VMM's (500).
+  SNAPSHOT: {
+    'invalid-url': 400,
+    'unsupported-device': 501,
+    'destination-exists': 409,
+    'not-found': 400,
+    'invalid-state': 400,
+    'version-mismatch': 400,
+    'cpu-mismatch': 400,
+    'memory-mismatch': 400,
+  },
+  // A vCPU asked for its snapshot state while running: the lifecycle's fault, like vm.snapshot unpaused.
+  VCPU: { 'not-paused': 405 },
 };
 
 /** Code -> HTTP status, for every code STATUS_BY_PREFIX gives a status. */

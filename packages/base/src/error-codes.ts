@@ -19,7 +19,7 @@ export const ERROR_CODES = {
   RATE_LIMITER: { owner: 'RateLimiterError', kinds: ['invalid-config', 'invalid-state'] },
   VIRTIO: { owner: 'VirtioError', kinds: ['invalid-config', 'activate', 'io'] },
   // @workervisor/vcpu-worker
-  VCPU: { owner: 'VcpuError', kinds: ['timeout', 'worker-failed', 'finished'] },
+  VCPU: { owner: 'VcpuError', kinds: ['timeout', 'worker-failed', 'finished', 'not-paused', 'restore'] },
   // @workervisor/vmm-core
   GUEST_MEMORY: { owner: 'GuestMemoryError', kinds: ['out-of-range', 'invalid-size'] },
   LOADER: {
@@ -33,6 +33,11 @@ export const ERROR_CODES = {
   ACPI: { owner: 'AcpiError', kinds: ['invalid-name', 'value-out-of-range', 'invalid-string', 'invalid-config', 'no-space', 'guest-memory'] },
   BUILD: { owner: 'BuildError', kinds: ['disk-unreadable', 'net-unavailable', 'vcpu-setup'] },
   DISK_LOCK: { owner: 'DiskLockError', kinds: ['locked'] },
+  // vm.snapshot and vm.restore: the snapshot directory, its files and their compatibility with this host.
+  SNAPSHOT: {
+    owner: 'SnapshotError',
+    kinds: ['invalid-url', 'unsupported-device', 'destination-exists', 'write-failed', 'not-found', 'invalid-state', 'version-mismatch', 'cpu-mismatch', 'memory-mismatch', 'restore-failed'],
+  },
   // A VmmAction the core refuses: unsupported, wrong lifecycle state, or an unusable VmConfig.
   VM: {
     owner: 'VmError',

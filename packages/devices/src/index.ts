@@ -64,7 +64,7 @@ export {
   type ActivationState,
 } from './virtio/device.js';
 export { Queue, MAX_QUEUE_SIZE, type Descriptor, type DescriptorChain, type QueueMetrics, type QueueState } from './virtio/queue.js';
-export { MmioTransport, REG_QUEUE_NOTIFY, MMIO_MAGIC, MMIO_VERSION, type MmioTransportMetrics, type MmioTransportOptions } from './virtio/mmio.js';
+export { MmioTransport, REG_QUEUE_NOTIFY, MMIO_MAGIC, MMIO_VERSION, type MmioTransportMetrics, type MmioTransportOptions, type MmioTransportState } from './virtio/mmio.js';
 export { VirtioBlock, DEFAULT_BLOCK_QUEUE_SIZE, SECTOR_SIZE, type VirtioBlockOptions, type VirtioBlockMetrics } from './virtio/block.js';
 export { FileBlockBackend, type BlockBackend, type FileBlockBackendOptions } from './virtio/block-backend.js';
 export {

@@ -2,19 +2,16 @@
 // Each request gets a fresh MessageChannel; its port2 travels with the command and carries the
 // one reply. Requests that must reach a running vCPU are followed by a kick.
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
-import { fromErrorData, logFileDescriptor, logLevel, VmmError, type LogLevel } from '@workervisor/base';
+import { fromErrorData, logFileDescriptor, logLevel, type LogLevel } from '@workervisor/base';
 import type { VmFd } from '@workervisor/native';
 import { createMailbox } from './mailbox.js';
-import type { PortHandling, VcpuCommand, VcpuEvent, VcpuReply, VcpuState, VcpuStats, VcpuWorkerData } from './protocol.js';
+import { VcpuError } from './error.js';
+import type { PortHandling, VcpuCommand, VcpuEvent, VcpuReply, VcpuSnapshot, VcpuState, VcpuStats, VcpuWorkerData } from './protocol.js';
+
+export { VcpuError } from './error.js';
 
 /** How long a worker's first answer may take (thread start-up + module loading), in ms. */
 export const STARTUP_TIMEOUT_MS = 120_000;
-
-export class VcpuError extends VmmError<'VCPU'> {
-  constructor(kind: 'timeout' | 'worker-failed' | 'finished', message: string, options?: { cause?: unknown }) {
-    super('VCPU', kind, message, options);
-  }
-}
 
 export interface VcpuHandleOptions {
   id: number;
@@ -136,6 +133,16 @@ export class VcpuHandle {
 
   setState(state: VcpuState): Promise<void> {
     return this.request({ type: 'set-state', state }, true);
+  }
+
+  /** The vCPU's whole state for a snapshot (VcpuSnapshot); rejects unless it is paused. */
+  saveSnapshot(msrIndices: number[], hasXsave: boolean): Promise<VcpuSnapshot> {
+    return this.request({ type: 'save-snapshot', msrIndices, hasXsave }, true);
+  }
+
+  /** Writes a snapshot's state into a vCPU that has not run yet (or is paused). */
+  restoreSnapshot(snapshot: VcpuSnapshot): Promise<void> {
+    return this.request({ type: 'restore-snapshot', snapshot }, true);
   }
 
   /** Starts or continues running the guest. */

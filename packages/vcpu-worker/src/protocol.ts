@@ -16,6 +16,30 @@ export interface VcpuState {
   mpState?: number;
 }
 
+/**
+ * Everything KVM holds for one vCPU, as a snapshot stores it (vcpu-snapshot.ts). The raw structs
+ * are the x86_64 uapi layouts (native STATE_SIZES): xsave = struct kvm_xsave's 4 KiB region,
+ * xcrs = kvm_xcrs, debugRegs = kvm_debugregs, vcpuEvents = kvm_vcpu_events.
+ */
+export interface VcpuSnapshot {
+  cpuid: CpuidEntry[];
+  mpState: number;
+  regs: KvmRegs;
+  sregs: KvmSregs;
+  fpu: KvmFpu;
+  /** Absent when KVM lacks KVM_CAP_XSAVE (fpu is restored instead). */
+  xsave?: Uint8Array;
+  xcrs?: Uint8Array;
+  debugRegs: Uint8Array;
+  /** The 1024-byte LAPIC register page. */
+  lapic: Uint8Array;
+  /** The MSRs of KVM_GET_MSR_INDEX_LIST this vCPU could read. */
+  msrs: MsrEntry[];
+  /** Indices of the list KVM refused to read (not restored; kept for diagnostics). */
+  refusedMsrs: number[];
+  vcpuEvents: Uint8Array;
+}
+
 /** Counters and identity of a vCPU thread. */
 export interface VcpuStats {
   id: number;
@@ -44,6 +68,10 @@ export type PortHandling = 'forward' | 'worker' | 'native';
 export type VcpuCommand =
   | { type: 'get-state'; msrIndices?: number[]; reply: MessagePort }
   | { type: 'set-state'; state: VcpuState; reply: MessagePort }
+  /** The whole state for a snapshot; refused unless the vCPU is paused. */
+  | { type: 'save-snapshot'; msrIndices: number[]; hasXsave: boolean; reply: MessagePort }
+  /** Writes a snapshot's state; refused once the vCPU has run (only a created or paused vCPU). */
+  | { type: 'restore-snapshot'; snapshot: VcpuSnapshot; reply: MessagePort }
   | { type: 'resume'; reply: MessagePort }
   | { type: 'pause'; reply: MessagePort }
   | { type: 'stop'; reply: MessagePort }

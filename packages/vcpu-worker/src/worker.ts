@@ -7,7 +7,9 @@ import { receiveMessageOnPort, threadId, workerData } from 'node:worker_threads'
 import { configureLogging, createLogger, RateLimitedLog, toErrorData } from '@workervisor/base';
 import { KVM_EXIT, RUN_KICKED, RUN_STOPPED, VcpuFd } from '@workervisor/native';
 import { exitName, KVM_SYSTEM_EVENT, RunPage, type AccessSink } from './exit.js';
+import { VcpuError } from './error.js';
 import { AccessKind, MailboxClient } from './mailbox.js';
+import { restoreVcpu, saveVcpu } from './vcpu-snapshot.js';
 import type { PortHandling, VcpuCommand, VcpuEvent, VcpuReply, VcpuState, VcpuStats, VcpuWorkerData, WorkerState } from './protocol.js';
 
 const data = workerData as VcpuWorkerData;
@@ -118,6 +120,18 @@ function handle(cmd: VcpuCommand): boolean {
       return false;
     case 'set-state':
       answer(cmd.reply, () => setState(cmd.state));
+      return false;
+    case 'save-snapshot':
+      answer(cmd.reply, () => {
+        if (state !== 'paused') throw new VcpuError('not-paused', `vCPU ${data.id} is ${state}; its state is saved only while it is paused`);
+        return saveVcpu(vcpu, cmd.msrIndices, cmd.hasXsave);
+      });
+      return false;
+    case 'restore-snapshot':
+      answer(cmd.reply, () => {
+        if (state !== 'created' && state !== 'paused') throw new VcpuError('not-paused', `vCPU ${data.id} is ${state}; a snapshot is restored only into a vCPU that is not running`);
+        restoreVcpu(vcpu, cmd.snapshot);
+      });
       return false;
     case 'stats':
       answer(cmd.reply, stats);

@@ -105,9 +105,9 @@ function virtioSlots(): () => number {
 /** The exit path's counters, reported like a device's (vm.counters has always listed them). */
 function exitPathCounters(devices: DeviceManager, mailboxes: MailboxServer): DeviceRegistration[] {
   return [
-    { name: 'pio-bus', ranges: [], gsis: [], counters: () => numericFields(devices.pio.metrics) },
-    { name: 'mmio-bus', ranges: [], gsis: [], counters: () => numericFields(devices.mmio.metrics) },
-    { name: 'exit-mailbox', ranges: [], gsis: [], counters: () => ({ served: mailboxes.served }) },
+    { name: 'pio-bus', ranges: [], gsis: [], stateless: true, counters: () => numericFields(devices.pio.metrics) },
+    { name: 'mmio-bus', ranges: [], gsis: [], stateless: true, counters: () => numericFields(devices.mmio.metrics) },
+    { name: 'exit-mailbox', ranges: [], gsis: [], stateless: true, counters: () => ({ served: mailboxes.served }) },
   ];
 }
 
@@ -116,13 +116,37 @@ function exitPathCounters(devices: DeviceManager, mailboxes: MailboxServer): Dev
  * fails, everything acquired so far is released (the machine's teardown) before the error is thrown.
  */
 export async function buildMachine(config: MachineConfig, exit: GuestExitRequester): Promise<Machine> {
-  installExitHook();
   // 1. Inputs first: a bad path fails before anything is acquired.
   const kernelBytes = readInput(config.kernel, 'kernel', config.memoryBytes);
   const initramfsBytes = config.initramfs === undefined ? undefined : readInput(config.initramfs, 'initramfs', config.memoryBytes);
+  return wireMachine(config, exit, {
+    memory: () => GuestMemoryMmap.allocate(config.memoryBytes),
+    writeTables: true,
+    start: (m) => bootVcpus(config, m, { kernelBytes, initramfsBytes }),
+  });
+}
+
+/** What differs between a boot and a snapshot restore: where guest RAM and the vCPUs' state come from. */
+export interface MachineSource {
+  /** Guest RAM: fresh, or a snapshot's memory file. */
+  memory(): GuestMemoryMmap;
+  /** Whether the ACPI tables are written into guest RAM (a restored guest's RAM holds them). */
+  writeTables: boolean;
+  /** The last step, once every device and vCPU worker exists: load the kernel, or restore state. */
+  start(machine: Machine): Promise<void>;
+}
+
+/**
+ * Wires a machine for `config` from `source` (buildMachine's steps 2-8, then source.start). When a
+ * step fails, everything acquired so far is released before the error is thrown.
+ */
+export async function wireMachine(config: MachineConfig, exit: GuestExitRequester, source: MachineSource): Promise<Machine> {
+  installExitHook();
   const teardown = new Teardown();
   try {
-    return await build(config, exit, { kernelBytes, initramfsBytes }, teardown);
+    const machine = await wire(config, exit, source, teardown);
+    await source.start(machine);
+    return machine;
   } catch (err) {
     await teardown.run();
     throw err;
@@ -146,10 +170,10 @@ interface BuildInputs {
  *   taps, disks     after the devices using them are reset
  *   guest RAM       last, after the VM fd that maps it is closed
  */
-async function build(config: MachineConfig, exit: GuestExitRequester, inputs: BuildInputs, teardown: Teardown): Promise<Machine> {
+async function wire(config: MachineConfig, exit: GuestExitRequester, source: MachineSource, teardown: Teardown): Promise<Machine> {
   // 2. Guest RAM: one SharedArrayBuffer (one KVM slot per region below). Acquired first so that
   //    it is released last, after the VM fd that maps it.
-  const memory = GuestMemoryMmap.allocate(config.memoryBytes);
+  const memory = source.memory();
   teardown.push('guest RAM', () => memory.release());
 
   // 3. Disk images and taps before any KVM resource, so a bad path or tap fails early.
@@ -205,8 +229,8 @@ async function build(config: MachineConfig, exit: GuestExitRequester, inputs: Bu
   if (balloon !== undefined) devices.register(balloon);
 
   // 7. ACPI tables (the devices' nodes in the DSDT); the machine owns everything from here on.
-  const acpi = createAcpiTables(memory, { vcpus: config.vcpus, devices: devices.acpiNodes() });
-  const machine = new Machine({ memory, devices, ged: ged.device, acpi, teardown, ...(balloon === undefined ? {} : { balloon: balloon.balloon }) });
+  const acpi = createAcpiTables(memory, { vcpus: config.vcpus, devices: devices.acpiNodes() }, { write: source.writeTables });
+  const machine = new Machine({ kvm, vm, memory, devices, ged: ged.device, acpi, teardown, ...(balloon === undefined ? {} : { balloon: balloon.balloon }) });
 
   // 8. vCPU workers, started now so their ~100 ms of thread start-up overlaps loading the kernel.
   //    Each creates its own vCPU fd. Their step is pushed last, so it runs first.
@@ -231,6 +255,13 @@ async function build(config: MachineConfig, exit: GuestExitRequester, inputs: Bu
     mailboxes.add(handle.mailbox);
   }
 
+  return machine;
+}
+
+/** Steps 9-10 of a boot: the kernel, its command line, initramfs and boot structure, each vCPU's boot state. */
+async function bootVcpus(config: MachineConfig, machine: Machine, inputs: BuildInputs): Promise<void> {
+  const { memory, acpi, kvm } = machine.parts;
+  const vcpus = machine.vcpus;
   // 9. Kernel, command line, initramfs and the boot structure its entry reads.
   const kernel: LoadedKernel = loadKernel(memory, inputs.kernelBytes, { protocol: config.protocol ?? 'auto' });
   const cmdline = writeCmdline(memory, config.cmdline, kernel.cmdlineMaxLength);
@@ -248,7 +279,6 @@ async function build(config: MachineConfig, exit: GuestExitRequester, inputs: Bu
   } catch (err) {
     throw new BuildError('vcpu-setup', 'setting up the vCPUs failed', { cause: err });
   }
-  return machine;
 }
 
 /** CPUID, MSRs, FPU and LAPIC LINTs for every vCPU; entry registers for the boot CPU only (APs wait for SIPI). */

@@ -222,7 +222,30 @@ describe('Vmm lifecycle', () => {
       error: { code: 'ERR_VMM_VM_NOT_SUPPORTED', details: { action: 'VmAddVdpa', reason: 'device hotplug is not implemented yet' } },
     });
     expect(await run({ type: 'VmNmi' })).toMatchObject({ ok: false, error: { code: 'ERR_VMM_VM_NOT_SUPPORTED', details: { action: 'VmNmi' } } });
-    expect(await run({ type: 'VmSnapshot', body: {} })).toMatchObject({ ok: false, error: { details: { reason: 'device state save/restore is not implemented yet' } } });
+    expect(await run({ type: 'VmCoredump', body: {} })).toMatchObject({ ok: false, error: { details: { reason: 'guest coredumps are not implemented yet' } } });
+  });
+
+  it('snapshots only a booted, paused VM, to a file:// URL', async () => {
+    const { run, refused } = harness();
+    const snap = { type: 'VmSnapshot', body: { destination_url: 'file:///tmp/never-written' } } as const;
+    expect(await refused(snap)).toBe('ERR_VMM_VM_NOT_CREATED');
+    await run({ type: 'VmCreate', body: CONFIG });
+    expect(await refused(snap)).toBe('ERR_VMM_VM_NOT_BOOTED');
+    await run({ type: 'VmBoot' });
+    expect(await run(snap)).toMatchObject({ ok: false, error: { code: 'ERR_VMM_VM_NOT_PAUSED', message: 'cannot snapshot the VM: it is running; pause it first (vm.pause)' } });
+    await run({ type: 'VmPause' });
+    expect(await refused({ type: 'VmSnapshot', body: { destination_url: 'unix:/tmp/s' } })).toBe('ERR_VMM_SNAPSHOT_INVALID_URL');
+    expect(await refused({ type: 'VmSnapshot', body: {} })).toBe('ERR_VMM_SNAPSHOT_INVALID_URL');
+  });
+
+  it('restores only into a VMM without a VM, from a directory that holds a snapshot', async () => {
+    const { run, refused } = harness();
+    expect(await run({ type: 'VmRestore', body: { source_url: 'file:///nonexistent/snapshot' } })).toMatchObject({
+      ok: false,
+      error: { code: 'ERR_VMM_SNAPSHOT_NOT_FOUND', message: '/nonexistent/snapshot/state.json does not exist: the directory holds no (complete) snapshot' },
+    });
+    await run({ type: 'VmCreate', body: CONFIG });
+    expect(await refused({ type: 'VmRestore', body: { source_url: 'file:///nonexistent/snapshot' } })).toBe('ERR_VMM_VM_ALREADY_CREATED');
   });
 
   describe('vm.resize', () => {

@@ -1,12 +1,15 @@
 // Vmm: the VM lifecycle (Cloud Hypervisor's: no VM -> Created -> Running <-> Paused; shutdown drops
 // the running machine and keeps its config) and the one place every VmmAction is performed.
-import type { VmConfig, VmCounters, VmInfo, VmmPingResponse, VmResize, VmState } from '@workervisor/schema';
+import type { RestoreConfig, VmConfig, VmCounters, VmInfo, VmmPingResponse, VmResize, VmSnapshotConfig, VmState } from '@workervisor/schema';
 import { createLogger, toErrorData, type LogLevel } from '@workervisor/base';
 import type { ActionHandler, ActionOf, ActionResult, ActionValue, VmmAction, VmmActionType } from './actions.js';
-import { buildMachine } from './builder.js';
+import { buildMachine, type GuestExitRequester } from './builder.js';
 import { resolveMachineConfig } from './config/resolve.js';
 import type { MachineConfig } from './machine-config.js';
 import type { GuestExit, Machine } from './machine.js';
+import { loadSnapshot, restoreMachine } from './snapshot/restore.js';
+import { takeSnapshot } from './snapshot/take.js';
+import { snapshotDirectory } from './snapshot/url.js';
 import { VmError } from './vm-error.js';
 
 const log = createLogger('vmm');
@@ -33,11 +36,9 @@ export interface VmmOptions {
 /** Actions this VMM cannot perform yet, each with the reason its refusal gives. */
 const NOT_SUPPORTED = {
   VmNmi: 'NMI injection is not implemented yet',
-  VmSnapshot: 'device state save/restore is not implemented yet',
-  VmRestore: 'device state save/restore is not implemented yet',
-  VmCoredump: 'device state save/restore is not implemented yet',
-  VmSendMigration: 'device state save/restore is not implemented yet',
-  VmReceiveMigration: 'device state save/restore is not implemented yet',
+  VmCoredump: 'guest coredumps are not implemented yet',
+  VmSendMigration: 'live migration is not implemented yet (vm.snapshot and vm.restore are)',
+  VmReceiveMigration: 'live migration is not implemented yet (vm.snapshot and vm.restore are)',
   VmResizeZone: 'no CPU, memory or disk hotplug yet',
   VmResizeDisk: 'no CPU, memory or disk hotplug yet',
   VmAddDevice: 'device hotplug is not implemented yet',
@@ -68,6 +69,24 @@ function notSupported(type: UnsupportedAction): VmError {
 function unknownAction(action: never): never {
   const type = String((action as { type?: unknown }).type);
   throw new VmError('not-supported', `${type.slice(0, 64)} is not an action this VMM knows`, { details: { action: type.slice(0, 64) } });
+}
+
+/** The exit requester a machine is built with, pointed at the machine once it exists. */
+interface MachineExits {
+  readonly requester: GuestExitRequester;
+  bind(machine: Machine): void;
+}
+
+function machineExits(): MachineExits {
+  let target: Machine | undefined;
+  return {
+    requester: {
+      reset: (reason) => target?.guestExit({ kind: 'reset', reason }),
+      powerOff: (reason) => target?.guestExit({ kind: 'poweroff', reason }),
+      panic: (reason) => target?.guestExit({ kind: 'panic', reason }),
+    },
+    bind: (machine) => (target = machine),
+  };
 }
 
 export class Vmm implements ActionHandler {
@@ -164,6 +183,12 @@ export class Vmm implements ActionHandler {
       case 'VmResize':
         this.resize(action.body);
         return undefined;
+      case 'VmSnapshot':
+        await this.snapshot(action.body);
+        return undefined;
+      case 'VmRestore':
+        await this.restore(action.body);
+        return undefined;
       case 'VmPowerButton':
         this.requireBooted('press the power button of').powerButton();
         return undefined;
@@ -197,17 +222,53 @@ export class Vmm implements ActionHandler {
     if (this.machine !== undefined) throw new VmError('already-booted', `the VM is already ${this.state === 'Paused' ? 'booted and paused' : 'running'}`);
     const config = this.options.logLevel === undefined ? this.resolved : { ...this.resolved, logLevel: this.options.logLevel };
     // Build failures keep their own codes (LOADER, HOST_FILE, ...); the API maps them to a status.
-    const machine: Machine = await this.build(config, {
-      reset: (reason) => machine.guestExit({ kind: 'reset', reason }),
-      powerOff: (reason) => machine.guestExit({ kind: 'poweroff', reason }),
-      panic: (reason) => machine.guestExit({ kind: 'panic', reason }),
-    });
-    machine.onGuestExit((exit) => void this.serialize(() => this.onGuestExit(machine, exit)));
-    this.machine = machine;
-    this.paused = false;
-    this.options.onMachine?.(machine);
+    const exits = machineExits();
+    const machine = this.adopt(await this.build(config, exits.requester), exits, false);
     await machine.resume();
     log.info('VM booted', { vcpus: config.vcpus, memory: config.memoryBytes });
+  }
+
+  /** Makes a built machine this VMM's: its guest exits go through the lifecycle queue. */
+  private adopt(machine: Machine, exits: MachineExits, paused: boolean): Machine {
+    exits.bind(machine);
+    machine.onGuestExit((exit) => void this.serialize(() => this.onGuestExit(machine, exit)));
+    this.machine = machine;
+    this.paused = paused;
+    this.options.onMachine?.(machine);
+    return machine;
+  }
+
+  /**
+   * vm.snapshot: the paused VM into `destination_url`'s directory (snapshot/format.ts). A running
+   * VM is refused (pause it first), as is a VM with a device that has no snapshot support.
+   */
+  async snapshot(body: VmSnapshotConfig): Promise<void> {
+    const m = this.requireBooted('snapshot');
+    if (!this.paused) throw new VmError('not-paused', 'cannot snapshot the VM: it is running; pause it first (vm.pause)');
+    const dir = snapshotDirectory(body.destination_url, 'destination_url');
+    await takeSnapshot(m, this.config!, VERSION, dir);
+  }
+
+  /**
+   * vm.restore: a new VM from the snapshot at `source_url`, in the Paused state (vm.resume
+   * continues the guest), or running with `resume: true`. Guest RAM is always mapped
+   * copy-on-write from the memory file, whatever `memory_restore_mode` says; `prefault` reads
+   * it all in first.
+   */
+  async restore(body: RestoreConfig): Promise<void> {
+    if (this.config !== undefined) throw new VmError('already-created', 'a VM is already created; vm.restore needs a VMM without one (delete it first: vm.delete)');
+    if (body.zone_updates !== undefined && body.zone_updates.length > 0) throw new VmError('not-supported', 'vm.restore with zone_updates is not supported: this VMM has no memory zones', { details: { action: 'VmRestore', field: 'zone_updates' } });
+    const snapshot = loadSnapshot(snapshotDirectory(body.source_url, 'source_url'));
+    const logLevel = this.options.logLevel;
+    const exits = machineExits();
+    const machine = await restoreMachine(snapshot, exits.requester, { prefault: body.prefault === true, ...(logLevel === undefined ? {} : { logLevel }) });
+    this.config = snapshot.config;
+    this.resolved = snapshot.resolved;
+    this.configWithDefaults = import('@workervisor/schema').then((schema) => schema.withDefaults(snapshot.config));
+    this.configWithDefaults.catch(() => undefined);
+    this.adopt(machine, exits, true);
+    log.info('VM restored', { from: snapshot.dir, vcpus: snapshot.resolved.vcpus });
+    if (body.resume === true) await this.resume();
   }
 
   async pause(): Promise<void> {

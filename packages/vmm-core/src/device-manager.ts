@@ -65,6 +65,11 @@ export interface DeviceRegistration {
   readonly counters?: () => Record<string, number>;
   /** Snapshot hooks (save/restore), for the devices that have state. */
   readonly state?: DeviceStateHooks;
+  /**
+   * True for a device with nothing to save (a stateless port, a counters-only entry). A device
+   * with neither `state` nor `stateless` makes vm.snapshot refuse: never a silently wrong snapshot.
+   */
+  readonly stateless?: true;
   /** What releases its host resources, in acquisition order (they run in reverse). */
   readonly teardown?: readonly TeardownStep[];
 }
@@ -96,6 +101,34 @@ export class DeviceManager {
   /** The registrations in registration order. */
   get devices(): readonly DeviceRegistration[] {
     return this.registered;
+  }
+
+  /** Names of the devices a snapshot cannot cover (neither `state` nor `stateless`). */
+  unsnapshottable(): string[] {
+    return this.registered.filter((r) => r.state === undefined && r.stateless !== true).map((r) => r.name);
+  }
+
+  /** name -> save() of every device with state, in registration order. Check unsnapshottable() first. */
+  saveStates(): Record<string, unknown> {
+    return Object.fromEntries(this.registered.flatMap((r) => (r.state === undefined ? [] : [[r.name, r.state.save()]])));
+  }
+
+  /**
+   * Hands each device with state its entry of a saveStates() result. Returns the problems (a
+   * device's state missing, or a state for no such device); the devices' own restore() throws
+   * on a malformed state.
+   */
+  restoreStates(states: Record<string, unknown>): string[] {
+    const problems: string[] = [];
+    const names = new Set(this.registered.filter((r) => r.state !== undefined).map((r) => r.name));
+    for (const name of Object.keys(states)) if (!names.has(name)) problems.push(`the snapshot has state for ${name}, which this VM does not have`);
+    for (const r of this.registered) {
+      if (r.state === undefined) continue;
+      if (!Object.hasOwn(states, r.name)) problems.push(`the snapshot has no state for ${r.name}`);
+    }
+    if (problems.length > 0) return problems;
+    for (const r of this.registered) r.state?.restore(states[r.name]);
+    return [];
   }
 
   /** The ACPI nodes in registration order, for the DSDT. */

@@ -70,7 +70,7 @@ export function i8042(ctx: DeviceContext): DeviceRegistration {
 /** The FADT's sleep control/status and reset register: S5 powers off, ACPI_RESET_VALUE resets. */
 export function acpiShutdown(ctx: DeviceContext): DeviceRegistration {
   const device = new AcpiShutdown({ exit: ctx.exit, resetValue: L.ACPI_RESET_VALUE, s5SleepType: L.ACPI_S5_SLEEP_TYPE });
-  return { name: 'acpi-shutdown', ranges: [{ bus: 'pio', base: L.ACPI_SHUTDOWN_PORT, size: ACPI_SHUTDOWN_PORT_COUNT, device: new BytePortBusDevice(device) }], gsis: [] };
+  return { name: 'acpi-shutdown', ranges: [{ bus: 'pio', base: L.ACPI_SHUTDOWN_PORT, size: ACPI_SHUTDOWN_PORT_COUNT, device: new BytePortBusDevice(device) }], gsis: [], stateless: true };
 }
 
 /** Port 0x80: POST codes with timestamps. */
@@ -88,12 +88,13 @@ export function debugPort(): DeviceRegistration {
 /** QEMU's pvpanic port (QEMU0001): a guest kernel panic ends the VM as a panic, not a reset. */
 export function pvpanic(ctx: DeviceContext): DeviceRegistration {
   const device = new PvPanic({ onPanic: (reason) => ctx.exit.panic(reason) });
-  return { name: 'pvpanic', ranges: [{ bus: 'pio', base: L.PVPANIC_PORT, size: PVPANIC_PORT_COUNT, device: new BytePortBusDevice(device) }], gsis: [], acpi: pvpanicNode() };
+  return { name: 'pvpanic', ranges: [{ bus: 'pio', base: L.PVPANIC_PORT, size: PVPANIC_PORT_COUNT, device: new BytePortBusDevice(device) }], gsis: [], acpi: pvpanicNode(), stateless: true };
 }
 
 /** Firecracker's boot timer: a guest write of 123 logs the time since start. */
 export function bootTimer(): DeviceRegistration {
-  return { name: 'boot-timer', ranges: [{ bus: 'mmio', base: L.BOOT_TIMER_START, size: L.BOOT_TIMER_SIZE, device: new BootTimer() }], gsis: [] };
+  // Its start instant is this process's: a restored guest measures from the restore.
+  return { name: 'boot-timer', ranges: [{ bus: 'mmio', base: L.BOOT_TIMER_START, size: L.BOOT_TIMER_SIZE, device: new BootTimer() }], gsis: [], stateless: true };
 }
 
 /**

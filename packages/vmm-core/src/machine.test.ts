@@ -1,6 +1,7 @@
 import diagnostics from 'node:diagnostics_channel';
 import { AcpiGed, VirtioBalloon, type BusDevice } from '@workervisor/devices';
 import { FakeGuestMemory, RecordingIrq } from '@workervisor/devices/testing';
+import type { Kvm, VmFd } from '@workervisor/native';
 import { AccessKind, type VcpuHandle } from '@workervisor/vcpu-worker';
 import { describe, expect, it } from 'vitest';
 import { DeviceManager, type DeviceRegistration } from './device-manager.js';
@@ -28,6 +29,8 @@ function testMachine(regs: DeviceRegistration[] = []): { machine: Machine; teard
   for (const r of regs) devices.register(r);
   const gedIrq = new RecordingIrq();
   const machine = new Machine({
+    kvm: {} as Kvm,
+    vm: {} as VmFd,
     memory: { size: 0 } as GuestMemoryMmap,
     devices,
     ged: new AcpiGed({ irq: gedIrq }),
@@ -133,7 +136,7 @@ describe('Machine', () => {
     expect(machine.balloonActualBytes()).toBe(0);
     const balloon = new VirtioBalloon({ discard: new FakeGuestMemory(4096) });
     const teardown = new Teardown();
-    const withBalloon = new Machine({ memory: { size: 0 } as GuestMemoryMmap, devices: new DeviceManager(teardown), ged: new AcpiGed({ irq: new RecordingIrq() }), acpi: { rsdpAddress: 0, tables: [] }, teardown, balloon });
+    const withBalloon = new Machine({ kvm: {} as Kvm, vm: {} as VmFd, memory: { size: 0 } as GuestMemoryMmap, devices: new DeviceManager(teardown), ged: new AcpiGed({ irq: new RecordingIrq() }), acpi: { rsdpAddress: 0, tables: [] }, teardown, balloon });
     expect(withBalloon.setBalloonTarget(8 * 4096)).toBe(true);
     expect(balloon.targetPages).toBe(8);
     balloon.writeConfig(4, Uint8Array.of(3, 0, 0, 0));

@@ -2,6 +2,7 @@
 // them and the one teardown that releases it all. builder.ts creates it; controller.ts drives it.
 import type { AcpiGed, VirtioBalloon } from '@workervisor/devices';
 import { createLogger, fromErrorData } from '@workervisor/base';
+import type { Kvm, VmFd } from '@workervisor/native';
 import type { AccessKind, VcpuEvent, VcpuHandle, VcpuStats } from '@workervisor/vcpu-worker';
 import type { AcpiTables } from './arch/x86_64/acpi/index.js';
 import type { DeviceNode } from '@workervisor/schema';
@@ -19,6 +20,9 @@ export type GuestExit =
   | { kind: 'failed'; error: Error };
 
 export interface MachineParts {
+  /** /dev/kvm and the VM fd (snapshots read the MSR list, CPUID and VM state through them). */
+  readonly kvm: Kvm;
+  readonly vm: VmFd;
   readonly memory: GuestMemoryMmap;
   /** The buses and every registered device (counters, ACPI nodes, snapshot hooks). */
   readonly devices: DeviceManager;

@@ -2,7 +2,7 @@
 // the 32-bit MMIO gap. Every access is bounds-checked against the regions (DESIGN.md "Guest memory").
 import type { GuestMemory, MemoryDiscard } from '@workervisor/devices';
 import { VmmError } from '@workervisor/base';
-import { allocateGuestRam, discardGuestRam, pageSize, releaseGuestRam } from '@workervisor/native';
+import { allocateGuestRam, discardGuestRam, mapGuestRamFile, pageSize, releaseGuestRam } from '@workervisor/native';
 import { HIGH_RAM_START, MMIO_GAP_START } from './arch/x86_64/layout.js';
 
 export class GuestMemoryError extends VmmError<'GUEST_MEMORY'> {
@@ -67,10 +67,20 @@ export class GuestMemoryMmap implements GuestMemory, MemoryDiscard {
   }
 
   /**
+   * Guest RAM mapped copy-on-write from a snapshot's memory file of exactly `size` bytes: the
+   * guest's writes stay private to this VMM, unchanged pages are shared with every VMM restored
+   * from the same file. `prefault` reads the whole file in up front.
+   */
+  static fromFile(path: string, size: number, prefault: boolean): GuestMemoryMmap {
+    return new GuestMemoryMmap(mapGuestRamFile(path, size, prefault), x86Regions(size));
+  }
+
+  /**
    * Frees the RAM's pages now rather than when V8 collects the buffer (reboots and failed boots
    * would otherwise pile up memfds). Reads afterwards see zeros. Only after the VM fd is closed.
    */
   release(): void {
+    // A file mapping (fromFile) has no memfd to punch: its private pages go when V8 unmaps it.
     releaseGuestRam(this.buffer);
   }
 

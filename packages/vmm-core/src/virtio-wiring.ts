@@ -1,7 +1,7 @@
 // Puts virtio devices on the machine as registrations: slot i of the virtio-mmio window gets its
 // 4 KiB of MMIO bus, an irqfd on GSI VIRTIO_IRQ_BASE + i and one ioeventfd per queue on QueueNotify
 // (datamatch = queue index), so kicks and interrupts never leave the kernel as exits.
-import { FileBlockBackend, MmioTransport, REG_QUEUE_NOTIFY, VirtioBlock, VirtioRng, type BlockBackend, type VirtioDevice } from '@workervisor/devices';
+import { FileBlockBackend, MmioTransport, REG_QUEUE_NOTIFY, VirtioBlock, VirtioError, VirtioRng, type BlockBackend, type MmioTransportState, type VirtioDevice } from '@workervisor/devices';
 import { createLogger } from '@workervisor/base';
 import { EventFd, FdWatcher } from '@workervisor/native';
 import { virtioMmioNode } from './arch/x86_64/acpi/index.js';
@@ -67,7 +67,7 @@ export function virtioDevice(ctx: DeviceContext, name: string, device: VirtioDev
       gsis: [gsi],
       acpi,
       counters: () => virtioCounters(device, wired),
-      ...(isStateful(device) ? { state: device } : {}),
+      ...(isStateful(device) ? { state: virtioState(wired, device) } : {}),
       teardown: [...host, { name: 'virtio transport', run: unwire }],
     };
   } catch (err) {
@@ -102,6 +102,25 @@ function wireNotifications(ctx: DeviceContext, name: string, base: number, trans
       }),
     );
   });
+}
+
+/**
+ * A virtio device's snapshot hooks: the transport (registers, queues) and the device model. On
+ * restore the transport re-activates a live device first, so the device's restore() sees it
+ * active, then every ready queue is served once: work the guest queued before the snapshot
+ * (a notification the device had deferred to the event loop) is not left waiting for a kick.
+ */
+function virtioState(transport: MmioTransport, device: VirtioDevice & DeviceStateHooks): DeviceStateHooks {
+  return {
+    save: () => ({ transport: transport.save(), device: device.save() }),
+    restore: (state) => {
+      const s = state as { transport?: unknown; device?: unknown } | null;
+      if (typeof s !== 'object' || s === null || !('transport' in s) || !('device' in s)) throw new VirtioError('invalid-config', `${device.name}: the snapshot state has no transport or device part`);
+      transport.restore(s.transport as MmioTransportState);
+      device.restore(s.device);
+      if (transport.active) transport.queues.forEach((q, i) => q.ready && transport.queueNotify(i));
+    },
+  };
 }
 
 function isStateful(device: VirtioDevice): device is VirtioDevice & DeviceStateHooks {

@@ -16,6 +16,7 @@ import {
   VIRTIO_F_VERSION_1,
   VIRTIO_ID_BLOCK,
   type ActivateContext,
+  VirtioError,
   type ActivationState,
   type VirtioDevice,
 } from './device.js';
@@ -151,6 +152,19 @@ export class VirtioBlock implements VirtioDevice {
 
   reset(): void {
     this.state = INACTIVE;
+  }
+
+  /**
+   * Snapshot state: none beyond the transport's. Requests complete synchronously inside
+   * queueNotify, so a paused VM has none in flight; the image is reopened by path on restore.
+   */
+  save(): Record<string, never> {
+    return {};
+  }
+
+  /** Accepts the empty state of save(). Throws VirtioError('invalid-config') on anything else. */
+  restore(state: unknown): void {
+    if (typeof state !== 'object' || state === null || Object.keys(state).length !== 0) throw new VirtioError('invalid-config', `${this.name}: a block device's snapshot state is empty`);
   }
 
   queueNotify(index: number): void {

@@ -23,6 +23,9 @@ import {
   type VirtioInterrupt,
 } from './device.js';
 import { Queue } from './queue.js';
+import { checkTransportState, type MmioTransportState } from './mmio-state.js';
+
+export type { MmioTransportState } from './mmio-state.js';
 
 /** Register offsets (4.2.2, table "MMIO Device Register Layout"). */
 export const REG_MAGIC_VALUE = 0x000;
@@ -202,6 +205,44 @@ export class MmioTransport implements BusDevice {
       log.error(`${this.name}: queue ${index} handler failed; the device needs a reset`, { error: String(err) });
       this.needsReset();
     }
+  }
+
+  /** The register file and every queue, JSON-safe (no interrupt, no device state). */
+  save(): MmioTransportState {
+    return {
+      status: this.status,
+      deviceFeaturesSel: this.deviceFeaturesSel,
+      driverFeaturesSel: this.driverFeaturesSel,
+      driverFeatures: `0x${this.driverFeatures.toString(16)}`,
+      queueSel: this.queueSel,
+      shmSel: this.shmSel,
+      interruptStatus: this.interruptStatus,
+      configGeneration: this.configGeneration,
+      queues: this.queues.map((q) => q.save()),
+    };
+  }
+
+  /**
+   * Restores a save() of a transport for the same device, before the guest runs again. A device
+   * that was live (DRIVER_OK, not failed or needing reset) is activated again on the restored
+   * queues; no interrupt is raised (a pending one lives in the restored irqchip and
+   * InterruptStatus). Throws VirtioError('invalid-config') on a malformed or mismatched state.
+   */
+  restore(state: MmioTransportState): void {
+    const s = checkTransportState(state, this.name, this.queues.map((q) => q.maxSize), this.device.features);
+    if (this.state.kind === 'active') this.device.reset();
+    this.state = INACTIVE;
+    s.queues.forEach((q, i) => this.queues[i]!.restore(q));
+    this.status = s.status;
+    this.deviceFeaturesSel = s.deviceFeaturesSel;
+    this.driverFeaturesSel = s.driverFeaturesSel;
+    this.driverFeatures = BigInt(s.driverFeatures);
+    this.queueSel = s.queueSel;
+    this.shmSel = s.shmSel;
+    this.interruptStatus = s.interruptStatus;
+    this.configGeneration = s.configGeneration;
+    const live = (this.status & STATUS_DRIVER_OK) !== 0 && (this.status & (STATUS_FAILED | STATUS_DEVICE_NEEDS_RESET)) === 0;
+    if (live) this.activate();
   }
 
   private checkWidth(op: 'read' | 'write', offset: number, data: Uint8Array): boolean {

@@ -439,6 +439,15 @@ describe('VirtioVsock', () => {
       expect(s.closed).toBe(true);
       expect(device.transportReset()).toBe(false); // no buffer left
     });
+
+    it('posts TRANSPORT_RESET when restored into a live device, and refuses another CID', () => {
+      const { device, ev, transport } = setup();
+      ev.addChain([{ len: 8, writable: true }]);
+      transport.queueNotify(VSOCK_EVENTQ);
+      device.restore(device.save());
+      expect(ev.takeUsed()).toEqual([{ id: 0, len: 4 }]);
+      expect(() => device.restore({ guestCid: device.save().guestCid + 1 })).toThrow("the state's guest CID does not match");
+    });
   });
 
   describe('many streams', () => {

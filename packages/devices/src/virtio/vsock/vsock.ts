@@ -261,11 +261,16 @@ export class VirtioVsock implements VirtioDevice {
     return { guestCid: this.guestCid };
   }
 
-  /** Checks a save() against this device (same CID). Throws VirtioError('invalid-config'). */
+  /**
+   * Checks a save() against this device (same CID), then, on a device the transport has
+   * re-activated, posts TRANSPORT_RESET: the guest's connections had their host ends in the VMM
+   * that took the snapshot (5.10.6.6). Throws VirtioError('invalid-config').
+   */
   restore(state: VirtioVsockState): void {
     if (typeof state !== 'object' || state === null || state.guestCid !== this.guestCid) {
       throw new VirtioError('invalid-config', `${this.name}: the state's guest CID does not match ${this.guestCid}`);
     }
+    if (this.state.kind === 'active') this.transportReset();
   }
 
   // --- tx: the guest's packets ---

@@ -74,8 +74,9 @@ export function planLayout(sizes: ReadonlyArray<number>, start: number, end: num
  * and DSDT, each aligned to ACPI_TABLE_ALIGNMENT.
  * Throws AcpiError: 'invalid-config' for a bad vCPU count, 'no-space' when
  * the tables pass ACPI_TABLES_END, 'guest-memory' when the range is not guest RAM.
+ * `write: false` only lays them out (a snapshot restore, whose RAM holds them already).
  */
-export function createAcpiTables(mem: GuestMemory, config: AcpiConfig): AcpiTables {
+export function createAcpiTables(mem: GuestMemory, config: AcpiConfig, options: { write?: boolean } = {}): AcpiTables {
   // Tables without pointers first; their sizes fix the layout.
   const madt = buildMadt(config.vcpus);
   const dsdt = buildDsdt(config.devices);
@@ -98,6 +99,8 @@ export function createAcpiTables(mem: GuestMemory, config: AcpiConfig): AcpiTabl
   if (!mem.checkRange(RSDP_START, end - RSDP_START)) {
     throw new AcpiError('guest-memory', `guest RAM does not cover the ACPI tables at 0x${RSDP_START.toString(16)}-0x${end.toString(16)}`);
   }
+  // A restored guest already has them (the same bytes: the same config) and may rely on that RAM.
+  if (options.write === false) return { rsdpAddress, tables };
   for (const t of tables) {
     try {
       mem.write(t.address, t.bytes);
