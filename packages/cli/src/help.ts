@@ -13,6 +13,8 @@ Usage:
   workervisor remote --api-socket PATH <command>   drive a running VMM (see remote --help)
   workervisor run [FLAGS] -- CMD [ARG...]        boot an image with its agent, run CMD, exit with its status (see run --help)
   workervisor image default                        print the default guest image's paths
+  workervisor seccompiler --input F --target-arch x86_64 --output O
+                                               compile seccomp filters (see seccompiler --help)
 
 VM (with --kernel):
   --kernel PATH          Guest kernel: ELF vmlinux (PVH or 64-bit entry) or bzImage
