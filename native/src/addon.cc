@@ -12,6 +12,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitPoll(env, exports);
   InitTap(env, exports);
   InitFileLock(env, exports);
+  InitSeccomp(env, exports);
   return exports;
 }
 
