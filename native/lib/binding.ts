@@ -83,7 +83,8 @@ export interface NativeBinding {
   F_RDLCK: number;
   F_WRLCK: number;
   F_UNLCK: number;
-  seccompInstall(program: Uint8Array, flags: number): void;
+  seccompInstall(program: Uint8Array, flags: number, label?: string): void;
+  seccompReportViolations(names: string[], logFd: number, exitCode: number): void;
   SECCOMP_FILTER_FLAG: { TSYNC: number; LOG: number; SPEC_ALLOW: number };
 }
 

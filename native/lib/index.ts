@@ -7,4 +7,4 @@ export { EventFd, FdWatcher, eventfdWrite } from './eventfd.js';
 export { Tap, TUN_F, VNET_HDR_V1_SIZE, type TapOpenOptions } from './tap.js';
 export { allocateGuestRam, releaseGuestRam, pageSize, stopAllVcpus } from './memory.js';
 export { tryOfdLock, ofdUnlock, ofdLockConflict, type OfdLockType, type OfdLockRange, type OfdLockConflict } from './file-lock.js';
-export { installSeccompFilter, threadSeccompStatus, type SeccompInstallOptions } from './seccomp.js';
+export { installSeccompFilter, reportSeccompViolations, threadSeccompStatus, type SeccompInstallOptions } from './seccomp.js';

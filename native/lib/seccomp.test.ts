@@ -72,3 +72,31 @@ describe('installSeccompFilter', () => {
     expect(JSON.parse(r.stdout)).toEqual({ main: -1, worker: -1 });
   });
 });
+
+describe('reportSeccompViolations', () => {
+  it('logs the thread and the syscall a trap stopped, then exits with the given status', () => {
+    // ld nr; jeq getppid ? ret TRAP : ret ALLOW
+    const insn = (code: number, jt: number, jf: number, k: number): number[] => [code & 0xff, code >> 8, jt, jf, k & 0xff, (k >>> 8) & 0xff, (k >>> 16) & 0xff, k >>> 24];
+    const trapGetppid = [...insn(0x20, 0, 0, 0), ...insn(0x15, 0, 1, NR_GETPPID), ...insn(0x06, 0, 0, 0x0003_0000), ...insn(0x06, 0, 0, 0x7fff_0000)];
+    const names: string[] = [];
+    names[NR_GETPPID] = 'getppid';
+    const script = `import { Worker } from 'node:worker_threads';
+      const native = await import(${JSON.stringify(new URL('../dist/seccomp.js', import.meta.url).href)});
+      native.reportSeccompViolations(${JSON.stringify(names)}, { logFd: 2, exitCode: 159 });
+      const w = new Worker(\`const { workerData, parentPort } = require('node:worker_threads');
+        import(workerData.js).then((native) => {
+          native.installSeccompFilter(new Uint8Array(workerData.program), { label: 'vcpu7' });
+          parentPort.postMessage('installed');
+          process.ppid;
+        });\`, { eval: true, execArgv: [], workerData: { js: ${JSON.stringify(new URL('../dist/seccomp.js', import.meta.url).href)}, program: ${JSON.stringify(trapGetppid)} } });
+      w.on('message', (m) => console.log(m));
+      await new Promise((r) => setTimeout(r, 10_000));
+      console.log('still alive');`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000 });
+    expect(r.status).toBe(159);
+    expect(r.stdout).not.toMatch(/still alive/);
+    expect(r.stderr).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z ERROR \[seccomp\] thread vcpu7 \(tid \d+\) made syscall getppid \(110\), which its seccomp filter does not allow; the VMM exits with status 159\n$/);
+    // The timestamp is now, in UTC.
+    expect(Math.abs(Date.parse(r.stderr.slice(0, 24)) - Date.now())).toBeLessThan(60_000);
+  });
+});

@@ -10,6 +10,8 @@ export interface SeccompInstallOptions {
   readonly allThreads?: boolean;
   /** SECCOMP_FILTER_FLAG_LOG: log every action but allow to the audit log. */
   readonly logActions?: boolean;
+  /** The thread's name in the violation report (reportSeccompViolations): `vmm`, `vcpu0`, `api`. */
+  readonly label?: string;
 }
 
 /**
@@ -21,7 +23,16 @@ export interface SeccompInstallOptions {
 export function installSeccompFilter(program: Uint8Array, options: SeccompInstallOptions = {}): void {
   const b = binding();
   const flags = (options.allThreads === true ? b.SECCOMP_FILTER_FLAG.TSYNC : 0) | (options.logActions === true ? b.SECCOMP_FILTER_FLAG.LOG : 0);
-  wrap('seccomp', `installing a seccomp filter of ${program.length / 8} instructions${options.allThreads === true ? ' on every thread' : ''}`, () => b.seccompInstall(program, flags));
+  wrap('seccomp', `installing a seccomp filter of ${program.length / 8} instructions${options.allThreads === true ? ' on every thread' : ''}`, () => b.seccompInstall(program, flags, options.label ?? ''));
+}
+
+/**
+ * Installs the process's SIGSYS handler for SECCOMP_RET_TRAP: it writes one ERROR line naming the
+ * thread (its install label) and the syscall (`names[nr]`) to `logFd`, then exits with `exitCode`.
+ * Call on the main thread before installing filters that trap.
+ */
+export function reportSeccompViolations(names: readonly string[], options: { logFd: number; exitCode: number }): void {
+  wrap('seccomp', 'installing the SIGSYS handler', () => binding().seccompReportViolations([...names], options.logFd, options.exitCode));
 }
 
 /** The calling thread's `Seccomp:` (0 none, 1 strict, 2 filter) and `NoNewPrivs:` (proc(5)). */

@@ -10,14 +10,18 @@
 #include <vector>
 
 #include "common.h"
+#include "seccomp.h"
 
 namespace wv {
+
+void InitSeccompReport(Napi::Env env, Napi::Object exports);
 
 /** BPF_MAXINSNS (linux/bpf_common.h): the kernel refuses longer programs with EINVAL. */
 constexpr size_t kMaxInstructions = 4096;
 
 /**
- * seccompInstall(program: Uint8Array, flags: number) -> undefined. program is struct sock_filter[]
+ * seccompInstall(program: Uint8Array, flags: number, label?: string) -> undefined. label names the
+ * thread (or with TSYNC every thread) in the SIGSYS report (seccomp-report.cc). program is struct sock_filter[]
  * (8 bytes each, little-endian); flags are SECCOMP_FILTER_FLAG_* (TSYNC applies it to every thread
  * of the process, LOG logs every action but allow). Sets no_new_privs first: without CAP_SYS_ADMIN
  * the kernel demands it, and a filtered thread must never exec into more privilege.
@@ -43,6 +47,8 @@ static Napi::Value SeccompInstall(const Napi::CallbackInfo& info) {
   prog.len = static_cast<unsigned short>(program.size());
   prog.filter = program.data();
 
+  // Named first: the filter may trap on the very next syscall.
+  if (info.Length() > 2 && info[2].IsString()) SetThreadSeccompLabel(info[2].As<Napi::String>().Utf8Value(), (flags & SECCOMP_FILTER_FLAG_TSYNC) != 0);
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) ThrowErrno(env, errno, "prctl", "PR_SET_NO_NEW_PRIVS");
   // SAFETY: prog points at program.size() initialized sock_filter entries that outlive the call;
   // the kernel copies the program (seccomp_prepare_filter) and keeps no pointer to it.
@@ -69,6 +75,7 @@ void InitSeccomp(Napi::Env env, Napi::Object exports) {
   f.Set("LOG", Napi::Number::New(env, SECCOMP_FILTER_FLAG_LOG));
   f.Set("SPEC_ALLOW", Napi::Number::New(env, SECCOMP_FILTER_FLAG_SPEC_ALLOW));
   exports.Set("SECCOMP_FILTER_FLAG", f);
+  InitSeccompReport(env, exports);
 }
 
 }  // namespace wv
