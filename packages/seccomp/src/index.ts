@@ -12,5 +12,6 @@ export {
   encodeCompiledFilters, decodeCompiledFilters, isCompiledFilterFile, loadFilterFile, COMPILED_MAGIC, COMPILED_VERSION, MAX_FILTER_FILE_BYTES,
   type CompiledFilters,
 } from './compiled-file.js';
+export { withLogActions } from './log-mode.js';
 export * from './bpf.js';
 export { X86_64_SYSCALLS } from './syscalls-x86_64.js';

@@ -223,6 +223,7 @@ async function build(config: MachineConfig, exit: GuestExitRequester, inputs: Bu
       doorbellFd: doorbell.fd,
       onEvent: (e) => machine.onVcpuEvent(e),
       ...(config.logLevel === undefined ? {} : { logLevel: config.logLevel }),
+      ...(config.vcpuSeccompFilter === undefined ? {} : { seccompFilter: config.vcpuSeccompFilter }),
     });
     vcpus.push(handle);
     mailboxes.add(handle.mailbox);
