@@ -33,3 +33,11 @@ describe('threadFilters', () => {
     expect(vcpu.some((i) => i.k === SECCOMP_RET_LOG)).toBe(true);
   });
 });
+
+describe('SECCOMP_INSTALLER_URL', () => {
+  it('names a module that exports installSeccompFilter, from src or dist', async () => {
+    const { SECCOMP_INSTALLER_URL } = await import('./seccomp-filters.js');
+    const mod = (await import(SECCOMP_INSTALLER_URL)) as { installSeccompFilter?: unknown };
+    expect(typeof mod.installSeccompFilter).toBe('function');
+  });
+});

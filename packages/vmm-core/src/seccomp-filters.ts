@@ -2,6 +2,8 @@
 // core on the main thread, installed with TSYNC so Node's and libuv's helper threads get it too),
 // `api` (the API worker) and `vcpu` (each vCPU worker). A worker starts under the vmm filter and
 // stacks its own on top, so its calls must pass both (the kernel runs every filter of a thread).
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { logFileDescriptor, readHostFile } from '@workervisor/base';
 import { installSeccompFilter, reportSeccompViolations } from '@workervisor/native';
 import { encodeProgram, loadFilterFile, MAX_FILTER_FILE_BYTES, SeccompError, withLogActions, X86_64_SYSCALLS } from '@workervisor/seccomp';
@@ -22,7 +24,13 @@ export interface ThreadFilters {
  * An ES module exporting installSeccompFilter(program, { label }), for threads of packages that do
  * not load the addon themselves (the API worker: ApiServerOptions.seccomp.installerUrl).
  */
-export const SECCOMP_INSTALLER_URL = new URL('./seccomp-installer.js', import.meta.url).href;
+export const SECCOMP_INSTALLER_URL = installerUrl();
+
+/** The compiled module next to this one in dist, or dist's copy when this module runs from src (tests). */
+function installerUrl(): string {
+  const sibling = new URL('./seccomp-installer.js', import.meta.url);
+  return existsSync(fileURLToPath(sibling)) ? sibling.href : new URL('../dist/seccomp-installer.js', import.meta.url).href;
+}
 
 /** The exit status after a filter trapped a syscall: 128 + SIGSYS, as a shell reports SIGSYS. */
 export const SECCOMP_VIOLATION_EXIT_CODE = 159;
