@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 /** Lowest first: a package may depend only on packages earlier in this list. */
-const LAYERS = ['base', 'schema', 'agent', 'native', 'devices', 'vcpu-worker', 'vmm-core', 'api', 'sdk', 'testing', 'cli', 'e2e'];
+const LAYERS = ['base', 'schema', 'seccomp', 'agent', 'native', 'devices', 'vcpu-worker', 'vmm-core', 'api', 'sdk', 'testing', 'cli', 'e2e'];
 
 interface Pkg {
   name: string;

@@ -92,6 +92,9 @@ export interface NativeBinding {
   F_RDLCK: number;
   F_WRLCK: number;
   F_UNLCK: number;
+  seccompInstall(program: Uint8Array, flags: number, label?: string): void;
+  seccompReportViolations(names: string[], logFd: number, exitCode: number): void;
+  SECCOMP_FILTER_FLAG: { TSYNC: number; LOG: number; SPEC_ALLOW: number };
 }
 
 /** Thrown when the addon was never built (or was built for another Node). */

@@ -8,3 +8,4 @@ export { Tap, TUN_F, VNET_HDR_V1_SIZE, type TapOpenOptions } from './tap.js';
 export { allocateGuestRam, releaseGuestRam, guestRamDataRanges, mapGuestRamFile, pageSize, stopAllVcpus } from './memory.js';
 export { discardGuestRam } from './discard.js';
 export { tryOfdLock, ofdUnlock, ofdLockConflict, type OfdLockType, type OfdLockRange, type OfdLockConflict } from './file-lock.js';
+export { installSeccompFilter, reportSeccompViolations, threadSeccompStatus, type SeccompInstallOptions } from './seccomp.js';

@@ -14,6 +14,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitFileLock(env, exports);
   InitDiscard(env, exports);
   InitState(env, exports);
+  InitSeccomp(env, exports);
   return exports;
 }
 

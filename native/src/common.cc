@@ -36,6 +36,7 @@ static const char* ErrnoName(int err) {
     case ENETDOWN: return "ENETDOWN";
     case EBADFD: return "EBADFD";
     case ENOLCK: return "ENOLCK";
+    case ESRCH: return "ESRCH";
     default: return "EUNKNOWN";
   }
 }

@@ -54,5 +54,6 @@ void InitTap(Napi::Env env, Napi::Object exports);
 void InitFileLock(Napi::Env env, Napi::Object exports);
 void InitDiscard(Napi::Env env, Napi::Object exports);
 void InitState(Napi::Env env, Napi::Object exports);
+void InitSeccomp(Napi::Env env, Napi::Object exports);
 
 }  // namespace wv

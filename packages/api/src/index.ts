@@ -38,6 +38,7 @@ export {
 export { API_PREFIX, API_ROUTES, createApiRouter, endpointOf, routeOf } from './routes/index.js';
 export { buildOpenApiDocument } from './openapi.js';
 export { startApiServer, type ApiServerOptions, type ApiServerHandle } from './server/server.js';
+export type { ApiSeccomp } from './server/messages.js';
 export { ApiServerError, type ApiServerErrorKind } from './server/errors.js';
 export { DEFAULT_MAX_BODY_BYTES } from './server/http-handler.js';
 export { probeSocket, prepareSocketPath } from './server/socket.js';

@@ -7,8 +7,13 @@ export const ERROR_CODES = {
   // @workervisor/base
   HOST_FILE: { owner: 'HostFileError', kinds: ['unreadable', 'not-regular', 'pseudo-file', 'empty', 'too-large', 'unwritable'] },
   UNIX_SOCKET: { owner: 'UnixSocketError', kinds: ['path-exists', 'socket-in-use', 'path-too-long', 'listen-failed'] },
+  // @workervisor/seccomp: a filter file that does not compile (or a compiled one that does not load).
+  SECCOMP: {
+    owner: 'SeccompError',
+    kinds: ['invalid-json', 'invalid-filter', 'unknown-syscall', 'invalid-condition', 'invalid-action', 'unsupported-arch', 'too-long', 'invalid-compiled'],
+  },
   // @workervisor/native
-  KVM: { owner: 'KvmError', kinds: ['open', 'api-version', 'capability', 'vm', 'vcpu', 'memory', 'eventfd', 'irq', 'tap', 'file-lock'] },
+  KVM: { owner: 'KvmError', kinds: ['open', 'api-version', 'capability', 'vm', 'vcpu', 'memory', 'eventfd', 'irq', 'tap', 'file-lock', 'seccomp'] },
   NATIVE_ADDON: { owner: 'AddonLoadError', kinds: ['missing'] },
   // @workervisor/devices
   BUS: { owner: 'BusError', kinds: ['overlap', 'invalid-range'] },

@@ -121,7 +121,7 @@ describe('parseArgs: help and version', () => {
   });
 
   it('documents every flag in the help', () => {
-    for (const flag of ['--kernel', '--initramfs', '--cmdline', '--cpus', '--memory', '--serial', '--console', '--rng', '--balloon', '--disk', '--net', '--api-socket', '--config-file', '--no-api', '--reboot', '--dump-acpi', '-vv', '--log-file', '--help', '--version', 'remote']) {
+    for (const flag of ['--kernel', '--initramfs', '--cmdline', '--cpus', '--memory', '--serial', '--console', '--rng', '--balloon', '--disk', '--net', '--api-socket', '--config-file', '--no-api', '--reboot', '--dump-acpi', '-vv', '--log-file', '--seccomp', '--seccomp-filter', 'seccompiler', '--help', '--version', 'remote']) {
       expect(HELP).toContain(flag);
     }
   });

@@ -37,6 +37,8 @@ export interface RunOptions {
   reboot: 'exit' | 'restart';
   /** Write the ACPI tables (`<SIG>.dat`) to this directory when the VM is built. */
   dumpAcpiDir?: string;
+  /** `--seccomp true|log` with `--seccomp-filter FILE`; absent = no filters (the default until measured defaults exist). */
+  seccomp?: { mode: 'enforce' | 'log'; filterFile: string };
 }
 
 /** A `workervisor remote` action (ch-remote's commands). */
@@ -77,6 +79,8 @@ const FLAGS: Record<string, FlagSpec> = {
   reboot: { value: 'exit|restart' },
   'log-file': { value: 'FILE' },
   'dump-acpi': { value: 'DIR' },
+  seccomp: { value: 'true|false|log' },
+  'seccomp-filter': { value: 'FILE' },
   disk: { value: 'path=PATH[,readonly=on|off][,id=ID]', repeatable: true },
   net: { value: 'tap=NAME[,mac=MAC][,ip=IP,mask=MASK][,host_mac=MAC][,num_queues=2][,queue_size=N][,id=ID][,fd=FD]', repeatable: true },
   help: {},
@@ -195,6 +199,8 @@ export function parseArgs(argv: readonly string[]): ParsedCli {
   if (logFile !== undefined) options.logFile = logFile;
   const dumpAcpi = values.get('dump-acpi');
   if (dumpAcpi !== undefined) options.dumpAcpiDir = dumpAcpi;
+  const seccomp = parseSeccomp(values.get('seccomp'), values.get('seccomp-filter'));
+  if (seccomp !== undefined) options.seccomp = seccomp;
   const reboot = values.get('reboot');
   if (reboot !== undefined) {
     if (reboot !== 'exit' && reboot !== 'restart') throw new CliError('invalid-value', `--reboot ${reboot}: expected exit (a guest reset ends the VMM) or restart (it reboots the VM)`);
@@ -226,6 +232,25 @@ function checkCombinations(options: RunOptions, values: ReadonlyMap<string, stri
       throw new CliError('nothing-to-do', 'nothing to do: pass --kernel PATH to boot a VM, --config-file FILE to boot from a Firecracker config, or --api-socket PATH to wait for API requests (see --help)');
     }
   }
+}
+
+/**
+ * `--seccomp true|false|log` (Cloud Hypervisor's) and `--seccomp-filter FILE` (Firecracker's).
+ * There are no default filters yet, so true and log need a file, and a file alone means true.
+ */
+function parseSeccomp(mode: string | undefined, filterFile: string | undefined): RunOptions['seccomp'] {
+  if (mode !== undefined && mode !== 'true' && mode !== 'false' && mode !== 'log') {
+    throw new CliError('invalid-value', `--seccomp ${mode}: expected true (filters stop a call they do not allow), false (no filters) or log (the kernel logs such a call and lets it go on)`);
+  }
+  if (mode === 'false') {
+    if (filterFile !== undefined) throw new CliError('conflict', '--seccomp false conflicts with --seccomp-filter: drop one of them');
+    return undefined;
+  }
+  if (filterFile === undefined) {
+    if (mode === undefined) return undefined;
+    throw new CliError('requires', `--seccomp ${mode} needs --seccomp-filter FILE: Workervisor ships no default filters yet (they must be measured from the test suite first; see the README)`);
+  }
+  return { mode: mode === 'log' ? 'log' : 'enforce', filterFile };
 }
 
 /** `N` or `boot=N[,max=M]`; max defaults to boot. */

@@ -13,6 +13,8 @@ Usage:
   workervisor remote --api-socket PATH <command>   drive a running VMM (see remote --help)
   workervisor run [FLAGS] -- CMD [ARG...]        boot an image with its agent, run CMD, exit with its status (see run --help)
   workervisor image default                        print the default guest image's paths
+  workervisor seccompiler --input F --target-arch x86_64 --output O
+                                               compile seccomp filters (see seccompiler --help)
 
 VM (with --kernel):
   --kernel PATH          Guest kernel: ELF vmlinux (PVH or 64-bit entry) or bzImage
@@ -54,6 +56,13 @@ VMM:
   --no-api               No API server (with --kernel or --config-file)
   --reboot exit|restart  What a guest reset does: end the VMM (exit, default) or reboot the VM
   --dump-acpi DIR        Write the generated ACPI tables to DIR (one .dat file per table)
+  --seccomp-filter FILE  Seccomp filters for the VMM's threads (vmm, api, vcpu), in Firecracker's
+                         seccompiler JSON or compiled by workervisor seccompiler; a call a filter
+                         traps ends the VMM with 159 and a log line naming the thread and syscall
+  --seccomp true|false|log
+                         With --seccomp-filter: enforce the filters (true, implied by the file) or
+                         only have the kernel log what they would stop (log). Default false: there
+                         are no built-in default filters yet
   -v, -vv                Log lifecycle events (info), or everything (debug); default warn
   --log-file FILE        Write the log to FILE instead of stderr
                          (each wins over a config file's logger section, which wins over
@@ -65,8 +74,8 @@ Values can be given as "--flag VALUE" or "--flag=VALUE" (use the second form whe
 starts with "-").
 
 Exit status: 0 when the guest powers off or resets (with --reboot exit), 1 when the VM fails,
-2 for a bad flag, 3 when the guest kernel panics (reported through the pvpanic device), and
-128+N when signal N stops the VMM: SIGHUP 129, SIGINT 130, SIGQUIT 131, SIGUSR2 140, SIGTERM 143
+2 for a bad flag, 3 when the guest kernel panics (reported through the pvpanic device), 159 when
+a seccomp filter trapped a syscall, and 128+N when signal N stops the VMM: SIGHUP 129, SIGINT 130, SIGQUIT 131, SIGUSR2 140, SIGTERM 143
 (the VM is stopped and the API socket removed first; SIGUSR1 is ignored).
 
 Examples:

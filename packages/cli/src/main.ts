@@ -42,9 +42,22 @@ export interface MainOptions {
   inspectorWasOpen?: boolean;
 }
 
+/** `workervisor seccompiler ...`: compile a filter file, print nothing on success (as seccompiler-bin). */
+async function seccompilerCommand(argv: readonly string[]): Promise<number> {
+  const { parseSeccompiler, runSeccompiler } = await import('./seccompiler.js');
+  const parsed = parseSeccompiler(argv);
+  if (parsed.kind === 'help') {
+    process.stdout.write(parsed.text);
+    return 0;
+  }
+  runSeccompiler(parsed.options);
+  return 0;
+}
+
 export async function main(argv: readonly string[], options: MainOptions = {}): Promise<number> {
   try {
     if (argv[0] === 'run' || argv[0] === 'image') return await guestCommand(argv);
+    if (argv[0] === 'seccompiler') return await seccompilerCommand(argv.slice(1));
     const parsed = parseArgs(argv);
     switch (parsed.kind) {
       case 'help':

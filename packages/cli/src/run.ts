@@ -5,7 +5,7 @@ import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import { describeJsonError, startApiServer, type ApiServerHandle, type VmConfig } from '@workervisor/api/core';
 import { appendNonBlocking, configureLogging, createLogger, logLevel, openOutputFile, readHostFile, type LogLevel } from '@workervisor/base';
-import { Vmm } from '@workervisor/vmm-core';
+import { installProcessFilter, loadThreadFilters, SECCOMP_INSTALLER_URL, Vmm, type ThreadFilters } from '@workervisor/vmm-core';
 import { CliError, explainConfigError, type RunOptions } from './args.js';
 import { INSPECTOR_RISK } from './no-inspector.js';
 
@@ -71,6 +71,24 @@ async function initialConfig(o: RunOptions): Promise<{ config: VmConfig; metrics
   return { config: { ...o.config, payload: o.config.payload } };
 }
 
+/**
+ * Loads --seccomp-filter and puts the vmm filter on every thread, before the API or any vCPU worker
+ * starts (each adds its own on top); undefined without filters.
+ */
+function startSeccomp(o: RunOptions): ThreadFilters | undefined {
+  if (o.seccomp === undefined) return undefined;
+  let filters: ThreadFilters;
+  try {
+    filters = loadThreadFilters(o.seccomp.filterFile, o.seccomp.mode);
+  } catch (err) {
+    const message = (err as Error).message;
+    throw new CliError('invalid-value', message.includes('--seccomp-filter') ? message : `--seccomp-filter ${o.seccomp.filterFile}: ${message}`);
+  }
+  installProcessFilter(filters);
+  log.info('seccomp filters installed', { mode: o.seccomp.mode, file: o.seccomp.filterFile });
+  return filters;
+}
+
 /** Signals that stop the VMM in order (VM stopped, API socket removed) rather than by their default action. */
 export const STOP_SIGNALS = ['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGUSR2'] as const;
 
@@ -108,12 +126,14 @@ export async function runVmm(o: RunOptions, env: { inspectorWasOpen?: boolean } 
   let vmm: Vmm | undefined;
   try {
     const initial = await initialConfig(o);
+    const seccomp = startSeccomp(o);
     vmm = new Vmm({
       reboot: o.reboot,
       onExit: (code) => finish(code),
       // As configured above (a Firecracker logger section may have changed it); the workers
       // write to the log file this thread opened.
       logLevel: logLevel(),
+      ...(seccomp === undefined ? {} : { vcpuSeccompFilter: seccomp.programs.vcpu }),
       ...(o.dumpAcpiDir === undefined
         ? {}
         : {
@@ -123,7 +143,7 @@ export async function runVmm(o: RunOptions, env: { inspectorWasOpen?: boolean } 
             },
           }),
     });
-    if (stopping === undefined && o.apiSocket !== undefined && !o.noApi) server = await startApiServer({ socketPath: o.apiSocket, backend: vmm, logLevel: logLevel() });
+    if (stopping === undefined && o.apiSocket !== undefined && !o.noApi) server = await startApiServer({ socketPath: o.apiSocket, backend: vmm, logLevel: logLevel(), ...(seccomp === undefined ? {} : { seccomp: { program: seccomp.programs.api, installerUrl: SECCOMP_INSTALLER_URL } }) });
     if (stopping === undefined && initial !== undefined) {
       await vmm.create(initial.config).catch((err: unknown) => {
         throw explainConfigError(err, o);

@@ -26,6 +26,8 @@ export interface VcpuHandleOptions {
   logFd?: number;
   /** Milliseconds to wait for any reply before failing (default 10 s). */
   timeoutMs?: number;
+  /** A seccomp program (struct sock_filter[]) the worker installs on its thread before its first KVM_RUN. */
+  seccompFilter?: Uint8Array;
 }
 
 /** A command without its reply port (request() adds one). */
@@ -73,6 +75,7 @@ export class VcpuHandle {
       events: events.port2,
       logLevel: opts.logLevel ?? logLevel(),
       ...(logFd === undefined ? {} : { logFd }),
+      ...(opts.seccompFilter === undefined ? {} : { seccompFilter: opts.seccompFilter }),
     };
     // --input-type (from `node -e` parents) would make the worker's own module fail to load.
     const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));

@@ -114,4 +114,6 @@ export interface VcpuWorkerData {
   logLevel: LogLevel;
   /** The log file the core opened (workers write to it; never reopen it); absent = stderr. */
   logFd?: number;
+  /** The vcpu seccomp program (struct sock_filter[]), installed on the worker's thread before its first KVM_RUN. */
+  seccompFilter?: Uint8Array;
 }

@@ -5,7 +5,7 @@
 import diagnostics from 'node:diagnostics_channel';
 import { receiveMessageOnPort, threadId, workerData } from 'node:worker_threads';
 import { configureLogging, createLogger, RateLimitedLog, toErrorData } from '@workervisor/base';
-import { KVM_EXIT, RUN_KICKED, RUN_STOPPED, VcpuFd } from '@workervisor/native';
+import { installSeccompFilter, KVM_EXIT, RUN_KICKED, RUN_STOPPED, VcpuFd } from '@workervisor/native';
 import { exitName, KVM_SYSTEM_EVENT, RunPage, type AccessSink } from './exit.js';
 import { VcpuError } from './error.js';
 import { AccessKind, MailboxClient } from './mailbox.js';
@@ -20,6 +20,12 @@ const exitChannel = diagnostics.channel('workervisor:vcpu:exit');
 
 const vcpu = new VcpuFd(data.vmFd, data.id, data.mmapSize);
 const page = new RunPage(vcpu.runBuffer);
+// Before any command and so before the first KVM_RUN: from here this thread makes only the calls
+// its vcpu filter (and the vmm filter it inherited) allows. A failure ends the worker (VcpuHandle reports it).
+if (data.seccompFilter !== undefined) {
+  installSeccompFilter(data.seccompFilter, { label: `vcpu${data.id}` });
+  log.info('seccomp filter installed', { instructions: data.seccompFilter.length / 8 });
+}
 const mailbox = new MailboxClient(data.mailbox, data.doorbellFd);
 
 let state: WorkerState = 'created';

@@ -250,6 +250,7 @@ async function wire(config: MachineConfig, exit: GuestExitRequester, source: Mac
       doorbellFd: doorbell.fd,
       onEvent: (e) => machine.onVcpuEvent(e),
       ...(config.logLevel === undefined ? {} : { logLevel: config.logLevel }),
+      ...(config.vcpuSeccompFilter === undefined ? {} : { seccompFilter: config.vcpuSeccompFilter }),
     });
     vcpus.push(handle);
     mailboxes.add(handle.mailbox);

@@ -27,6 +27,8 @@ export interface VmmOptions {
   /** Called when the VMM process should end, with its exit code (guest exit, vmm.shutdown). */
   onExit: (code: number) => void;
   logLevel?: LogLevel;
+  /** The vcpu seccomp program every vCPU worker installs before its first KVM_RUN (--seccomp-filter). */
+  vcpuSeccompFilter?: Uint8Array;
   /** Receives each machine right after it is built (benchmarks, tests). */
   onMachine?: (machine: Machine) => void;
   /** Builds the machine at vm.boot; buildMachine unless a test injects a fake. */
@@ -220,7 +222,11 @@ export class Vmm implements ActionHandler {
   async boot(): Promise<void> {
     if (this.resolved === undefined) throw new VmError('not-created', 'no VM is created; call vm.create first');
     if (this.machine !== undefined) throw new VmError('already-booted', `the VM is already ${this.state === 'Paused' ? 'booted and paused' : 'running'}`);
-    const config = this.options.logLevel === undefined ? this.resolved : { ...this.resolved, logLevel: this.options.logLevel };
+    const { logLevel, vcpuSeccompFilter } = this.options;
+    const config =
+      logLevel === undefined && vcpuSeccompFilter === undefined
+        ? this.resolved
+        : { ...this.resolved, ...(logLevel === undefined ? {} : { logLevel }), ...(vcpuSeccompFilter === undefined ? {} : { vcpuSeccompFilter }) };
     // Build failures keep their own codes (LOADER, HOST_FILE, ...); the API maps them to a status.
     const exits = machineExits();
     const machine = this.adopt(await this.build(config, exits.requester), exits, false);

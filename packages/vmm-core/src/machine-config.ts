@@ -115,4 +115,6 @@ export interface MachineConfig {
   protocol?: BootProtocolChoice;
   /** The vCPU workers' log level; they write to the core's log file (logFileDescriptor). */
   logLevel?: LogLevel;
+  /** The vcpu seccomp program each vCPU worker installs before its first KVM_RUN (seccomp-filters.ts); none when omitted. */
+  vcpuSeccompFilter?: Uint8Array;
 }

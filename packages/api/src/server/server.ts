@@ -10,7 +10,7 @@ import type { ActionResult, VmmAction } from '@workervisor/vmm-core';
 import { failure, type ApiBackend } from '../protocol.js';
 import { ApiServerError } from './errors.js';
 import { DEFAULT_MAX_BODY_BYTES } from './http-handler.js';
-import type { ApiWorkerData, MainToWorker, WorkerToMain } from './messages.js';
+import type { ApiSeccomp, ApiWorkerData, MainToWorker, WorkerToMain } from './messages.js';
 
 const log = createLogger('api');
 /** Published for every request answered: `{ request, response }`. */
@@ -28,6 +28,8 @@ export interface ApiServerOptions {
   closeGraceMs?: number;
   /** The compiled worker module; defaults to dist/server/worker.js. */
   workerUrl?: URL;
+  /** The api seccomp filter (--seccomp-filter), installed on the worker's thread once it listens. */
+  seccomp?: ApiSeccomp;
 }
 
 export interface ApiServerHandle {
@@ -71,6 +73,7 @@ export function startApiServer(options: ApiServerOptions): Promise<ApiServerHand
     ...(logFd === undefined ? {} : { logFd }),
     maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     closeGraceMs: options.closeGraceMs ?? 2_000,
+    ...(options.seccomp === undefined ? {} : { seccomp: options.seccomp }),
   };
   const worker = new Worker(options.workerUrl ?? defaultWorkerUrl(), { workerData, name: 'workervisor-api' });
   const exited = new Promise<number>((resolve) => worker.once('exit', resolve));

@@ -87,6 +87,12 @@ port.on('message', (msg: MainToWorker) => {
 
 try {
   bound = await bindPrivateSocket(server, data.socketPath);
+  if (data.seccomp !== undefined) {
+    // After the socket is bound and the installer loaded, so the filter needs only what serving takes.
+    const installer = (await import(data.seccomp.installerUrl)) as { installSeccompFilter(program: Uint8Array, options: { label: string }): void };
+    installer.installSeccompFilter(data.seccomp.program, { label: 'api' });
+    log.info('seccomp filter installed', { instructions: data.seccomp.program.length / 8 });
+  }
   log.info('API server listening', { socketPath: data.socketPath });
   post({ kind: 'listening', socketPath: data.socketPath });
 } catch (err) {
