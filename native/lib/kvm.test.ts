@@ -1,4 +1,5 @@
 // Kvm, VmFd and VcpuFd against the real /dev/kvm, plus Kvm.open's errors (which need no KVM).
+import { spawnSync } from 'node:child_process';
 import { closeSync, constants, mkdtempSync, openSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -190,5 +191,16 @@ describe.skipIf(skipReason !== undefined)('Kvm, VmFd and VcpuFd on /dev/kvm', ()
     const err = thrownBy(() => new VcpuFd(vm.fd, 0, kvm.vcpuMmapSize()));
     expect(err).toBeInstanceOf(KvmError);
     expect(err).toMatchObject({ kind: 'vcpu', errnoName: 'EEXIST', ioctl: 'KVM_CREATE_VCPU', message: 'KVM_CREATE_VCPU 0: KVM_CREATE_VCPU failed with EEXIST' });
+  });
+});
+
+describe.skipIf(skipReason !== undefined)('a process that exits with guest RAM still registered', () => {
+  it('exits cleanly (the addon never destroys registered backing stores after V8 is gone)', () => {
+    const dist = new URL('../dist/index.js', import.meta.url).href;
+    const script = `import { Kvm, allocateGuestRam } from ${JSON.stringify(dist)};
+const vm = Kvm.open().createVm();
+vm.setUserMemoryRegion(0, 0, allocateGuestRam(1 << 20), 0, 1 << 20);`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 });
+    expect({ status: r.status, signal: r.signal, stderr: r.stderr }).toEqual({ status: 0, signal: null, stderr: '' });
   });
 });

@@ -15,8 +15,10 @@ namespace wv {
 
 // Backing stores registered with KVM_SET_USER_MEMORY_REGION, keyed by (vm fd, slot). Holding
 // them here is what keeps guest RAM mapped while KVM may touch it, whatever JS's GC does.
+// Never destroyed: a process that exits with a VM still registered must not run the backing
+// stores' destructors from a static destructor, after V8 is gone (that corrupted the heap at exit).
 static std::mutex g_regions_mutex;
-static std::map<std::pair<int, uint32_t>, std::shared_ptr<v8::BackingStore>> g_regions;
+static auto& g_regions = *new std::map<std::pair<int, uint32_t>, std::shared_ptr<v8::BackingStore>>();
 
 static void VmIoctl(const Napi::CallbackInfo& info, int fd, unsigned long req, void* arg, const char* name) {
   if (Ioctl(fd, req, arg) < 0) ThrowErrno(info.Env(), errno, "ioctl", name);
