@@ -193,6 +193,25 @@ function finish(): void {
   });
 }
 
+/** The registers that locate a fault, for a log line; what cannot be read is left out. */
+function cpuContext(): string {
+  const hex = (n: number | bigint): string => `0x${n.toString(16)}`;
+  const parts: string[] = [];
+  try {
+    const r = vcpu.getRegs();
+    parts.push(`rip ${hex(r.rip)}`, `rsp ${hex(r.rsp)}`, `rflags ${hex(r.rflags)}`);
+  } catch {
+    // Context only.
+  }
+  try {
+    const s = vcpu.getSregs();
+    parts.push(`cs ${hex(s.cs.selector)}`, `cr0 ${hex(s.cr0)}`, `cr2 ${hex(s.cr2)}`, `cr3 ${hex(s.cr3)}`, `cr4 ${hex(s.cr4)}`, `efer ${hex(s.efer)}`);
+  } catch {
+    // Context only.
+  }
+  return parts.length > 0 ? parts.join(', ') : 'registers unreadable';
+}
+
 /** Acts on an exit; returns false when the vCPU must stop running. */
 function onExit(reason: number): boolean {
   counters.exits++;
@@ -211,8 +230,9 @@ function onExit(reason: number): boolean {
       post({ type: 'shutdown', id: data.id, reason: 'hlt' });
       return false;
     case KVM_EXIT.SHUTDOWN:
-      // A triple fault: real hardware resets.
-      post({ type: 'reset', id: data.id, reason: 'triple-fault' });
+      // A triple fault: real hardware resets. Where it happened goes with it (a guest crash, not an
+      // orderly reboot, and otherwise invisible with a quiet console).
+      post({ type: 'reset', id: data.id, reason: `triple-fault (${cpuContext()})` });
       return false;
     case KVM_EXIT.SYSTEM_EVENT: {
       const t = page.systemEventType;

@@ -367,7 +367,9 @@ export class Vmm implements ActionHandler {
         this.options.onExit(GUEST_PANIC_EXIT_CODE);
         return;
       }
-      log.info(`guest ${exit.kind === 'reset' ? 'reset' : 'powered off'} (${exit.reason})`);
+      // A triple fault is the guest crashing, not asking to reboot: say so where it is seen.
+      if (exit.kind === 'reset' && exit.reason.includes('triple-fault')) log.warn(`the guest triple-faulted and is reset (${exit.reason})`);
+      else log.info(`guest ${exit.kind === 'reset' ? 'reset' : 'powered off'} (${exit.reason})`);
       await this.stopMachine();
       if (exit.kind === 'reset' && this.options.reboot === 'restart') {
         await this.boot();
