@@ -49,8 +49,8 @@ async function main(vitestArgs: readonly string[]): Promise<number> {
 }
 
 /**
- * The Linux tier inside L1. When L1's kernel locks up (a CPU stuck inside L1's kvm_amd, seen in
- * about one tier run in three, root cause not found: e2e/nested/README.md), L1 is killed and
+ * The Linux tier inside L1. When L1's kernel locks up (its CPUs stuck in a static-key patch under
+ * TCG, which L1's KVM holder should now prevent: e2e/nested/README.md), L1 is killed and
  * the test files that had not finished run again in a fresh L1, at most MAX_L1_RESTARTS times
  * and within the same overall time limit. A file that finished keeps its result; the file that
  * was running when L1 stopped runs again from its start. Every lockup is printed with L1's
