@@ -1,9 +1,10 @@
 // A guest kernel panic must never look like a clean exit: Linux's pvpanic-mmio driver (bound to
 // the DSDT's QEMU0001 node) reports it on port 0x505, and the VMM ends with its panic exit code
 // and says so. The guest gets panic=0 (it stays in panic() after the report): with panic=-1 it
-// reboots while the VMM tears the VM down, and once in 5 nested runs that left the VMM's vCPU
-// thread in a soft lockup inside L1's kvm_amd for 10+ minutes (root cause not found yet). With
-// panic=0 a VMM that missed the report would never exit, so the test still fails.
+// reboots while the VMM tears the VM down, and once in 5 nested runs that left L1 in a soft
+// lockup (most likely the static-key patching at a VM's teardown that L1's KVM holder now
+// prevents: e2e/nested/README.md). With panic=0 a VMM that missed the report would never exit,
+// so the test still fails.
 import { expect } from 'vitest';
 import { COMMAND_TIMEOUT_MS, describeWhen, guestCheck, linuxTest, linuxTierStatus, waitReady } from '../../framework/index.js';
 
