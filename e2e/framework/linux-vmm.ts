@@ -66,7 +66,8 @@ export const workervisorVmm: LinuxVmm = {
   panicExitCode: 3,
   supports: () => true,
   spawn(boot) {
-    const extraArgs: string[] = ['--reboot', boot.reboot ?? 'exit'];
+    // -v: INFO lines (devices wired, why the guest reset or powered off) go with a failure's stderr.
+    const extraArgs: string[] = ['-v', '--reboot', boot.reboot ?? 'exit'];
     for (const disk of boot.disks ?? []) extraArgs.push('--disk', `path=${disk.path}${disk.readonly === true ? ',readonly=on' : ''}`);
     if (boot.rng === true) extraArgs.push('--rng', 'src=/dev/urandom');
     if (boot.consoleSocket !== undefined) extraArgs.push('--console', `socket=${boot.consoleSocket}`);
