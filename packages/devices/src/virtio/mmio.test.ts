@@ -175,6 +175,15 @@ describe('MmioTransport', () => {
     expect(transport.metrics.ignoredNotifications).toBe(2);
   });
 
+  it('serves buffers made available before DRIVER_OK once the device is activated', () => {
+    const { transport, device, queues } = setup();
+    queues[1]!.addChain([{ addr: 0x8000, len: 16, writable: true }]);
+    transport.queueNotify(1); // as Linux's virtio_balloon kicks its stats queue before DRIVER_OK
+    expect(device.notified).toEqual([]);
+    mmioInitialize(transport, queues);
+    expect(device.notified, 'queue 1 had a buffer, queue 0 none').toEqual([1]);
+  });
+
   it('contains a device exception in the notify path', () => {
     const { transport, device, queues } = setup();
     mmioInitialize(transport, queues);

@@ -458,6 +458,12 @@ export class MmioTransport implements BusDevice {
     this.state = { kind: 'active', ...ctx };
     this.metrics.activations++;
     log.debug(`${this.name}: activated`, { features: this.driverFeatures });
+    // Buffers the driver made available before DRIVER_OK: their notification was ignored, so
+    // serve them now. Linux's virtio_balloon adds and kicks its first statistics buffer before
+    // it sets DRIVER_OK (QEMU serves it the same way); a restored queue may hold some too.
+    this.queues.forEach((q, index) => {
+      if (this.state.kind === 'active' && q.ready && q.hasAvailable(this.mem)) this.queueNotify(index);
+    });
   }
 
   /** 2.1.2: set DEVICE_NEEDS_RESET and, once DRIVER_OK is set, tell the driver with a config interrupt. */

@@ -117,6 +117,11 @@ export class Queue {
     return undefined;
   }
 
+  /** Whether the driver has made buffers available that pop() has not taken. Call only on a queue whose problem() is undefined. */
+  hasAvailable(mem: GuestMemory): boolean {
+    return mem.readU16(this.availRing + 2) !== this.nextAvail;
+  }
+
   /**
    * The next available chain, or undefined when the driver has none or `budget` heads (good or
    * malformed) were taken without finding a good one. Malformed chains are completed with length 0
