@@ -31,7 +31,8 @@ export async function takeSnapshot(machine: Machine, config: VmConfig, vmmVersio
   const { devices, kvm, vm, memory } = machine.parts;
   const unsupported = devices.unsnapshottable();
   if (unsupported.length > 0) {
-    throw new SnapshotError('unsupported-device', `vm.snapshot is not supported for device ${unsupported.join(', ')}: it has no snapshot state yet`, { details: { devices: unsupported.join(',') } });
+    const why = unsupported.map((u) => `${u.name}: ${u.reason}`).join('; ');
+    throw new SnapshotError('unsupported-device', `vm.snapshot is not supported for device ${why}`, { details: { devices: unsupported.map((u) => u.name).join(',') } });
   }
   const statePath = join(dir, STATE_FILE);
   if (existsSync(statePath) || existsSync(join(dir, MEMORY_FILE))) throw new SnapshotError('destination-exists', `${dir} already holds a snapshot; remove it or choose another directory`);

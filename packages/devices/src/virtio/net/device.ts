@@ -33,8 +33,10 @@ import {
   VIRTIO_NET_F_MRG_RXBUF,
   VIRTIO_NET_F_STATUS,
   VIRTIO_NET_S_LINK_UP,
+  formatMac,
   guestOffloadFeatures,
   hostOffloadFeatures,
+  parseMac,
   tapOffloadFor,
   type NetBackend,
   type VirtioNetMetrics,
@@ -75,6 +77,18 @@ function offloadFeatures(tapOffloads: number, allow: NonNullable<VirtioNetOption
 }
 
 const log = createLogger('virtio-net');
+
+/**
+ * JSON-safe snapshot state. The queues are the transport's; the tap is reopened by name from the
+ * config. What is the device's own: the MAC the guest read (a random one is not made twice) and
+ * the receive buffers it had popped and held for the next frame (their heads; the chains are
+ * read back from guest RAM). Nothing else is in flight: receive and transmit complete a frame
+ * within one event-loop turn, and a paused VM gets no turn between a pop and its used entry.
+ */
+export interface VirtioNetState {
+  mac: string;
+  heldRx: number[];
+}
 
 /** The virtio network device. */
 export class VirtioNet implements VirtioDevice {
@@ -138,6 +152,27 @@ export class VirtioNet implements VirtioDevice {
   /** Why receive is paused, if it is. */
   get rxPaused(): 'none' | 'buffers' | 'retry' {
     return this.rxWait;
+  }
+
+  save(): VirtioNetState {
+    return { mac: formatMac(this.mac), heldRx: this.rx.heldHeads() };
+  }
+
+  /**
+   * Restores a save() on a device the transport has re-activated (or an inactive one, which
+   * holds nothing): the MAC, and the held receive chains. Throws VirtioError('invalid-config')
+   * for a malformed state.
+   */
+  restore(state: VirtioNetState): void {
+    const mac = typeof state === 'object' && state !== null && typeof state.mac === 'string' ? parseMac(state.mac) : undefined;
+    if (mac === undefined) throw new VirtioError('invalid-config', `${this.name}: the snapshot state has no valid MAC`);
+    const heads = state.heldRx;
+    if (!Array.isArray(heads) || heads.some((h) => !Number.isInteger(h) || h < 0 || h > 0xffff)) throw new VirtioError('invalid-config', `${this.name}: the snapshot state's held receive buffers are not descriptor indices`);
+    this.mac.set(mac);
+    this.config.set(mac, 0);
+    const q = this.activeQueue(NET_RX_QUEUE);
+    if (q !== undefined) this.rx.restoreHeld(q.s.mem, q.queue, heads);
+    else if (heads.length > 0) throw new VirtioError('invalid-config', `${this.name}: the snapshot state holds ${heads.length} receive buffers but the receive queue is not live`);
   }
 
   readConfig(offset: number, data: Uint8Array): void {
