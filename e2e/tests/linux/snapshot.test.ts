@@ -24,6 +24,9 @@ import {
   type ScenarioContext,
 } from '../../framework/index.js';
 
+/** How long vm.snapshot and vm.restore may take (the client's default is 60 s). */
+const API_TIMEOUT_MS = 300_000;
+
 /** `TICK <n> <uptime>` lines of the loop, complete ones only (a line cut by the pause is not one). */
 function ticks(serial: string): Array<{ n: number; uptime: number }> {
   return [...serial.matchAll(/(?:^|\n)TICK (\d+) (\d+\.\d+)\r?\n/g)].map((m) => ({ n: Number(m[1]), uptime: Number(m[2]) }));
@@ -56,7 +59,8 @@ describeWhen(linuxTierStatus(), 'Debian cloud kernel: snapshot and restore', () 
     const snapshot = join(dir, 'snap');
     const firstApi = join(dir, 'first.sock');
     const vm = ctx.spawn({ apiSocket: firstApi });
-    const first = connect(firstApi);
+    // Writing and mapping a 256 MiB guest's memory file is slow inside the nested KVM.
+    const first = connect(firstApi, { timeoutMs: API_TIMEOUT_MS });
     ctx.defer(() => first.close());
     await waitReady(vm, 'workervisor snapshot');
 
@@ -78,7 +82,7 @@ describeWhen(linuxTierStatus(), 'Debian cloud kernel: snapshot and restore', () 
     const secondApi = join(dir, 'second.sock');
     const restored = Microvm.spawnCommand(process.execPath, [cliPath, `--api-socket=${secondApi}`]);
     ctx.defer(async () => void (await restored.kill()));
-    const second = connect(secondApi);
+    const second = connect(secondApi, { timeoutMs: API_TIMEOUT_MS });
     ctx.defer(() => second.close());
     await waitForApi(second, restored);
     await second.restore({ source_url: snapshotUrl(snapshot) });
