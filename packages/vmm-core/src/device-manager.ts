@@ -49,6 +49,12 @@ export interface BusRange {
 export interface DeviceStateHooks {
   save(): unknown;
   restore(state: unknown): void;
+  /**
+   * For a device the host drives (a tap, a socket): stop touching guest RAM and raising
+   * interrupts until unquiesce(), for the span of a snapshot (its vCPU states are saved first).
+   */
+  quiesce?(): void;
+  unquiesce?(): void;
 }
 
 /** Everything the machine needs to know about one device. */
@@ -114,6 +120,15 @@ export class DeviceManager {
     return this.registered
       .filter((r) => r.snapshotRefusal !== undefined || (r.state === undefined && r.stateless !== true))
       .map((r) => ({ name: r.name, reason: r.snapshotRefusal ?? 'it has no snapshot state yet' }));
+  }
+
+  /** Quiesces every device that can be (DeviceStateHooks.quiesce) and returns what undoes it. */
+  quiesce(): () => void {
+    const quiesced = this.registered.flatMap((r) => (r.state?.quiesce === undefined ? [] : [r.state]));
+    for (const s of quiesced) s.quiesce?.();
+    return () => {
+      for (const s of quiesced) s.unquiesce?.();
+    };
   }
 
   /** name -> save() of every device with state, in registration order. Check unsnapshottable() first. */

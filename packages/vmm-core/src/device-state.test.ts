@@ -103,4 +103,19 @@ describe('virtio device snapshot state', () => {
       message: 'vm.snapshot is not supported for device net0: its tap was passed as a file descriptor, which a restore cannot reopen (name the tap instead); fs0: it has no snapshot state yet',
     });
   });
+  it('quiesces the host-driven devices for the whole snapshot and lets them go on after, even when it fails', async () => {
+    const events: string[] = [];
+    const devices = new DeviceManager(new Teardown());
+    devices.register({ name: 'net0', ranges: [], gsis: [], state: { ...recorder({}), quiesce: () => void events.push('quiesce'), unquiesce: () => void events.push('unquiesce') } });
+    devices.register({ name: 'com1', ranges: [], gsis: [], state: recorder({}) });
+    const vcpu = {
+      saveSnapshot: async () => {
+        events.push('vcpu save');
+        throw new Error('vCPU 0 is running');
+      },
+    };
+    const machine = { parts: { devices, kvm: { msrIndexList: () => [], checkExtension: () => 0 } }, vcpus: [vcpu] } as unknown as Machine;
+    await expect(takeSnapshot(machine, {} as never, '0', '/nonexistent/never-written')).rejects.toThrow('vCPU 0 is running');
+    expect(events).toEqual(['quiesce', 'vcpu save', 'unquiesce']);
+  });
 });

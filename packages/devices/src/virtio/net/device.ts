@@ -121,6 +121,9 @@ export class VirtioNet implements VirtioDevice {
   private rxWait: 'none' | 'buffers' | 'retry' = 'none';
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private txRescheduled = false;
+  /** Between quiesce() and unquiesce(): no tap reads, no transmits (a snapshot is being taken). */
+  private quiesced = false;
+  private txDeferred = false;
   private readonly onTapReadable = (): void => this.receive();
 
   constructor(options: VirtioNetOptions) {
@@ -152,6 +155,28 @@ export class VirtioNet implements VirtioDevice {
   /** Why receive is paused, if it is. */
   get rxPaused(): 'none' | 'buffers' | 'retry' {
     return this.rxWait;
+  }
+
+  /**
+   * Stops the host side from touching guest RAM or raising an interrupt until unquiesce(): no tap
+   * reads, transmits deferred. For the span of a snapshot, whose vCPU states are saved before its
+   * RAM and irqchip: a frame delivered in between would leave a used entry whose interrupt is in
+   * no saved LAPIC, and with EVENT_IDX the driver would never be told of it.
+   */
+  quiesce(): void {
+    this.quiesced = true;
+    this.watchTap(false);
+  }
+
+  /** Lets receive and transmit go on after quiesce(), serving what was deferred. */
+  unquiesce(): void {
+    if (!this.quiesced) return;
+    this.quiesced = false;
+    if (this.state.kind === 'active' && this.rxWait === 'none' && !this.watchTap(true)) this.retryLater();
+    if (this.txDeferred) {
+      this.txDeferred = false;
+      this.transmit();
+    }
   }
 
   save(): VirtioNetState {
@@ -222,7 +247,7 @@ export class VirtioNet implements VirtioDevice {
       // frames fire the handler at once).
       this.rxWait = 'none';
       this.receive();
-      if (this.activeQueue(NET_RX_QUEUE) !== undefined && this.rxWait === 'none' && !this.watchTap(true)) this.retryLater();
+      if (!this.quiesced && this.activeQueue(NET_RX_QUEUE) !== undefined && this.rxWait === 'none' && !this.watchTap(true)) this.retryLater();
     }
   }
 
@@ -236,6 +261,10 @@ export class VirtioNet implements VirtioDevice {
   private transmit(): void {
     const q = this.activeQueue(NET_TX_QUEUE);
     if (q === undefined) return;
+    if (this.quiesced) {
+      this.txDeferred = true;
+      return;
+    }
     const more = this.tx.process(q.s.mem, q.queue);
     this.notify(q.queue, NET_TX_QUEUE);
     if (more && !this.txRescheduled) {
@@ -250,7 +279,7 @@ export class VirtioNet implements VirtioDevice {
 
   private receive(): void {
     const q = this.activeQueue(NET_RX_QUEUE);
-    if (q === undefined) {
+    if (q === undefined || this.quiesced) {
       this.watchTap(false);
       return;
     }
@@ -274,7 +303,8 @@ export class VirtioNet implements VirtioDevice {
       this.retryTimer = undefined;
       if (this.state.kind !== 'active') return;
       this.rxWait = 'none';
-      if (!this.watchTap(true)) this.retryLater();
+      // Quiesced: unquiesce() watches the tap again.
+      if (!this.quiesced && !this.watchTap(true)) this.retryLater();
     }, RX_RETRY_MS);
     // The VMM's other handles keep the process alive; a pending retry must not.
     this.retryTimer.unref();
