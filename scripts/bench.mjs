@@ -8,6 +8,7 @@ import { benchExits } from './bench/exits.mjs';
 import { benchInProcess } from './bench/in-process.mjs';
 import { benchKick } from './bench/kick.mjs';
 import { benchLinuxBoot } from './bench/linux-boot.mjs';
+import { benchSnapshot } from './bench/snapshot.mjs';
 import { benchStartup } from './bench/startup.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -27,5 +28,6 @@ if (!only || only === 'startup') result.startup = await benchStartup(`${root}pac
 if (!only || only === 'api') result.api = await benchApi();
 if (!only || only === 'in-process') result.in_process = await benchInProcess(guest('hello.elf'));
 if (!only || only === 'agent') result.agent = await benchAgent();
+if (!only || only === 'snapshot') result.snapshot = await benchSnapshot(guest('counter.elf'));
 if (!only || only === 'linux-boot') result.linux_boot = await benchLinuxBoot();
 console.log(JSON.stringify(result, null, 2));

@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
+import { launch, type Vm } from '@workervisor/sdk';
 import { cliPath, describeKvm, guestPath, Microvm } from '../framework/index.js';
 
 const canTap = process.getuid?.() === 0 && existsSync('/dev/net/tun');
@@ -113,4 +114,42 @@ describeKvm('virtio-net on a host tap', () => {
     expect(status.code).not.toBe(0);
     expect(vm.stderr).toMatch(/tap "lo".*TUNSETIFF failed with E[A-Z]+/);
   });
+  it.runIf(canTap)('snapshots a live virtio-net and restores it on the tap reopened by name: the guest gets its ARP reply after the restore', async () => {
+    const tap = `wvn${process.pid % 100000}s`;
+    taps.push(tap);
+    dir = mkdtempSync(join(tmpdir(), 'workervisor-net-snap-'));
+    const snap = join(dir, 'snap');
+    const vms: Vm[] = [];
+    try {
+      const source = await launch({
+        kernel: guestPath('virtio-net.elf'),
+        cmdline: 'wait-tx=1',
+        memory: '64M',
+        args: ['--net', `tap=${tap},ip=10.213.7.1,mask=255.255.255.0,host_mac=02:00:00:aa:bb:cc`],
+      });
+      vms.push(source);
+      // No MAC in the config: the device made a random one, which the restore must keep.
+      const mac = (await source.waitForSerial(/NET mac=([0-9a-f:]{17}) status=1\n/))[1]!;
+      await source.waitForSerial('NET waiting');
+      await source.snapshot(snap, { pause: true });
+      await source.kill();
+      // The VMM created the tap, so it went away with it; the restore creates it again by name.
+      expect(linkExists(tap)).toBe(false);
+      const state = JSON.parse(readFileSync(join(snap, 'state.json'), 'utf8')) as { devices: Record<string, { device: { mac: string } }> };
+      expect(state.devices['net0']?.device.mac).toBe(mac);
+
+      const restored = await launch({ restore: snap });
+      vms.push(restored);
+      expect(ip('-o', '-4', 'addr', 'show', 'dev', tap)).toContain('inet 10.213.7.1/24');
+      restored.writeSerial('g');
+      await restored.waitForSerial('NET tx done\n');
+      await restored.waitForSerial(/NET arp-reply from 02:00:00:aa:bb:cc num_buffers=1 len=\d+\n/);
+      expect(await restored.exited).toEqual({ code: 0, signal: null });
+      expect(restored.serialText()).not.toContain('FAIL');
+      expect(restored.serialText()).not.toContain('NET mac=');
+    } finally {
+      await Promise.all(vms.map((v) => v.kill()));
+    }
+  });
+
 });

@@ -147,11 +147,32 @@ static void UnmapFileRam(void* data, size_t length, void* /*deleter_data*/) {
   ::munmap(data, length);
 }
 
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22  // Linux 5.14, include/uapi/asm-generic/mman-common.h
+#endif
+
+/**
+ * Maps every page of `mem` for reading: the page-cache pages of the file, shared with every other
+ * mapping of it, until the guest writes one. MADV_POPULATE_READ where the kernel has it (5.14),
+ * else one read per page. Failure is not an error: the pages then fault in on first touch.
+ */
+static void PrefaultRead(void* mem, uint64_t size, uint64_t page) {
+  // SAFETY: mem/size is the whole mapping just made; madvise only populates page tables.
+  if (::madvise(mem, size, MADV_POPULATE_READ) == 0) return;
+  if (errno != EINVAL) return;
+  // SAFETY: every address read lies inside the mapping; a volatile read faults its page in
+  // read-only (a private mapping keeps the page-cache page until a write copies it).
+  volatile const uint8_t* p = static_cast<const uint8_t*>(mem);
+  uint8_t sink = 0;
+  for (uint64_t off = 0; off < size; off += page) sink ^= p[off];
+  (void)sink;
+}
+
 /**
  * mapGuestRamFile(path, size, prefault) -> guest RAM as a private (copy-on-write) mapping of a
  * snapshot's memory file: the guest's writes stay in this process, the file is never changed, and
- * every VMM mapping the same file shares the pages it has not written. prefault reads it all in
- * now (MAP_POPULATE). The file must be exactly `size` bytes.
+ * every VMM mapping the same file shares the pages it has not written. prefault maps it all in
+ * now, read-only (PrefaultRead), so the pages stay shared. The file must be exactly `size` bytes.
  */
 static Napi::Value MapGuestRamFile(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -174,12 +195,15 @@ static Napi::Value MapGuestRamFile(const Napi::CallbackInfo& info) {
     ThrowArg(env, "the memory file is " + std::to_string(st.st_size) + " bytes, not " + std::to_string(size));
   }
   // SAFETY: a fresh private mapping of the whole file, writable (writes are copied, never reach
-  // the file); the mapping keeps the file referenced, so the fd can be closed at once.
-  void* mem = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE | (prefault ? MAP_POPULATE : 0), fd, 0);
+  // the file); the mapping keeps the file referenced, so the fd can be closed at once. Not
+  // MAP_POPULATE: on a writable private mapping it write-faults every page (mm/gup.c
+  // populate_vma_page_range breaks COW), so each clone would get its own copy of all of RAM.
+  void* mem = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, fd, 0);
   int err = errno;
   ::close(fd);
   if (mem == MAP_FAILED) ThrowErrno(env, err, "mmap");
   ::madvise(mem, size, MADV_DONTDUMP);
+  if (prefault) PrefaultRead(mem, size, static_cast<uint64_t>(page));
   v8::Isolate* isolate = v8::Isolate::GetCurrent();
   std::unique_ptr<v8::BackingStore> store = v8::SharedArrayBuffer::NewBackingStore(mem, size, UnmapFileRam, nullptr);
   v8::Local<v8::SharedArrayBuffer> sab = v8::SharedArrayBuffer::New(isolate, std::move(store));

@@ -2,6 +2,8 @@
 // 5.1.6): reads the MAC from config space, posts 8 receive buffers, transmits an ARP request for
 // the host end of the tap (10.213.7.1 from 10.213.7.2) and polls the receive queue until the host
 // kernel's ARP reply arrives, re-posting other frames' buffers. Interrupts suppressed, polling.
+// With cmdline wait-tx=1 it prints "NET waiting" once the receive buffers are posted and sends
+// only after a byte arrives on COM1 (so a test can snapshot and restore it in between).
 #include "lib.h"
 #include "virtio-mmio.h"
 #include "pvh.h"
@@ -95,7 +97,6 @@ static const uint8_t host_ip[4] = { 10, 213, 7, 1 };
 
 void guest_main(const struct hvm_start_info *si)
 {
-	(void)si;
 	if (reg(REG_MAGIC) != 0x74726976 || reg(REG_VERSION) != 2 || reg(REG_DEVICE_ID) != VIRTIO_ID_NET)
 		fail("slot 0 is not a virtio-mmio v2 network device");
 	set_reg(REG_DEVICE_FEAT_SEL, 0);
@@ -129,6 +130,12 @@ void guest_main(const struct hvm_start_info *si)
 	for (uint16_t i = 0; i < QUEUE_SIZE; i++)
 		post(&rx, i, RX_BUF(i), 2048, DESC_F_WRITE);
 
+	if (cmdline_u64(pvh_cmdline(si), "wait-tx", 0)) {
+		putln("NET waiting");
+		while (!(inb(COM1_PORT + 5) & 0x01)) /* LSR data ready */
+			tsc_delay(100000);
+		(void)inb(COM1_PORT); /* RBR */
+	}
 	/* An ARP request (RFC 826) after a zeroed virtio_net_hdr_v1: who has 10.213.7.1? */
 	volatile uint8_t *f = (volatile uint8_t *)(uintptr_t)TX_BUF;
 	memset((void *)f, 0, NET_HDR + 42);

@@ -97,6 +97,7 @@ export {
   randomMac,
   type NetBackend,
   type VirtioNetOptions,
+  type VirtioNetState,
   type VirtioNetMetrics,
 } from './virtio/net/index.js';
 export {

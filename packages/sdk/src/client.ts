@@ -27,6 +27,7 @@ import type {
   VsockConfig,
 } from './api-types.js';
 import { ResponseError, ConnectionError, connectionErrorKind, parseErrorBody } from './errors.js';
+import { snapshotVm, type SnapshotOptions } from './snapshot.js';
 
 /** Every route lives under this prefix. */
 export const API_PREFIX = '/api/v1';
@@ -187,9 +188,13 @@ export class VmmClient {
 
   // --- Snapshot, migration ---
 
-  /** `PUT vm.snapshot` (the VM must be paused). `destination_url` is e.g. `file:///var/snap`. */
-  snapshot(config: VmSnapshotConfig): Promise<void> {
-    return this.#action('vm.snapshot', config);
+  /**
+   * `PUT vm.snapshot` into a directory (made a `file://` URL) or a VmSnapshotConfig
+   * (`destination_url`, e.g. `file:///var/snap`). The VM must be paused, unless `{ pause: true }`:
+   * then a running VM is paused for the snapshot and resumed after it.
+   */
+  snapshot(target: string | VmSnapshotConfig, options?: SnapshotOptions): Promise<void> {
+    return snapshotVm({ info: () => this.info(), pause: () => this.pause(), resume: () => this.resume(), sendSnapshot: (c) => this.#action('vm.snapshot', c) }, target, options);
   }
 
   /** `PUT vm.restore`: creates the VM from a snapshot (`source_url`). */

@@ -59,6 +59,11 @@ export class GuestAgent {
     return (await this.client()).spawn(command, options);
   }
 
+  /** The host end of the guest's hybrid vsock this agent is reached through. */
+  get socketPath(): string {
+    return this.options.socketPath;
+  }
+
   /** The connected client, connecting (with retries while the guest boots) when there is none. */
   client(): Promise<AgentClient> {
     if (this.#closed) return Promise.reject(new AgentUnavailableError('no-connection', 'the guest agent connection was closed'));

@@ -9,14 +9,17 @@ import { fromErrorData } from '@workervisor/base';
 import { binding } from '@workervisor/native';
 import type { ActionOf, ActionValue, VmmActionType } from '@workervisor/vmm-core';
 import { AgentUnavailableError, type AgentInfo, type AgentProcess, type ExecOptions, type ExecResult, type SpawnOptions } from '@workervisor/agent';
-import type { VmConfig, VmCounters, VmInfo, VmmPingResponse } from './api-types.js';
+import type { VmConfig, VmCounters, VmInfo, VmmPingResponse, VmSnapshotConfig } from './api-types.js';
 import { portEndpoint } from './comlink-port.js';
 import { agentFiles, GuestAgent, type GuestFiles } from './guest.js';
 import type { InProcessApi } from './in-process-worker.js';
+import { restoreConfig, snapshotVm, snapshotVsockSocket, type RestoreOptions, type SnapshotOptions } from './snapshot.js';
 
 export interface CreateVmmOptions {
   /** What a guest reset does: end the VM (`exit`, default) or boot it again. */
   reboot?: 'exit' | 'restart';
+  /** Restore the VM of this snapshot directory at once (running: see InProcessVmm.restore). */
+  restore?: string;
 }
 
 export class InProcessVmm {
@@ -84,6 +87,21 @@ export class InProcessVmm {
     await this.#do<'VmPowerButton'>({ type: 'VmPowerButton' });
   }
 
+  /** vm.snapshot into a directory (or a VmSnapshotConfig); as Vm.snapshot, `pause` pauses a running VM for it. */
+  snapshot(target: string | VmSnapshotConfig, options?: SnapshotOptions): Promise<void> {
+    return snapshotVm({ info: () => this.info(), pause: () => this.pause(), resume: () => this.resume(), sendSnapshot: async (c) => void (await this.#do<'VmSnapshot'>({ type: 'VmSnapshot', body: c })) }, target, options);
+  }
+
+  /**
+   * vm.restore of the snapshot in `dir` into this VMM (which has no VM yet): running unless
+   * `resume: false`, as the SDK's restore(); exec/spawn/files reach the agent on the snapshot's vsock.
+   */
+  async restore(dir: string, options: RestoreOptions = {}): Promise<void> {
+    const vsock = snapshotVsockSocket(dir);
+    await this.#do<'VmRestore'>({ type: 'VmRestore', body: { ...restoreConfig(dir, options), resume: options.resume ?? true } });
+    if (vsock !== undefined) this.#agent = new GuestAgent({ socketPath: vsock });
+  }
+
   async delete(): Promise<void> {
     await this.#do<'VmDelete'>({ type: 'VmDelete' });
   }
@@ -146,6 +164,12 @@ export async function createVmm(options: CreateVmmOptions = {}): Promise<InProce
   });
   port1.unref();
   const vmm = new InProcessVmm(worker, Comlink.wrap<InProcessApi>(portEndpoint(worker)), exited);
-  await vmm.ping();
+  try {
+    await vmm.ping();
+    if (options.restore !== undefined) await vmm.restore(options.restore);
+  } catch (err) {
+    await vmm.close().catch(() => undefined);
+    throw err;
+  }
   return vmm;
 }

@@ -1,9 +1,9 @@
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LaunchError, SerialWaitError } from './errors.js';
-import { bootFlags, launch, resolveCliBinary, spawnVmm, vmmArgs, type Vm } from './launch.js';
+import { bootFlags, launch, resolveCliBinary, restore, spawnVmm, vmmArgs, type Vm } from './launch.js';
 import { startFakeVmm } from './testing/fake-vmm.js';
 
 // A stand-in for the workervisor CLI: serves the API on --api-socket (after a delay, so launch
@@ -22,6 +22,14 @@ else {
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ version: 'fake', pid: process.pid }));
     } else if (req.url === '/api/v1/vmm.shutdown') {
       res.writeHead(204).end(() => { if (!stubborn) process.exit(0); });
+    } else if (req.url === '/api/v1/vm.restore') {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        if (body.includes('refuse')) return res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ message: 'not a snapshot', code: 'ERR_VMM_SNAPSHOT_NOT_FOUND' }));
+        res.writeHead(204).end();
+        process.stdout.write('restore ' + body + '\\n');
+      });
     } else if (req.url === '/api/v1/vm.boot') {
       res.writeHead(204).end();
       process.stdout.write('Linux version fake\\nlogin: ');
@@ -187,6 +195,50 @@ describe('launch', () => {
     expect(vm.serial).toBeNull();
     await expect(vm.waitForSerial('x')).rejects.toMatchObject({ kind: 'not-piped' });
     expect(() => vm.writeSerial('x')).toThrow(SerialWaitError);
+  });
+});
+
+describe('launch({ restore })', () => {
+  it('starts a VMM with no VM, restores the snapshot running and gives the same Vm', async () => {
+    const vm = await start({ restore: join(dir, 'snap') });
+    const argv = JSON.parse((await vm.waitForSerial(/argv (.*)\n/))[1]!) as string[];
+    expect(argv).toEqual([`--api-socket=${vm.socketPath}`]);
+    const body = JSON.parse((await vm.waitForSerial(/restore (.*)\n/))[1]!) as unknown;
+    expect(body).toEqual({ source_url: `file://${join(dir, 'snap')}`, resume: true });
+  });
+
+  it('restore(dir) passes prefault and resume: false, and resolves a relative directory', async () => {
+    const vm = await restore('snap-rel', { binary, prefault: true, resume: false });
+    vms.push(vm);
+    const body = JSON.parse((await vm.waitForSerial(/restore (.*)\n/))[1]!) as unknown;
+    expect(body).toEqual({ source_url: `file://${join(process.cwd(), 'snap-rel')}`, prefault: true, resume: false });
+  });
+
+  it('rejects with the server error when the restore is refused', async () => {
+    const err = await start({ restore: join(dir, 'refuse') }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ status: 400, serverCode: 'ERR_VMM_SNAPSHOT_NOT_FOUND', serverMessage: 'not a snapshot' });
+  });
+
+  it('refuses the options a snapshot fixes before spawning anything', async () => {
+    for (const extra of [{ kernel: '/k' }, { cpus: 2 }, { memory: '64M' }, { cmdline: 'x' }, { initramfs: '/i' }]) {
+      await expect(launch({ binary, restore: '/s', ...extra })).rejects.toMatchObject({ kind: 'invalid-options', message: expect.stringContaining("is the snapshot's") as string });
+    }
+    await expect(launch({ binary, restore: { dir: '' } })).rejects.toMatchObject({ kind: 'invalid-options' });
+    await expect(launch({ binary, restore: '/s', agent: { socket: '/v.sock' } })).rejects.toMatchObject({ kind: 'invalid-options', message: expect.stringContaining('give only port') as string });
+  });
+
+  it("reaches a restored guest's agent on the vsock socket of the snapshot's config, and refuses one without", async () => {
+    const snap = join(dir, 'with-vsock');
+    mkdirSync(snap, { recursive: true });
+    writeFileSync(join(snap, 'config.json'), JSON.stringify({ payload: { kernel: '/k' }, vsock: { cid: 3, socket: '/run/v.sock' } }));
+    const vm = await start({ restore: snap, agent: true });
+    const argv = JSON.parse((await vm.waitForSerial(/argv (.*)\n/))[1]!) as string[];
+    expect(argv.some((a) => a.startsWith('--vsock'))).toBe(false);
+    expect(vm.agent?.socketPath).toBe('/run/v.sock');
+    const bare = join(dir, 'no-vsock');
+    mkdirSync(bare, { recursive: true });
+    writeFileSync(join(bare, 'config.json'), JSON.stringify({ payload: { kernel: '/k' } }));
+    await expect(launch({ binary, restore: bare, agent: true })).rejects.toMatchObject({ kind: 'invalid-options', message: expect.stringContaining('has no vsock') as string });
   });
 });
 

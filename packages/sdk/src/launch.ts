@@ -12,6 +12,7 @@ import { ConnectionError, LaunchError } from './errors.js';
 import { describeExit, VmmProcess, type VmExit, type VmmProcessOptions } from './vmm-process.js';
 import { AgentUnavailableError, type AgentInfo, type AgentProcess, type ExecOptions, type ExecResult, type SpawnOptions } from '@workervisor/agent';
 import { agentFiles, GuestAgent, type GuestFiles } from './guest.js';
+import { restoreConfig, snapshotVsockSocket, type RestoreOptions } from './snapshot.js';
 
 export type { VmExit } from './vmm-process.js';
 
@@ -57,6 +58,18 @@ export interface LaunchOptions {
    * puts the vsock socket in the Vm's private directory with guest CID 3. Needs `kernel`.
    */
   agent?: boolean | AgentLaunchOptions;
+  /**
+   * Restore the VM from this snapshot directory (vm.snapshot's) instead of booting one: the VMM
+   * starts with no VM, then `vm.restore` builds it, running unless `resume: false`. The machine
+   * (kernel, cpus, memory, devices) is the snapshot's, so those options are refused beside it;
+   * `agent: true` reaches the agent on the vsock socket the snapshot's config names.
+   */
+  restore?: string | RestoreSource;
+}
+
+/** A snapshot directory and how to restore it. */
+export interface RestoreSource extends RestoreOptions {
+  dir: string;
 }
 
 export interface AgentLaunchOptions {
@@ -204,7 +217,7 @@ export class Vm extends VmmClient {
 }
 
 /** Options of spawnVmm: launch's, but the API socket is optional and nothing waits for it. */
-export type SpawnVmmOptions = Omit<LaunchOptions, 'apiSocket' | 'startTimeoutMs' | 'closeTimeoutMs' | 'connect'> & {
+export type SpawnVmmOptions = Omit<LaunchOptions, 'apiSocket' | 'startTimeoutMs' | 'closeTimeoutMs' | 'connect' | 'restore'> & {
   /** Serve the API on this socket; absent: the VMM runs with `--no-api`. */
   apiSocket?: string;
 };
@@ -245,26 +258,29 @@ function processOptions(options: SpawnVmmOptions): VmmProcessOptions {
  */
 export async function launch(options: LaunchOptions = {}): Promise<Vm> {
   // Bad options are refused before a temporary directory or a process exists.
-  bootFlags(options);
+  const source = restoreSource(options);
+  bootFlags(source === undefined ? options : { ...options, agent: false });
   const binary = options.binary ?? resolveCliBinary();
   if (!existsSync(binary)) throw new LaunchError('no-binary', `the VMM binary ${binary} does not exist; build the CLI (npm run build) or pass launch({ binary })`);
 
+  const agentOptions = options.agent === true ? {} : options.agent === false ? undefined : options.agent;
+  // A restored VM's vsock is the snapshot's: its socket is in the snapshot's config.
+  const restoredVsock = source !== undefined && agentOptions !== undefined ? restoredAgentSocket(source.dir) : undefined;
   let tempDir: string | undefined;
   const privateDir = (): string => (tempDir ??= mkdtempSync(join(tmpdir(), 'workervisor-')));
   const socketPath = options.apiSocket ?? join(privateDir(), 'api.sock');
-  const agentOptions = options.agent === true ? {} : options.agent === false ? undefined : options.agent;
   let args = options.args ?? [];
   let agent: GuestAgent | undefined;
   if (agentOptions !== undefined) {
-    const vsockSocket = agentOptions.socket ?? join(privateDir(), 'vsock.sock');
-    args = [...args, `--vsock=cid=${agentOptions.cid ?? 3},socket=${vsockSocket}`];
+    const vsockSocket = restoredVsock ?? agentOptions.socket ?? join(privateDir(), 'vsock.sock');
+    if (restoredVsock === undefined) args = [...args, `--vsock=cid=${agentOptions.cid ?? 3},socket=${vsockSocket}`];
     agent = new GuestAgent({
       socketPath: vsockSocket,
       ...(agentOptions.port === undefined ? {} : { port: agentOptions.port }),
       ...(agentOptions.readyTimeoutMs === undefined ? {} : { readyTimeoutMs: agentOptions.readyTimeoutMs }),
     });
   }
-  const child = VmmProcess.spawn(process.execPath, vmmArgs({ ...options, args }, socketPath, binary), processOptions(options));
+  const child = VmmProcess.spawn(process.execPath, vmmArgs({ ...options, args, ...(source === undefined ? {} : { agent: false }) }, socketPath, binary), processOptions(options));
   const vm = new Vm(child, socketPath, {
     ...(agent === undefined ? {} : { agent }),
     ...(tempDir === undefined ? {} : { tempDir }),
@@ -273,11 +289,43 @@ export async function launch(options: LaunchOptions = {}): Promise<Vm> {
   });
   try {
     await waitUntilReady(vm, options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS);
+    if (source !== undefined) await vm.restore({ ...restoreConfig(source.dir, source), resume: source.resume ?? true });
   } catch (err) {
     await vm.kill();
     throw err;
   }
   return vm;
+}
+
+/**
+ * Restores the VM of the snapshot in `dir` into a new VMM (launch({ restore })): running unless
+ * `resume: false`, with the same Vm a boot gives. Clones: any number of VMMs may restore one
+ * snapshot at once; they share its unchanged memory pages.
+ */
+export function restore(dir: string, options: Omit<LaunchOptions, 'restore'> & RestoreOptions = {}): Promise<Vm> {
+  const { prefault, resume, ...rest } = options;
+  return launch({ ...rest, restore: { dir, ...(prefault === undefined ? {} : { prefault }), ...(resume === undefined ? {} : { resume }) } });
+}
+
+/** launch()'s `restore`, checked against the options a snapshot fixes. */
+function restoreSource(options: LaunchOptions): RestoreSource | undefined {
+  if (options.restore === undefined) return undefined;
+  const source = typeof options.restore === 'string' ? { dir: options.restore } : options.restore;
+  if (typeof source.dir !== 'string' || source.dir === '') throw new LaunchError('invalid-options', 'launch({ restore }) needs a snapshot directory');
+  for (const key of ['kernel', 'initramfs', 'cmdline', 'cpus', 'memory'] as const) {
+    if (options[key] !== undefined) throw new LaunchError('invalid-options', `launch({ restore, ${key} }): a restored VM's ${key} is the snapshot's; leave ${key} out`);
+  }
+  if (typeof options.agent === 'object' && (options.agent.socket !== undefined || options.agent.cid !== undefined)) {
+    throw new LaunchError('invalid-options', "launch({ restore, agent: { socket, cid } }): a restored VM's vsock is the snapshot's; give only port or readyTimeoutMs");
+  }
+  return source;
+}
+
+/** The vsock socket of a snapshot's VM, for its agent; LaunchError when it has none. */
+function restoredAgentSocket(dir: string): string {
+  const socket = snapshotVsockSocket(dir);
+  if (socket === undefined) throw new LaunchError('invalid-options', `launch({ restore, agent }): the VM snapshotted in ${dir} has no vsock, so no agent can be reached`);
+  return socket;
 }
 
 /** Polls ping with backoff (10 ms doubling to 250 ms) until it answers, the child exits, or time runs out. */

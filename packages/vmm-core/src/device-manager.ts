@@ -49,6 +49,12 @@ export interface BusRange {
 export interface DeviceStateHooks {
   save(): unknown;
   restore(state: unknown): void;
+  /**
+   * For a device the host drives (a tap, a socket): stop touching guest RAM and raising
+   * interrupts until unquiesce(), for the span of a snapshot (its vCPU states are saved first).
+   */
+  quiesce?(): void;
+  unquiesce?(): void;
 }
 
 /** Everything the machine needs to know about one device. */
@@ -70,6 +76,12 @@ export interface DeviceRegistration {
    * with neither `state` nor `stateless` makes vm.snapshot refuse: never a silently wrong snapshot.
    */
   readonly stateless?: true;
+  /**
+   * Why this device cannot be snapshotted although its model can (a host end a restore could not
+   * reopen); vm.snapshot refuses with it. Without it, a device with no `state` is refused as
+   * having no snapshot state.
+   */
+  readonly snapshotRefusal?: string;
   /** What releases its host resources, in acquisition order (they run in reverse). */
   readonly teardown?: readonly TeardownStep[];
 }
@@ -103,9 +115,20 @@ export class DeviceManager {
     return this.registered;
   }
 
-  /** Names of the devices a snapshot cannot cover (neither `state` nor `stateless`). */
-  unsnapshottable(): string[] {
-    return this.registered.filter((r) => r.state === undefined && r.stateless !== true).map((r) => r.name);
+  /** The devices a snapshot cannot cover (a `snapshotRefusal`, or neither `state` nor `stateless`), each with why. */
+  unsnapshottable(): { name: string; reason: string }[] {
+    return this.registered
+      .filter((r) => r.snapshotRefusal !== undefined || (r.state === undefined && r.stateless !== true))
+      .map((r) => ({ name: r.name, reason: r.snapshotRefusal ?? 'it has no snapshot state yet' }));
+  }
+
+  /** Quiesces every device that can be (DeviceStateHooks.quiesce) and returns what undoes it. */
+  quiesce(): () => void {
+    const quiesced = this.registered.flatMap((r) => (r.state?.quiesce === undefined ? [] : [r.state]));
+    for (const s of quiesced) s.quiesce?.();
+    return () => {
+      for (const s of quiesced) s.unquiesce?.();
+    };
   }
 
   /** name -> save() of every device with state, in registration order. Check unsnapshottable() first. */

@@ -9,6 +9,7 @@ import type { Machine } from './machine.js';
 import { takeSnapshot } from './snapshot/take.js';
 import { Teardown } from './teardown.js';
 import { virtioDevice } from './virtio-wiring.js';
+import { netDevice, type OpenedNet } from './net-host.js';
 
 function recorder(saved: unknown): DeviceStateHooks & { restored: unknown[] } {
   const restored: unknown[] = [];
@@ -31,7 +32,11 @@ describe('DeviceManager snapshot state', () => {
     devices.register({ name: 'com1', ranges: [], gsis: [], state: recorder({}) });
     devices.register({ name: 'pvpanic', ranges: [], gsis: [], stateless: true });
     devices.register({ name: 'net0', ranges: [], gsis: [] });
-    expect(devices.unsnapshottable()).toEqual(['net0']);
+    devices.register({ name: 'net1', ranges: [], gsis: [], state: recorder({}), snapshotRefusal: 'its tap was passed as a file descriptor' });
+    expect(devices.unsnapshottable()).toEqual([
+      { name: 'net0', reason: 'it has no snapshot state yet' },
+      { name: 'net1', reason: 'its tap was passed as a file descriptor' },
+    ]);
   });
 
   it('saves each stateful device under its name and hands each its own state back', () => {
@@ -70,21 +75,47 @@ describe('virtio device snapshot state', () => {
     expect(() => b.state!.restore({ device: {} })).toThrow('rng: the snapshot state has no transport or device part');
   });
 
-  it('gives virtio-net no snapshot state, so a snapshot refuses it by name', () => {
+  it('gives virtio-net snapshot state, so a snapshot covers it', () => {
     const mem = new FakeGuestMemory(0x10_0000);
     const devices = new DeviceManager(new Teardown());
     devices.register(virtioDevice(context(mem), 'net0', new VirtioNet({ backend: new FakeTap(), mac: Uint8Array.of(2, 0, 0, 0, 0, 1), name: 'net0' })));
-    expect(devices.unsnapshottable()).toEqual(['net0']);
+    expect(devices.unsnapshottable()).toEqual([]);
+    expect(devices.saveStates()['net0']).toMatchObject({ device: { mac: '02:00:00:00:00:01', heldRx: [] } });
   });
 
-  it('makes vm.snapshot refuse by name before it touches a vCPU or writes a file', async () => {
+  it('refuses a virtio-net whose tap was passed as a file descriptor (a restore reopens taps by name)', () => {
     const mem = new FakeGuestMemory(0x10_0000);
     const devices = new DeviceManager(new Teardown());
-    devices.register(virtioDevice(context(mem), 'net0', new VirtioNet({ backend: new FakeTap(), mac: Uint8Array.of(2, 0, 0, 0, 0, 1), name: 'net0' })));
+    const opened = (tap: OpenedNet['spec']['tap']): OpenedNet => ({ spec: { tap, mac: '02:00:00:00:00:01', queueSize: 16, offloads: { csum: true, tso: true, ufo: true } }, backend: new FakeTap() as unknown as OpenedNet['backend'] });
+    const ctx = context(mem);
+    devices.register(netDevice(ctx, opened({ kind: 'name', name: 'tap0' }), 0));
+    devices.register(netDevice(ctx, opened({ kind: 'fd', fd: 99 }), 1));
+    expect(devices.unsnapshottable()).toEqual([{ name: 'net1', reason: 'its tap was passed as a file descriptor, which a restore cannot reopen (name the tap instead)' }]);
+  });
+
+  it('makes vm.snapshot refuse by name, saying why, before it touches a vCPU or writes a file', async () => {
+    const devices = new DeviceManager(new Teardown());
+    devices.register({ name: 'net0', ranges: [], gsis: [], state: recorder({}), snapshotRefusal: 'its tap was passed as a file descriptor, which a restore cannot reopen (name the tap instead)' });
+    devices.register({ name: 'fs0', ranges: [], gsis: [] });
     const machine = { parts: { devices }, vcpus: [] } as unknown as Machine;
     await expect(takeSnapshot(machine, {} as never, '0', '/nonexistent/never-written')).rejects.toMatchObject({
       code: 'ERR_VMM_SNAPSHOT_UNSUPPORTED_DEVICE',
-      message: 'vm.snapshot is not supported for device net0: it has no snapshot state yet',
+      message: 'vm.snapshot is not supported for device net0: its tap was passed as a file descriptor, which a restore cannot reopen (name the tap instead); fs0: it has no snapshot state yet',
     });
+  });
+  it('quiesces the host-driven devices for the whole snapshot and lets them go on after, even when it fails', async () => {
+    const events: string[] = [];
+    const devices = new DeviceManager(new Teardown());
+    devices.register({ name: 'net0', ranges: [], gsis: [], state: { ...recorder({}), quiesce: () => void events.push('quiesce'), unquiesce: () => void events.push('unquiesce') } });
+    devices.register({ name: 'com1', ranges: [], gsis: [], state: recorder({}) });
+    const vcpu = {
+      saveSnapshot: async () => {
+        events.push('vcpu save');
+        throw new Error('vCPU 0 is running');
+      },
+    };
+    const machine = { parts: { devices, kvm: { msrIndexList: () => [], checkExtension: () => 0 } }, vcpus: [vcpu] } as unknown as Machine;
+    await expect(takeSnapshot(machine, {} as never, '0', '/nonexistent/never-written')).rejects.toThrow('vCPU 0 is running');
+    expect(events).toEqual(['quiesce', 'vcpu save', 'unquiesce']);
   });
 });

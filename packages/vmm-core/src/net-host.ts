@@ -107,5 +107,8 @@ export function createNetDevice(net: OpenedNet, index: number): { name: string; 
  */
 export function netDevice(ctx: DeviceContext, net: OpenedNet, index: number): VirtioRegistration {
   const { name, device } = createNetDevice(net, index);
-  return virtioDevice(ctx, name, device);
+  const registration = virtioDevice(ctx, name, device);
+  // A restore reopens a tap by name; a tap handed over as a file descriptor has none to reopen.
+  if (net.spec.tap.kind === 'fd') return { ...registration, snapshotRefusal: 'its tap was passed as a file descriptor, which a restore cannot reopen (name the tap instead)' };
+  return registration;
 }

@@ -112,6 +112,8 @@ function wireNotifications(ctx: DeviceContext, name: string, base: number, trans
  */
 function virtioState(transport: MmioTransport, device: VirtioDevice & DeviceStateHooks): DeviceStateHooks {
   return {
+    ...(device.quiesce === undefined ? {} : { quiesce: () => device.quiesce?.() }),
+    ...(device.unquiesce === undefined ? {} : { unquiesce: () => device.unquiesce?.() }),
     save: () => ({ transport: transport.save(), device: device.save() }),
     restore: (state) => {
       const s = state as { transport?: unknown; device?: unknown } | null;

@@ -203,6 +203,16 @@ export class Queue {
     return wanted;
   }
 
+  /**
+   * Chain `head` read again from the descriptor table: for a device restoring the chains it had
+   * popped and held when a snapshot was taken (guest RAM holds their descriptors unchanged).
+   * A reason string when `head` is out of range or the chain is malformed.
+   */
+  heldChain(mem: GuestMemory, head: number): DescriptorChain | string {
+    if (!Number.isInteger(head) || head < 0 || head >= this.size) return `head ${head} is outside a queue of ${this.size}`;
+    return this.readChain(mem, head);
+  }
+
   /** Reads chain `head`; returns a reason string when it is malformed. */
   private readChain(mem: GuestMemory, head: number): DescriptorChain | string {
     const readable: Descriptor[] = [];

@@ -28,14 +28,29 @@ export interface SnapshotResult {
  * support and a directory that already holds a snapshot.
  */
 export async function takeSnapshot(machine: Machine, config: VmConfig, vmmVersion: string, dir: string): Promise<SnapshotResult> {
-  const { devices, kvm, vm, memory } = machine.parts;
+  const { devices } = machine.parts;
   const unsupported = devices.unsnapshottable();
   if (unsupported.length > 0) {
-    throw new SnapshotError('unsupported-device', `vm.snapshot is not supported for device ${unsupported.join(', ')}: it has no snapshot state yet`, { details: { devices: unsupported.join(',') } });
+    const why = unsupported.map((u) => `${u.name}: ${u.reason}`).join('; ');
+    throw new SnapshotError('unsupported-device', `vm.snapshot is not supported for device ${why}`, { details: { devices: unsupported.map((u) => u.name).join(',') } });
   }
   const statePath = join(dir, STATE_FILE);
   if (existsSync(statePath) || existsSync(join(dir, MEMORY_FILE))) throw new SnapshotError('destination-exists', `${dir} already holds a snapshot; remove it or choose another directory`);
   const t0 = performance.now();
+  // Host-driven devices (a tap) stay off guest RAM and the irqchip from before the first vCPU
+  // state is saved until the last byte of RAM is written: the awaits below let the event loop run.
+  const unquiesce = devices.quiesce();
+  try {
+    return await writeSnapshot(machine, config, vmmVersion, dir, t0);
+  } finally {
+    unquiesce();
+  }
+}
+
+/** takeSnapshot's work once the checks passed and the devices are quiesced. */
+async function writeSnapshot(machine: Machine, config: VmConfig, vmmVersion: string, dir: string, t0: number): Promise<SnapshotResult> {
+  const { devices, kvm, vm, memory } = machine.parts;
+  const statePath = join(dir, STATE_FILE);
   // The vCPUs first: they are the part that refuses a running VM.
   const msrIndices = kvm.msrIndexList();
   const hasXsave = kvm.checkExtension(KVM_CAP.XSAVE) > 0;

@@ -33,8 +33,10 @@ import {
   VIRTIO_NET_F_MRG_RXBUF,
   VIRTIO_NET_F_STATUS,
   VIRTIO_NET_S_LINK_UP,
+  formatMac,
   guestOffloadFeatures,
   hostOffloadFeatures,
+  parseMac,
   tapOffloadFor,
   type NetBackend,
   type VirtioNetMetrics,
@@ -76,6 +78,18 @@ function offloadFeatures(tapOffloads: number, allow: NonNullable<VirtioNetOption
 
 const log = createLogger('virtio-net');
 
+/**
+ * JSON-safe snapshot state. The queues are the transport's; the tap is reopened by name from the
+ * config. What is the device's own: the MAC the guest read (a random one is not made twice) and
+ * the receive buffers it had popped and held for the next frame (their heads; the chains are
+ * read back from guest RAM). Nothing else is in flight: receive and transmit complete a frame
+ * within one event-loop turn, and a paused VM gets no turn between a pop and its used entry.
+ */
+export interface VirtioNetState {
+  mac: string;
+  heldRx: number[];
+}
+
 /** The virtio network device. */
 export class VirtioNet implements VirtioDevice {
   readonly type = VIRTIO_ID_NET;
@@ -107,6 +121,9 @@ export class VirtioNet implements VirtioDevice {
   private rxWait: 'none' | 'buffers' | 'retry' = 'none';
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private txRescheduled = false;
+  /** Between quiesce() and unquiesce(): no tap reads, no transmits (a snapshot is being taken). */
+  private quiesced = false;
+  private txDeferred = false;
   private readonly onTapReadable = (): void => this.receive();
 
   constructor(options: VirtioNetOptions) {
@@ -138,6 +155,49 @@ export class VirtioNet implements VirtioDevice {
   /** Why receive is paused, if it is. */
   get rxPaused(): 'none' | 'buffers' | 'retry' {
     return this.rxWait;
+  }
+
+  /**
+   * Stops the host side from touching guest RAM or raising an interrupt until unquiesce(): no tap
+   * reads, transmits deferred. For the span of a snapshot, whose vCPU states are saved before its
+   * RAM and irqchip: a frame delivered in between would leave a used entry whose interrupt is in
+   * no saved LAPIC, and with EVENT_IDX the driver would never be told of it.
+   */
+  quiesce(): void {
+    this.quiesced = true;
+    this.watchTap(false);
+  }
+
+  /** Lets receive and transmit go on after quiesce(), serving what was deferred. */
+  unquiesce(): void {
+    if (!this.quiesced) return;
+    this.quiesced = false;
+    if (this.state.kind === 'active' && this.rxWait === 'none' && !this.watchTap(true)) this.retryLater();
+    if (this.txDeferred) {
+      this.txDeferred = false;
+      this.transmit();
+    }
+  }
+
+  save(): VirtioNetState {
+    return { mac: formatMac(this.mac), heldRx: this.rx.heldHeads() };
+  }
+
+  /**
+   * Restores a save() on a device the transport has re-activated (or an inactive one, which
+   * holds nothing): the MAC, and the held receive chains. Throws VirtioError('invalid-config')
+   * for a malformed state.
+   */
+  restore(state: VirtioNetState): void {
+    const mac = typeof state === 'object' && state !== null && typeof state.mac === 'string' ? parseMac(state.mac) : undefined;
+    if (mac === undefined) throw new VirtioError('invalid-config', `${this.name}: the snapshot state has no valid MAC`);
+    const heads = state.heldRx;
+    if (!Array.isArray(heads) || heads.some((h) => !Number.isInteger(h) || h < 0 || h > 0xffff)) throw new VirtioError('invalid-config', `${this.name}: the snapshot state's held receive buffers are not descriptor indices`);
+    this.mac.set(mac);
+    this.config.set(mac, 0);
+    const q = this.activeQueue(NET_RX_QUEUE);
+    if (q !== undefined) this.rx.restoreHeld(q.s.mem, q.queue, heads);
+    else if (heads.length > 0) throw new VirtioError('invalid-config', `${this.name}: the snapshot state holds ${heads.length} receive buffers but the receive queue is not live`);
   }
 
   readConfig(offset: number, data: Uint8Array): void {
@@ -187,7 +247,7 @@ export class VirtioNet implements VirtioDevice {
       // frames fire the handler at once).
       this.rxWait = 'none';
       this.receive();
-      if (this.activeQueue(NET_RX_QUEUE) !== undefined && this.rxWait === 'none' && !this.watchTap(true)) this.retryLater();
+      if (!this.quiesced && this.activeQueue(NET_RX_QUEUE) !== undefined && this.rxWait === 'none' && !this.watchTap(true)) this.retryLater();
     }
   }
 
@@ -201,6 +261,10 @@ export class VirtioNet implements VirtioDevice {
   private transmit(): void {
     const q = this.activeQueue(NET_TX_QUEUE);
     if (q === undefined) return;
+    if (this.quiesced) {
+      this.txDeferred = true;
+      return;
+    }
     const more = this.tx.process(q.s.mem, q.queue);
     this.notify(q.queue, NET_TX_QUEUE);
     if (more && !this.txRescheduled) {
@@ -215,7 +279,7 @@ export class VirtioNet implements VirtioDevice {
 
   private receive(): void {
     const q = this.activeQueue(NET_RX_QUEUE);
-    if (q === undefined) {
+    if (q === undefined || this.quiesced) {
       this.watchTap(false);
       return;
     }
@@ -239,7 +303,8 @@ export class VirtioNet implements VirtioDevice {
       this.retryTimer = undefined;
       if (this.state.kind !== 'active') return;
       this.rxWait = 'none';
-      if (!this.watchTap(true)) this.retryLater();
+      // Quiesced: unquiesce() watches the tap again.
+      if (!this.quiesced && !this.watchTap(true)) this.retryLater();
     }, RX_RETRY_MS);
     // The VMM's other handles keep the process alive; a pending retry must not.
     this.retryTimer.unref();

@@ -44,6 +44,33 @@ export class NetRx {
     return this.held.length;
   }
 
+  /** Head indices of the held chains, in ring order (a snapshot's state). */
+  heldHeads(): number[] {
+    return this.held.map((h) => h.chain.head);
+  }
+
+  /**
+   * Holds again the chains a snapshot's heldHeads() named, read back from guest RAM (they were
+   * popped off the available ring, which the restored queue indices already account for). A chain
+   * that no longer reads well is returned as used with length 0, as fill() does.
+   */
+  restoreHeld(mem: GuestMemory, queue: Queue, heads: readonly number[]): void {
+    this.held = [];
+    for (const head of heads) {
+      const chain = queue.heldChain(mem, head);
+      const problem = typeof chain === 'string' ? chain : this.check(chain);
+      if (problem === undefined && typeof chain !== 'string') {
+        const views: Uint8Array[] = [];
+        for (const d of chain.writable) if (d.len > 0) views.push(mem.slice(d.addr, d.len));
+        this.held.push({ chain, views });
+        continue;
+      }
+      this.metrics.errors++;
+      this.warn.warn(`${this.name}: restored receive chain ${head} ${problem}; returned unused`);
+      if (head >= 0 && head < queue.size) queue.addUsed(mem, head, 0);
+    }
+  }
+
   /** Forgets held chains (device reset: the driver reclaims every buffer). */
   reset(): void {
     this.held = [];

@@ -592,3 +592,21 @@ describe('VirtioVsock', () => {
     });
   });
 });
+
+describe('VirtioVsock while quiesced for a snapshot', () => {
+  it('writes no host data into the guest and takes no packet from it, then delivers both on unquiesce', () => {
+    const { send, postRx, received, openFromGuest, device } = setup();
+    postRx(8);
+    const stream = openFromGuest();
+    received();
+    device.quiesce();
+    stream.events?.data(text('held back'));
+    send({ op: VSOCK_OP_RW }, text('guest bytes'));
+    expect(received()).toEqual([]);
+    expect(stream.text()).toBe('');
+    device.unquiesce();
+    expect(stream.text()).toBe('guest bytes');
+    const packets = received();
+    expect(packets.some((p) => Buffer.from(p.payload).toString() === 'held back')).toBe(true);
+  });
+});

@@ -163,6 +163,9 @@ export class VirtioVsock implements VirtioDevice {
   private readonly waiters = new Map<VsockConnection, { done: (r: VsockConnectResult) => void; timer: ReturnType<typeof setTimeout> }>();
   private nextLocalPort = FIRST_LOCAL_PORT;
   private delivering = false;
+  /** Between quiesce() and unquiesce(): nothing written to the guest, nothing taken from it. */
+  private quiesced = false;
+  private deferred = { rx: false, tx: false };
   private readonly rescheduled = new Set<number>();
   private deliverAgain = false;
 
@@ -257,6 +260,24 @@ export class VirtioVsock implements VirtioDevice {
     return n === 4;
   }
 
+  /**
+   * Stops host traffic from reaching guest RAM or raising interrupts until unquiesce(), for the
+   * span of a snapshot (virtio-net's quiesce() says why). Host streams keep buffering meanwhile.
+   */
+  quiesce(): void {
+    this.quiesced = true;
+  }
+
+  /** Delivers and transmits what quiesce() held back. */
+  unquiesce(): void {
+    if (!this.quiesced) return;
+    this.quiesced = false;
+    const { rx, tx } = this.deferred;
+    this.deferred = { rx: false, tx: false };
+    if (tx) this.transmit();
+    if (rx) this.deliver();
+  }
+
   save(): VirtioVsockState {
     return { guestCid: this.guestCid };
   }
@@ -278,6 +299,10 @@ export class VirtioVsock implements VirtioDevice {
   private transmit(): void {
     const q = this.activeQueue(VSOCK_TXQ);
     if (q === undefined) return;
+    if (this.quiesced) {
+      this.deferred.tx = true;
+      return;
+    }
     const { queue, s } = q;
     const start = queue.headsTaken;
     let chain: DescriptorChain | undefined;
@@ -487,6 +512,10 @@ export class VirtioVsock implements VirtioDevice {
 
   /** Fills posted rx buffers with the RSTs and the connections' packets, round-robin. */
   private deliver(): void {
+    if (this.quiesced) {
+      this.deferred.rx = true;
+      return;
+    }
     if (this.delivering) {
       this.deliverAgain = true;
       return;
