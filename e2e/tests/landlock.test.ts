@@ -1,6 +1,7 @@
 // Landlock (issue 9): `--landlock` lets the VMM open only what its config names (plus Node's own
 // code, read-only). vm.snapshot writes to a directory the API names later, so it is refused with
 // EACCES until `--landlock-rules` adds that directory; a serial file the config names is written.
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -50,6 +51,17 @@ describeWhen(readiness, '--landlock', () => {
     const v = await pausedCounter([`--landlock-rules=path=${allowed},access=rw`]);
     await v.snapshot({ destination_url: `file://${join(allowed, 'snap')}` });
     expect(existsSync(join(allowed, 'snap', 'memory.bin'))).toBe(true);
+  });
+
+  it.runIf(process.getuid?.() === 0 && existsSync('/dev/net/tun'))('opens its tap through /dev/net/tun: the virtio-net guest gets its ARP reply', async () => {
+    const tap = `wvl${process.pid % 100000}`;
+    try {
+      vm = Microvm.spawn({ kernel: guestPath('virtio-net.elf'), memory: '64M', extraArgs: ['--landlock', '--net', `tap=${tap},ip=10.213.7.1,mask=255.255.255.0,host_mac=02:00:00:aa:bb:cc,mac=52:54:00:12:34:58`] });
+      await vm.expectSerial(/NET arp-reply from 02:00:00:aa:bb:cc num_buffers=1 len=\d+\n/);
+      expect(await vm.waitExit()).toEqual({ code: 0, signal: null });
+    } finally {
+      spawnSync('ip', ['link', 'del', tap], { stdio: 'ignore' });
+    }
   });
 
   it('boots with the serial file its config names, and exits as without Landlock', async () => {
