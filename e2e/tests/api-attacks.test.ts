@@ -61,7 +61,7 @@ describe.skipIf(!hasCurl)('sandbox requests are refused, never accepted and igno
     const r = curl(vm.socketPath, 'PUT', '/api/v1/vm.create', { ...HELLO, landlock_enable: true });
     expect(r.status).toBe(501);
     expect(r.json).toMatchObject({ code: 'ERR_VMM_VM_NOT_SUPPORTED', field: 'landlock_enable' });
-    expect(String(r.json?.['message'])).toMatch(/landlock_enable.*Landlock is not supported/);
+    expect(String(r.json?.['message'])).toMatch(/landlock_enable.*Landlock is applied only when the VMM starts .*start the VMM with --landlock/);
     expect(curl(vm.socketPath, 'GET', '/api/v1/vm.info').status).toBe(404);
   });
 

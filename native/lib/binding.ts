@@ -95,6 +95,11 @@ export interface NativeBinding {
   seccompInstall(program: Uint8Array, flags: number, label?: string): void;
   seccompReportViolations(names: string[], logFd: number, exitCode: number): void;
   SECCOMP_FILTER_FLAG: { TSYNC: number; LOG: number; SPEC_ALLOW: number };
+  landlockAbiVersion(): number;
+  landlockCreateRuleset(handledAccessFs: number): number;
+  landlockAddPathRule(rulesetFd: number, path: string, allowedAccess: number): void;
+  landlockRestrictSelf(rulesetFd: number): void;
+  execve(file: string, argv: string[], env: string[]): never;
 }
 
 /** Thrown when the addon was never built (or was built for another Node). */

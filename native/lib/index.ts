@@ -9,3 +9,4 @@ export { allocateGuestRam, releaseGuestRam, guestRamDataRanges, mapGuestRamFile,
 export { discardGuestRam } from './discard.js';
 export { tryOfdLock, ofdUnlock, ofdLockConflict, type OfdLockType, type OfdLockRange, type OfdLockConflict } from './file-lock.js';
 export { installSeccompFilter, reportSeccompViolations, threadSeccompStatus, type SeccompInstallOptions } from './seccomp.js';
+export { landlockAbiVersion, landlockRestrictSelf, execProcess, LANDLOCK_ACCESS_FS, LANDLOCK_FILE_ACCESS, type LandlockPathRule } from './landlock.js';

@@ -13,7 +13,7 @@ export const ERROR_CODES = {
     kinds: ['invalid-json', 'invalid-filter', 'unknown-syscall', 'invalid-condition', 'invalid-action', 'unsupported-arch', 'too-long', 'invalid-compiled'],
   },
   // @workervisor/native
-  KVM: { owner: 'KvmError', kinds: ['open', 'api-version', 'capability', 'vm', 'vcpu', 'memory', 'eventfd', 'irq', 'tap', 'file-lock', 'seccomp'] },
+  KVM: { owner: 'KvmError', kinds: ['open', 'api-version', 'capability', 'vm', 'vcpu', 'memory', 'eventfd', 'irq', 'tap', 'file-lock', 'seccomp', 'landlock'] },
   NATIVE_ADDON: { owner: 'AddonLoadError', kinds: ['missing'] },
   // @workervisor/devices
   BUS: { owner: 'BusError', kinds: ['overlap', 'invalid-range'] },

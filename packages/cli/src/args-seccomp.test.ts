@@ -18,8 +18,10 @@ function fails(args: string[]): CliError {
 }
 
 describe('--seccomp and --seccomp-filter', () => {
-  it('installs no filters without them, or with --seccomp false', () => {
-    expect(run([]).seccomp).toBeUndefined();
+  it('enforces the default filters without them (Cloud Hypervisor defaults to true), and installs none with --seccomp false', () => {
+    expect(run([]).seccomp).toEqual({ mode: 'enforce' });
+    expect(run(['--seccomp', 'true']).seccomp).toEqual({ mode: 'enforce' });
+    expect(run(['--seccomp', 'log']).seccomp).toEqual({ mode: 'log' });
     expect(run(['--seccomp', 'false']).seccomp).toBeUndefined();
   });
 
@@ -29,11 +31,28 @@ describe('--seccomp and --seccomp-filter', () => {
     expect(run(['--seccomp', 'log', '--seccomp-filter', 'f.json']).seccomp).toEqual({ mode: 'log', filterFile: 'f.json' });
   });
 
-  it('refuses true or log without a file (no default filters yet), a file with false, and other values, by name', () => {
-    expect(fails(['--seccomp', 'true'])).toMatchObject({ kind: 'requires', message: expect.stringMatching(/^--seccomp true needs --seccomp-filter FILE: Workervisor ships no default filters yet/) });
-    expect(fails(['--seccomp', 'log']).message).toMatch(/^--seccomp log needs --seccomp-filter FILE/);
+  it('refuses a file with false, and other values, by name', () => {
     expect(fails(['--seccomp', 'false', '--seccomp-filter', 'f.json'])).toMatchObject({ kind: 'conflict', message: '--seccomp false conflicts with --seccomp-filter: drop one of them' });
     expect(fails(['--seccomp', 'on']).message).toMatch(/^--seccomp on: expected true .*, false .* or log/);
     expect(fails(['--seccomp', 'true', '--seccomp', 'false']).kind).toBe('duplicate-flag');
+  });
+});
+
+describe('--landlock and --landlock-rules', () => {
+  it('is off without --landlock, and collects every --landlock-rules with it', () => {
+    expect(run([]).landlock).toBeUndefined();
+    expect(run(['--landlock']).landlock).toEqual({ rules: [] });
+    expect(run(['--landlock', '--landlock-rules', 'path=/a,access=r', '--landlock-rules=path=/b,access=rw']).landlock).toEqual({
+      rules: [
+        { path: '/a', access: 'r' },
+        { path: '/b', access: 'rw' },
+      ],
+    });
+  });
+
+  it('refuses rules without --landlock, a bad access and a rule missing a key, by name', () => {
+    expect(fails(['--landlock-rules', 'path=/a,access=r'])).toMatchObject({ kind: 'requires', message: expect.stringMatching(/^--landlock-rules needs --landlock/) });
+    expect(fails(['--landlock', '--landlock-rules', 'path=/a,access=x']).message).toBe('--landlock-rules path=/a,access=x: access is x, expected r, w or rw');
+    expect(fails(['--landlock', '--landlock-rules', 'path=/a']).message).toMatch(/^--landlock-rules path=\/a: path=PATH and access=r\|w\|rw are both required/);
   });
 });

@@ -33,11 +33,12 @@ describe('parseArgs: run', () => {
       },
       noApi: false,
       reboot: 'exit',
+      seccomp: { mode: 'enforce' },
     });
   });
 
   it('needs nothing but --kernel and leaves unset settings absent', () => {
-    expect(run('--kernel /k')).toEqual({ config: { payload: { kernel: '/k' } }, noApi: false, reboot: 'exit' });
+    expect(run('--kernel /k')).toEqual({ config: { payload: { kernel: '/k' } }, noApi: false, reboot: 'exit', seccomp: { mode: 'enforce' } });
   });
 
   it.each<[string, Partial<RunOptions['config']>]>([
@@ -85,7 +86,7 @@ describe('parseArgs: run', () => {
     ['--api-socket path=/tmp/a.sock', '/tmp/a.sock'],
     ['--api-socket=path=/tmp/a.sock', '/tmp/a.sock'],
   ])('reads the API socket from %s', (line, socket) => {
-    expect(run(line)).toEqual({ config: {}, apiSocket: socket, noApi: false, reboot: 'exit' });
+    expect(run(line)).toEqual({ config: {}, apiSocket: socket, noApi: false, reboot: 'exit', seccomp: { mode: 'enforce' } });
   });
 
   it('reads the VMM options', () => {
@@ -97,6 +98,7 @@ describe('parseArgs: run', () => {
       logFile: '/tmp/wv.log',
       reboot: 'restart',
       dumpAcpiDir: '/tmp/acpi',
+      seccomp: { mode: 'enforce' },
     });
   });
 

@@ -37,8 +37,10 @@ export interface RunOptions {
   reboot: 'exit' | 'restart';
   /** Write the ACPI tables (`<SIG>.dat`) to this directory when the VM is built. */
   dumpAcpiDir?: string;
-  /** `--seccomp true|log` with `--seccomp-filter FILE`; absent = no filters (the default until measured defaults exist). */
-  seccomp?: { mode: 'enforce' | 'log'; filterFile: string };
+  /** `--seccomp true|log`, with `--seccomp-filter FILE` or Workervisor's default filters (no filterFile); absent = `--seccomp false`. */
+  seccomp?: { mode: 'enforce' | 'log'; filterFile?: string };
+  /** `--landlock` (Cloud Hypervisor's landlock_enable) with `--landlock-rules path=P,access=r|w|rw` (its landlock_rules). */
+  landlock?: { rules: Array<{ path: string; access: string }> };
 }
 
 /** A `workervisor remote` action (ch-remote's commands). */
@@ -83,6 +85,8 @@ const FLAGS: Record<string, FlagSpec> = {
   'seccomp-filter': { value: 'FILE' },
   disk: { value: 'path=PATH[,readonly=on|off][,id=ID]', repeatable: true },
   net: { value: 'tap=NAME[,mac=MAC][,ip=IP,mask=MASK][,host_mac=MAC][,num_queues=2][,queue_size=N][,id=ID][,fd=FD]', repeatable: true },
+  landlock: {},
+  'landlock-rules': { value: 'path=PATH,access=r|w|rw', repeatable: true },
   help: {},
   version: {},
 };
@@ -201,6 +205,9 @@ export function parseArgs(argv: readonly string[]): ParsedCli {
   if (dumpAcpi !== undefined) options.dumpAcpiDir = dumpAcpi;
   const seccomp = parseSeccomp(values.get('seccomp'), values.get('seccomp-filter'));
   if (seccomp !== undefined) options.seccomp = seccomp;
+  const landlockRules = repeated.filter(([n]) => n === 'landlock-rules').map(([, v]) => parseLandlockRule(v));
+  if (switches.has('landlock')) options.landlock = { rules: landlockRules };
+  else if (landlockRules.length > 0) throw new CliError('requires', '--landlock-rules needs --landlock: the rules only add to the paths a Landlocked VMM may open');
   const reboot = values.get('reboot');
   if (reboot !== undefined) {
     if (reboot !== 'exit' && reboot !== 'restart') throw new CliError('invalid-value', `--reboot ${reboot}: expected exit (a guest reset ends the VMM) or restart (it reboots the VM)`);
@@ -235,8 +242,8 @@ function checkCombinations(options: RunOptions, values: ReadonlyMap<string, stri
 }
 
 /**
- * `--seccomp true|false|log` (Cloud Hypervisor's) and `--seccomp-filter FILE` (Firecracker's).
- * There are no default filters yet, so true and log need a file, and a file alone means true.
+ * `--seccomp true|false|log` (Cloud Hypervisor's; default true) and `--seccomp-filter FILE`
+ * (Firecracker's). Without a file, true and log use Workervisor's measured default filters.
  */
 function parseSeccomp(mode: string | undefined, filterFile: string | undefined): RunOptions['seccomp'] {
   if (mode !== undefined && mode !== 'true' && mode !== 'false' && mode !== 'log') {
@@ -246,11 +253,17 @@ function parseSeccomp(mode: string | undefined, filterFile: string | undefined):
     if (filterFile !== undefined) throw new CliError('conflict', '--seccomp false conflicts with --seccomp-filter: drop one of them');
     return undefined;
   }
-  if (filterFile === undefined) {
-    if (mode === undefined) return undefined;
-    throw new CliError('requires', `--seccomp ${mode} needs --seccomp-filter FILE: Workervisor ships no default filters yet (they must be measured from the test suite first; see the README)`);
-  }
-  return { mode: mode === 'log' ? 'log' : 'enforce', filterFile };
+  return { mode: mode === 'log' ? 'log' : 'enforce', ...(filterFile === undefined ? {} : { filterFile }) };
+}
+
+/** `path=PATH,access=r|w|rw` (Cloud Hypervisor's --landlock-rules). */
+function parseLandlockRule(value: string): { path: string; access: string } {
+  const kv = parseKeyValues('--landlock-rules', value, ['path', 'access'], 'path');
+  const path = kv.get('path');
+  const access = kv.get('access');
+  if (path === undefined || access === undefined) throw new CliError('invalid-value', `--landlock-rules ${value}: path=PATH and access=r|w|rw are both required`);
+  if (access !== 'r' && access !== 'w' && access !== 'rw') throw new CliError('invalid-value', `--landlock-rules ${value}: access is ${access}, expected r, w or rw`);
+  return { path, access };
 }
 
 /** `N` or `boot=N[,max=M]`; max defaults to boot. */

@@ -60,9 +60,14 @@ VMM:
                          seccompiler JSON or compiled by workervisor seccompiler; a call a filter
                          traps ends the VMM with 159 and a log line naming the thread and syscall
   --seccomp true|false|log
-                         With --seccomp-filter: enforce the filters (true, implied by the file) or
-                         only have the kernel log what they would stop (log). Default false: there
-                         are no built-in default filters yet
+                         Enforce the seccomp filters (true, the default: Workervisor's measured
+                         default filters unless --seccomp-filter), only have the kernel log what
+                         they would stop (log), or install none (false)
+  --landlock             Landlock the VMM: it may open only the files its config names (kernel,
+                         disks with their modes, serial/console/vsock/API socket directories, log
+                         file, /dev/kvm, /dev/net/tun) plus Node's own code, read-only
+  --landlock-rules path=PATH,access=r|w|rw
+                         One more path a Landlocked VMM may open (repeatable), e.g. a snapshot dir
   -v, -vv                Log lifecycle events (info), or everything (debug); default warn
   --log-file FILE        Write the log to FILE instead of stderr
                          (each wins over a config file's logger section, which wins over

@@ -5,11 +5,14 @@ import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import { describeJsonError, startApiServer, type ApiServerHandle, type VmConfig } from '@workervisor/api/core';
 import { appendNonBlocking, configureLogging, createLogger, logLevel, openOutputFile, readHostFile, type LogLevel } from '@workervisor/base';
-import { installProcessFilter, loadThreadFilters, SECCOMP_INSTALLER_URL, Vmm, type ThreadFilters } from '@workervisor/vmm-core';
+import { configRules, defaultThreadFilters, execLandlocked, installProcessFilter, runtimeRules, takeLandlockMarker, userRules, loadThreadFilters, SECCOMP_INSTALLER_URL, Vmm, type ThreadFilters } from '@workervisor/vmm-core';
 import { CliError, explainConfigError, type RunOptions } from './args.js';
 import { INSPECTOR_RISK } from './no-inspector.js';
 
 const log = createLogger('cli');
+
+/** The log file configureLogging was last given (a Landlocked VMM must be allowed to write it). */
+let logFile: string | undefined;
 /** A Firecracker config is a few KiB; this is the API's request body cap. */
 const CONFIG_FILE_MAX_BYTES = 1024 * 1024;
 
@@ -60,6 +63,7 @@ async function initialConfig(o: RunOptions): Promise<{ config: VmConfig; metrics
     if (t.logger !== undefined) {
       const l = resolveLogging(o, t.logger, process.env);
       configureLogging(l.level, l.file);
+      logFile = l.file;
     }
     // Firecracker files have no serial or console section: COM1 on the terminal unless --serial
     // says otherwise, and a virtio-console only with --console.
@@ -72,21 +76,40 @@ async function initialConfig(o: RunOptions): Promise<{ config: VmConfig; metrics
 }
 
 /**
- * Loads --seccomp-filter and puts the vmm filter on every thread, before the API or any vCPU worker
+ * Loads --seccomp-filter (or the default filters) and puts the vmm filter on every thread, before the API or any vCPU worker
  * starts (each adds its own on top); undefined without filters.
  */
 function startSeccomp(o: RunOptions): ThreadFilters | undefined {
   if (o.seccomp === undefined) return undefined;
   let filters: ThreadFilters;
   try {
-    filters = loadThreadFilters(o.seccomp.filterFile, o.seccomp.mode);
+    filters = o.seccomp.filterFile === undefined ? defaultThreadFilters(o.seccomp.mode) : loadThreadFilters(o.seccomp.filterFile, o.seccomp.mode);
   } catch (err) {
     const message = (err as Error).message;
+    if (o.seccomp.filterFile === undefined) throw new CliError('invalid-value', message);
     throw new CliError('invalid-value', message.includes('--seccomp-filter') ? message : `--seccomp-filter ${o.seccomp.filterFile}: ${message}`);
   }
   installProcessFilter(filters);
-  log.info('seccomp filters installed', { mode: o.seccomp.mode, file: o.seccomp.filterFile });
+  log.info('seccomp filters installed', { mode: o.seccomp.mode, file: o.seccomp.filterFile ?? 'default' });
   return filters;
+}
+
+/**
+ * `--landlock`: the first time, restricts the main thread to the config's files and execs the VMM
+ * again (execLandlocked: the only way every Node thread ends up in the domain); in the exec'd image,
+ * logs the rules and goes on. Before seccomp, whose default filters allow no execve.
+ */
+function enterLandlock(o: RunOptions, config: VmConfig | undefined, metricsFile: string | undefined): void {
+  const rules = [
+    ...configRules((config ?? {}) as Parameters<typeof configRules>[0], { apiSocket: o.noApi ? undefined : o.apiSocket, logFile, metricsFile, configFile: o.configFile, seccompFilterFile: o.seccomp?.filterFile, dumpAcpiDir: o.dumpAcpiDir }),
+    ...userRules(o.landlock!.rules),
+    ...runtimeRules(),
+  ];
+  if (takeLandlockMarker()) {
+    log.info('Landlock ruleset applied', { rules: rules.length, paths: rules.filter((r) => r.why !== 'a file Node maps (shared library)').map((r) => `${r.path}:${r.access}`).join(' ') });
+    return;
+  }
+  execLandlocked(rules);
 }
 
 /** Signals that stop the VMM in order (VM stopped, API socket removed) rather than by their default action. */
@@ -101,6 +124,7 @@ export function signalExitCode(signal: NodeJS.Signals): number {
 export async function runVmm(o: RunOptions, env: { inspectorWasOpen?: boolean } = {}): Promise<number> {
   const logging = resolveLogging(o, undefined, process.env);
   configureLogging(logging.level, logging.file);
+  logFile = logging.file;
   if (env.inspectorWasOpen === true) log.warn(`closed the Node inspector (--inspect or NODE_OPTIONS): ${INSPECTOR_RISK}`);
   let finish!: (code: number) => void;
   const done = new Promise<number>((resolve) => (finish = resolve));
@@ -126,6 +150,7 @@ export async function runVmm(o: RunOptions, env: { inspectorWasOpen?: boolean } 
   let vmm: Vmm | undefined;
   try {
     const initial = await initialConfig(o);
+    if (o.landlock !== undefined) enterLandlock(o, initial?.config, initial?.metricsPath);
     const seccomp = startSeccomp(o);
     vmm = new Vmm({
       reboot: o.reboot,

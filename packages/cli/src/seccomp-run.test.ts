@@ -89,6 +89,16 @@ describe('workervisor --seccomp-filter', () => {
     expect(vmm.stderr()).toMatch(/ERROR \[seccomp\] thread api \(tid \d+\) made syscall accept4 \(288\), which its seccomp filter does not allow; the VMM exits with status 159\n/);
   });
 
+  it('runs every thread under the default filters without any flag, and answers the API under them', async () => {
+    const vmm = await start([]);
+    expect(await ping(vmm.socket)).toBe(200);
+    expect(await ping(vmm.socket)).toBe(200);
+    const threads = threadStates(child!.pid!);
+    expect(threads.length).toBeGreaterThan(5);
+    expect(threads.filter((t) => t.seccomp !== '2' || t.noNewPrivs !== '1')).toEqual([]);
+    expect(vmm.stderr()).toBe('');
+  });
+
   it('lets the same call through with --seccomp false', async () => {
     const vmm = await start(['--seccomp', 'false']);
     expect(await ping(vmm.socket)).toBe(200);

@@ -11,4 +11,6 @@ export { Vmm, VERSION, GUEST_PANIC_EXIT_CODE, type VmmOptions, type RebootPolicy
 export type { VmmAction, VmmActionType, ActionOf, ActionValue, ActionResult, ActionHandler } from './actions.js';
 export { VmError, type VmErrorKind } from './vm-error.js';
 export { resolveMachineConfig, MIN_MEMORY_BYTES, DEFAULT_VCPUS, DEFAULT_MEMORY_SIZE } from './config/resolve.js';
-export { loadThreadFilters, threadFilters, installProcessFilter, SECCOMP_INSTALLER_URL, SECCOMP_THREADS, SECCOMP_VIOLATION_EXIT_CODE, type ThreadFilters, type SeccompThread, type SeccompMode } from './seccomp-filters.js';
+export { defaultThreadFilters, DEFAULT_FILTER_PATH, loadThreadFilters, threadFilters, installProcessFilter, SECCOMP_INSTALLER_URL, SECCOMP_THREADS, SECCOMP_VIOLATION_EXIT_CODE, type ThreadFilters, type SeccompThread, type SeccompMode } from './seccomp-filters.js';
+export { configRules, runtimeRules, userRules, handledAccess, accessBits, type LandlockRule, type LandlockAccess, type LandlockConfig, type VmmFiles } from './landlock-rules.js';
+export { execLandlocked, requireLandlock, takeLandlockMarker, LANDLOCK_ENV } from './landlock-exec.js';

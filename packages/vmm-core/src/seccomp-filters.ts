@@ -35,6 +35,17 @@ function installerUrl(): string {
 /** The exit status after a filter trapped a syscall: 128 + SIGSYS, as a shell reports SIGSYS. */
 export const SECCOMP_VIOLATION_EXIT_CODE = 159;
 
+/**
+ * Workervisor's default filters (Firecracker's JSON), measured from the test suite by
+ * scripts/seccomp/measure.sh; in the package, outside src and dist, so both find it at ../seccomp.
+ */
+export const DEFAULT_FILTER_PATH = fileURLToPath(new URL('../seccomp/default-filters.json', import.meta.url));
+
+/** The default filters (DEFAULT_FILTER_PATH), compiled for `mode`. */
+export function defaultThreadFilters(mode: SeccompMode): ThreadFilters {
+  return threadFilters(readHostFile(DEFAULT_FILTER_PATH, { what: 'the default seccomp filters', maxBytes: MAX_FILTER_FILE_BYTES }), mode, `the default seccomp filters (${DEFAULT_FILTER_PATH})`);
+}
+
 /** Reads `--seccomp-filter FILE`: Firecracker's JSON or `workervisor seccompiler`'s output. */
 export function loadThreadFilters(path: string, mode: SeccompMode): ThreadFilters {
   return threadFilters(readHostFile(path, { what: '--seccomp-filter', maxBytes: MAX_FILTER_FILE_BYTES }), mode, `--seccomp-filter ${path}`);

@@ -20,8 +20,13 @@ const isTrue = (v: unknown): boolean => v === true;
 const isFalse = (v: unknown): boolean => v === false;
 const notEqual = (wanted: unknown) => (v: unknown) => v !== undefined && v !== null && v !== wanted;
 
+/**
+ * Landlock is honoured at start only (`workervisor --landlock`, landlock-exec.ts): the VMM must
+ * restrict its main thread and exec itself so every Node thread is in the domain, which a VMM that
+ * is already serving the API (vm.create) or an in-process SDK VMM cannot do.
+ */
 function landlock(field: string): string {
-  return `"${field}": Landlock is not supported by this VMM yet, so no Landlock ruleset would be applied; remove the key${field === 'landlock_enable' ? ' or set it to false' : ''}`;
+  return `"${field}": Landlock is applied only when the VMM starts (workervisor --landlock${field === 'landlock_rules' ? ' --landlock-rules path=P,access=r|w|rw' : ''}): a running VMM's Node threads cannot all be put in a Landlock domain, so none would be applied; remove the key${field === 'landlock_enable' ? ' or set it to false' : ''} and start the VMM with --landlock`;
 }
 
 /** A device that is virtio-mmio and has no IOMMU: its PCI and IOMMU keys. */
@@ -66,7 +71,8 @@ export const REFUSALS: readonly Refusal[] = [
   { path: 'debug_console.mode', what: 'a debug console; only mode Off', asks: notEqual('Off') },
   { path: 'debug_console.file', what: 'a debug console' },
   { path: 'debug_console.iobase', what: 'a debug console' },
-  // Accepting a sandbox request without applying it would be worse than refusing it (issue 9).
+  // Accepting a sandbox request without applying it would be worse than refusing it (issue 9);
+  // the CLI honours the same request as --landlock.
   { path: 'landlock_enable', what: 'Landlock', asks: isTrue, message: landlock },
   { path: 'landlock_rules', what: 'Landlock', asks: (v) => v !== undefined && v !== null, message: landlock },
 

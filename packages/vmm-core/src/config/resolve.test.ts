@@ -232,7 +232,7 @@ describe('resolveMachineConfig Landlock', () => {
     const err = thrown(() => resolveMachineConfig({ ...base, landlock_enable: true } as VmConfig, HOST));
     expect(err.code).toBe('ERR_VMM_VM_NOT_SUPPORTED');
     expect(err.details?.field).toBe('landlock_enable');
-    expect(err.message).toMatch(/^"landlock_enable": Landlock is not supported/);
+    expect(err.message).toMatch(/^"landlock_enable": Landlock is applied only when the VMM starts \(workervisor --landlock\)/);
   });
 
   it('refuses landlock_rules, even an empty list', () => {
