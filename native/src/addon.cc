@@ -15,6 +15,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitDiscard(env, exports);
   InitState(env, exports);
   InitSeccomp(env, exports);
+  InitExitHub(env, exports);
   return exports;
 }
 

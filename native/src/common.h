@@ -55,5 +55,6 @@ void InitFileLock(Napi::Env env, Napi::Object exports);
 void InitDiscard(Napi::Env env, Napi::Object exports);
 void InitState(Napi::Env env, Napi::Object exports);
 void InitSeccomp(Napi::Env env, Napi::Object exports);
+void InitExitHub(Napi::Env env, Napi::Object exports);
 
 }  // namespace wv
