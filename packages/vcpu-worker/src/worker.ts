@@ -1,5 +1,6 @@
 // The vCPU worker: owns one KVM vCPU fd, loops on KVM_RUN, forwards port/MMIO exits to the core
-// (in native code, through the core's ExitHub: no JS per exit), and obeys control commands. States: created -> running <-> paused -> finished.
+// (in native code, through the core's ExitHub: no JS per exit), and obeys control commands.
+// States: created -> running <-> paused -> finished.
 // Commands reach a running vCPU because the core kicks it out of KVM_RUN after posting them;
 // the loop then drains its control port synchronously with receiveMessageOnPort.
 import diagnostics from 'node:diagnostics_channel';
@@ -42,7 +43,8 @@ const forward: AccessSink = (kind, addr, bytes) => exitPort.call(kind, addr, byt
  */
 const runForwarding = (): number => (exitChannel.hasSubscribers ? vcpu.run() : vcpu.runForwarding());
 // The run loop's entry into the guest and its access sink. Only setPortHandling (a benchmark
-// baseline) replaces them, so the production path has no per-exit check for it.
+// baseline) replaces them, so the production path has no per-exit check for it (a forwarded exit
+// does not even return here).
 let enterGuest: () => number = runForwarding;
 let sink: AccessSink = forward;
 
