@@ -8,6 +8,7 @@
 #include "exit-hub.h"
 
 #include <linux/futex.h>
+#include <sched.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -61,7 +62,9 @@ struct ExitSlot {
 /** What the core's hub and every vCPU's port share; freed when the last of them lets go. */
 struct ExitHubShared {
   std::atomic<bool> open{true};
-  /** The doorbell; closed only with the last owner, so a vCPU may ring it at any time. */
+  /** vCPU threads between their `open` check and their doorbell write (Shutdown waits for them). */
+  std::atomic<int32_t> ringing{0};
+  /** The doorbell eventfd; closed by Shutdown once no vCPU can be writing it. */
   int doorbell = -1;
   uint32_t spin = 0;
   std::unique_ptr<ExitSlot[]> slots;
@@ -94,14 +97,17 @@ int ExitPortRef::Call(int32_t kind, uint64_t addr, uint8_t* data, uint32_t size,
   slot.addr = addr;
   if (write) std::memcpy(slot.data, data, size);
   slot.state.store(PENDING);
+  hub_->ringing.fetch_add(1);
   if (!hub_->open.load()) {
+    hub_->ringing.fetch_sub(1);
     slot.state.store(IDLE);
     return 0;
   }
   const uint64_t one = 1;
-  // SAFETY: doorbell is an eventfd owned by the hub's shared state, which this port keeps alive.
-  // A failed write (the counter cannot overflow at one per access) would only delay the core.
+  // SAFETY: the doorbell fd stays open while `ringing` counts this thread (Shutdown waits for 0
+  // after clearing `open`). A failed write (the counter cannot overflow) would only delay the core.
   [[maybe_unused]] ssize_t w = ::write(hub_->doorbell, &one, sizeof one);
+  hub_->ringing.fetch_sub(1);
   int32_t s = slot.state.load();
   // The core usually answers within microseconds: poll a little before paying for a futex sleep.
   for (uint32_t i = 0; i < hub_->spin && (s == PENDING || s == BUSY); i++) {
@@ -231,6 +237,10 @@ class ExitHub : public Napi::ObjectWrap<ExitHub> {
       slot.state.compare_exchange_strong(expected, CANCELLED);
       FutexWakeAll(&slot.state);
     }
+    // A vCPU past its `open` check is inside one write(2): microseconds.
+    while (shared_->ringing.load() != 0) ::sched_yield();
+    ::close(shared_->doorbell);
+    shared_->doorbell = -1;
     std::lock_guard<std::mutex> lock(g_hubs_mutex);
     g_hubs.erase(id_);
   }
