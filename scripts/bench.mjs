@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { benchAgent } from './bench/agent.mjs';
 import { benchApi } from './bench/api.mjs';
 import { benchExits } from './bench/exits.mjs';
+import { benchGuestExits } from './bench/guest-exits.mjs';
 import { benchInProcess } from './bench/in-process.mjs';
 import { benchKick } from './bench/kick.mjs';
 import { benchLinuxBoot } from './bench/linux-boot.mjs';
@@ -13,7 +14,7 @@ import { benchStartup } from './bench/startup.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const guest = (name) => `${root}e2e/guests/out/${name}`;
-for (const g of ['hello.elf', 'counter.elf', 'pio-bench.elf']) {
+for (const g of ['hello.elf', 'counter.elf', 'pio-bench.elf', 'scratch-loop.elf']) {
   if (!existsSync(guest(g))) {
     console.error(`bench: ${guest(g)} is missing; run \`npm run guests\` first`);
     process.exit(1);
@@ -23,6 +24,7 @@ for (const g of ['hello.elf', 'counter.elf', 'pio-bench.elf']) {
 const only = process.argv[2];
 const result = { date: new Date().toISOString(), node: process.version, host: { pvm: existsSync('/sys/module/kvm_pvm') } };
 if (!only || only === 'exits') result.pio_exit = await benchExits(guest('pio-bench.elf'));
+if (!only || only === 'guest-exits') result.guest_port_write = await benchGuestExits(`${root}packages/cli/bin/workervisor.js`, guest('scratch-loop.elf'));
 if (!only || only === 'kick') result.kick = await benchKick(guest('counter.elf'));
 if (!only || only === 'startup') result.startup = await benchStartup(`${root}packages/cli/bin/workervisor.js`, guest('hello.elf'));
 if (!only || only === 'api') result.api = await benchApi();

@@ -95,7 +95,7 @@ link() { # link OUT LDSCRIPT OBJ...
 }
 
 # PVH guests: out/<name>.elf
-for name in hello smp counter pio-bench pvh-info acpi-smp poweroff triple-fault virtio-probe virtio-devices virtio-balloon virtio-net virtio-vsock echo; do
+for name in hello smp counter pio-bench scratch-loop pvh-info acpi-smp poweroff triple-fault virtio-probe virtio-devices virtio-balloon virtio-net virtio-vsock echo; do
 	compile "$here/src/$name.c" "$obj/$name.o"
 	link "$out/$name.elf" "$here/ld/pvh.ld" "$obj/pvh-entry.o" "$obj/$name.o"
 done

@@ -24,8 +24,27 @@ export interface NativeVcpu {
   getMpState(): number;
   setMpState(state: number): void;
   runCompletingPort(port: number): number;
-  stats(): { tid: number; runs: number; completedPortAccesses: number };
+  attachExitHub(hubId: number, index: number): void;
+  runForwarding(): number;
+  stats(): NativeVcpuStats;
   close(): void;
+}
+
+export interface NativeVcpuStats {
+  tid: number;
+  runs: number;
+  completedPortAccesses: number;
+  forwardedIoExits: number;
+  forwardedMmioExits: number;
+}
+
+export interface NativeExitHub {
+  readonly id: number;
+  close(): void;
+}
+
+export interface NativeExitPort {
+  call(kind: number, addr: number, data: Uint8Array): boolean;
 }
 
 export interface NativeFdWatcher {
@@ -68,6 +87,8 @@ export interface NativeBinding {
   eventfdRead(fd: number): bigint;
   eventfdWrite(fd: number, value?: bigint | number): void;
   FdWatcher: new (fd: number, callback: (status: number) => void) => NativeFdWatcher;
+  ExitHub: new (slots: number, spin: number, callback: (kind: number, addr: number, data: Uint8Array) => void) => NativeExitHub;
+  ExitPort: new (hubId: number, index: number) => NativeExitPort;
   tapOpen(name: string, flags: number): { fd: number; name: string };
   tapGetIff(fd: number): { name: string; flags: number };
   tapSetVnetHdrSize(fd: number, size: number): void;

@@ -1,5 +1,5 @@
 // VcpuFd: one vCPU, created and run by the thread that owns it (KVM wants vCPU ioctls there).
-import { binding, type NativeVcpu } from './binding.js';
+import { binding, type NativeVcpu, type NativeVcpuStats } from './binding.js';
 import { wrap } from './errors.js';
 import type { CpuidEntry, KvmFpu, KvmRegs, KvmSregs, MsrEntry, VcpuStateKind } from './types.js';
 
@@ -80,8 +80,22 @@ export class VcpuFd {
   runCompletingPort(port: number): number {
     return wrap('vcpu', `KVM_RUN on vCPU ${this.id}`, () => this.raw.runCompletingPort(port));
   }
-  /** tid of the thread that last ran KVM_RUN, KVM_RUN calls, accesses runCompletingPort completed. */
-  stats(): { tid: number; runs: number; completedPortAccesses: number } {
+  /** Forwards this vCPU's port/MMIO exits through slot `index` of ExitHub `hubId` (exit-hub.ts). */
+  attachExitHub(hubId: number, index: number): void {
+    wrap('vcpu', `attach vCPU ${this.id} to exit hub ${hubId}`, () => this.raw.attachExitHub(hubId, index));
+  }
+  /**
+   * run(), except that port and MMIO exits are forwarded to the core through the attached ExitHub
+   * from this thread, without returning to JS (the production path; attachExitHub first).
+   */
+  runForwarding(): number {
+    return wrap('vcpu', `KVM_RUN on vCPU ${this.id}`, () => this.raw.runForwarding());
+  }
+  /**
+   * tid of the thread that last ran KVM_RUN, KVM_RUN calls, accesses runCompletingPort completed,
+   * exits runForwarding forwarded.
+   */
+  stats(): NativeVcpuStats {
     return this.raw.stats();
   }
   close(): void {

@@ -16,6 +16,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitState(env, exports);
   InitSeccomp(env, exports);
   InitLandlock(env, exports);
+  InitExitHub(env, exports);
   return exports;
 }
 

@@ -56,5 +56,6 @@ void InitDiscard(Napi::Env env, Napi::Object exports);
 void InitState(Napi::Env env, Napi::Object exports);
 void InitSeccomp(Napi::Env env, Napi::Object exports);
 void InitLandlock(Napi::Env env, Napi::Object exports);
+void InitExitHub(Napi::Env env, Napi::Object exports);
 
 }  // namespace wv

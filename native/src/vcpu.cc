@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common.h"
+#include "exit-hub.h"
 #include "kvm-convert.h"
 #include "kvm-flex.h"
 
@@ -104,6 +105,8 @@ class Vcpu : public Napi::ObjectWrap<Vcpu> {
                            InstanceMethod<&Vcpu::GetMpState>("getMpState"),
                            InstanceMethod<&Vcpu::SetMpState>("setMpState"),
                            InstanceMethod<&Vcpu::RunCompletingPort>("runCompletingPort"),
+                           InstanceMethod<&Vcpu::AttachExitHub>("attachExitHub"),
+                           InstanceMethod<&Vcpu::RunForwarding>("runForwarding"),
                            InstanceMethod<&Vcpu::Stats>("stats"),
                            InstanceMethod<&Vcpu::Close>("close"),
                            InstanceAccessor<&Vcpu::RunBuffer>("runBuffer"),
@@ -166,8 +169,11 @@ class Vcpu : public Napi::ObjectWrap<Vcpu> {
     if (fd_ < 0) ThrowErrno(env, EBADF, "ioctl");
   }
 
+  /** What RunLoop does with port/MMIO exits (a template parameter: run()'s loop has no trace of the others). */
+  enum class Mode { kReturn, kCompletePort, kForward };
+
   /** KVM_RUN until an exit JS must see. Returns a KVM_EXIT_* reason, RUN_KICKED or RUN_STOPPED. */
-  Napi::Value Run(const Napi::CallbackInfo& info) { return RunLoop<false>(info.Env(), -1); }
+  Napi::Value Run(const Napi::CallbackInfo& info) { return RunLoop<Mode::kReturn>(info.Env(), -1); }
 
   /**
    * runCompletingPort(port): run() except that accesses to I/O port `port` are completed here (an
@@ -176,11 +182,51 @@ class Vcpu : public Napi::ObjectWrap<Vcpu> {
    */
   Napi::Value RunCompletingPort(const Napi::CallbackInfo& info) {
     int32_t port = ArgInt32(info, 0, "port");
-    return RunLoop<true>(info.Env(), port);
+    return RunLoop<Mode::kCompletePort>(info.Env(), port);
   }
 
-  // kCompletePort is a template parameter so run()'s loop has no trace of the baseline's check.
-  template <bool kCompletePort>
+  /** attachExitHub(hubId, index): forward port/MMIO exits through slot `index` of that ExitHub (exit-hub.h). */
+  Napi::Value AttachExitHub(const Napi::CallbackInfo& info) {
+    exit_port_ = ExitPortRef::Find(ArgUint32(info, 0, "hubId"), ArgUint32(info, 1, "index"));
+    if (!exit_port_) ThrowArg(info.Env(), "no such exit hub slot (closed or never created)");
+    return info.Env().Undefined();
+  }
+
+  /**
+   * runForwarding(): run() except that port and MMIO exits are forwarded to the core through the
+   * attached ExitHub from this thread, without returning to JS; it returns for every other exit.
+   */
+  Napi::Value RunForwarding(const Napi::CallbackInfo& info) {
+    if (!exit_port_) ThrowArg(info.Env(), "runForwarding needs attachExitHub first");
+    return RunLoop<Mode::kForward>(info.Env(), -1);
+  }
+
+  /** Forwards one IO exit's accesses (count of them for string instructions); false when the vCPU must stop. */
+  bool ForwardIo(kvm_run* run) {
+    forwarded_io_exits_++;
+    const uint32_t size = run->io.size;
+    const uint64_t len = static_cast<uint64_t>(size) * run->io.count;
+    // A data_offset KVM never produces (outside the page) is ignored rather than trusted.
+    if (size == 0 || size > 8 || run->io.data_offset + len > mapping_->size) return true;
+    const int32_t kind = run->io.direction == KVM_EXIT_IO_OUT ? kPioWrite : kPioRead;
+    for (uint32_t i = 0; i < run->io.count; i++) {
+      // SAFETY: the bound check above keeps every access inside the kvm_run mapping.
+      uint8_t* data = reinterpret_cast<uint8_t*>(run) + run->io.data_offset + static_cast<uint64_t>(i) * size;
+      int r = exit_port_->Call(kind, run->io.port, data, size, slot_->stopped);
+      if (r < 0) return false;
+      if (r == 0) return true;  // the core closed the hub: the VM is going away
+    }
+    return true;
+  }
+
+  bool ForwardMmio(kvm_run* run) {
+    forwarded_mmio_exits_++;
+    uint32_t len = run->mmio.len > 8 ? 8 : run->mmio.len;
+    if (len == 0) return true;
+    return exit_port_->Call(run->mmio.is_write ? kMmioWrite : kMmioRead, run->mmio.phys_addr, run->mmio.data, len, slot_->stopped) >= 0;
+  }
+
+  template <Mode kMode>
   Napi::Value RunLoop(Napi::Env env, int32_t port) {
     CheckOpen(env);
     kvm_run* run = mapping_->run;
@@ -203,7 +249,7 @@ class Vcpu : public Napi::ObjectWrap<Vcpu> {
         __atomic_store_n(&run->immediate_exit, 0, __ATOMIC_SEQ_CST);
         return Napi::Number::New(env, slot_->stopped.load() ? RUN_STOPPED : RUN_KICKED);
       }
-      if constexpr (kCompletePort) {
+      if constexpr (kMode == Mode::kCompletePort) {
         if (run->exit_reason == KVM_EXIT_IO && run->io.port == port) {
           completed_port_accesses_++;
           if (run->io.direction == KVM_EXIT_IO_IN) {
@@ -213,6 +259,14 @@ class Vcpu : public Napi::ObjectWrap<Vcpu> {
             if (run->io.data_offset + len <= mapping_->size)
               std::memset(reinterpret_cast<uint8_t*>(run) + run->io.data_offset, 0, len);
           }
+          continue;
+        }
+      }
+      if constexpr (kMode == Mode::kForward) {
+        if (run->exit_reason == KVM_EXIT_IO || run->exit_reason == KVM_EXIT_MMIO) {
+          bool go_on = run->exit_reason == KVM_EXIT_IO ? ForwardIo(run) : ForwardMmio(run);
+          // Stopped while waiting for the core: the access is abandoned with the vCPU.
+          if (!go_on) return Napi::Number::New(env, RUN_STOPPED);
           continue;
         }
       }
@@ -369,6 +423,8 @@ class Vcpu : public Napi::ObjectWrap<Vcpu> {
     o.Set("tid", slot_->tid.load());
     o.Set("runs", static_cast<double>(slot_->runs.load()));
     o.Set("completedPortAccesses", static_cast<double>(completed_port_accesses_));
+    o.Set("forwardedIoExits", static_cast<double>(forwarded_io_exits_));
+    o.Set("forwardedMmioExits", static_cast<double>(forwarded_mmio_exits_));
     return o;
   }
 
@@ -397,6 +453,10 @@ class Vcpu : public Napi::ObjectWrap<Vcpu> {
   int fd_ = -1;
   /** Accesses runCompletingPort completed in C. */
   uint64_t completed_port_accesses_ = 0;
+  /** Exits runForwarding handed to the core without returning to JS. */
+  uint64_t forwarded_io_exits_ = 0;
+  uint64_t forwarded_mmio_exits_ = 0;
+  std::unique_ptr<ExitPortRef> exit_port_;
   std::shared_ptr<RunMapping> mapping_;
   std::shared_ptr<VcpuSlot> slot_;
   Napi::Reference<Napi::ArrayBuffer> run_buffer_;

@@ -42,5 +42,7 @@ struct acpi_sleep_reg acpi_fadt_sleep_reg(const struct acpi_sdt_header *fadt);
 const struct acpi_sdt_header *acpi_fadt_dsdt(const struct acpi_sdt_header *fadt);
 /* SLP_TYPa from the first element of the \_S5_ package in the DSDT; -1 if not found. */
 int acpi_dsdt_s5_slp_typ(const struct acpi_sdt_header *dsdt);
+/* S5 through the FADT's sleep control register (or PM1a control), silently; fail()s if the VM runs on. */
+void __attribute__((noreturn)) acpi_poweroff(uint64_t rsdp);
 
 #endif

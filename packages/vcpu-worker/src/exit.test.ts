@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { KVM_EXIT, KVM_EXIT_IO_IN, KVM_EXIT_IO_OUT, KVM_RUN_OFFSETS as O } from '@workervisor/native';
 import { exitName, RunPage } from './exit.js';
-import { AccessKind } from './mailbox.js';
+import { AccessKind } from './access.js';
 
 /** One sink call, with a copy of the bytes it saw (the real `data` is a live view of the page). */
 interface SeenAccess {

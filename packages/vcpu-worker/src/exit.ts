@@ -1,7 +1,7 @@
 // Decodes struct kvm_run exits (linux/kvm.h, x86) and moves port/MMIO data between the kvm_run
 // page and a handler: the exit -> bus step of the run loop.
 import { KVM_EXIT, KVM_EXIT_IO_OUT, KVM_RUN_OFFSETS as O } from '@workervisor/native';
-import { AccessKind } from './mailbox.js';
+import { AccessKind } from './access.js';
 
 /** Handles one guest access; returns false when it could not be delivered (VM going away). */
 export type AccessSink = (kind: AccessKind, addr: number, data: Uint8Array) => boolean;

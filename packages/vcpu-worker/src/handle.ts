@@ -4,7 +4,6 @@
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { fromErrorData, logFileDescriptor, logLevel, type LogLevel } from '@workervisor/base';
 import type { VmFd } from '@workervisor/native';
-import { createMailbox } from './mailbox.js';
 import { VcpuError } from './error.js';
 import type { PortHandling, VcpuCommand, VcpuEvent, VcpuReply, VcpuSnapshot, VcpuState, VcpuStats, VcpuWorkerData } from './protocol.js';
 
@@ -19,7 +18,8 @@ export interface VcpuHandleOptions {
   mmapSize: number;
   memory: SharedArrayBuffer;
   regions: Array<{ gpa: number; offset: number; size: number }>;
-  doorbellFd: number;
+  /** The core's ExitServer hub id; the vCPU forwards its port/MMIO exits through its slot `id`. */
+  exitHubId: number;
   onEvent: (event: VcpuEvent) => void;
   logLevel?: LogLevel;
   /** The log file's fd; defaults to this thread's (logFileDescriptor), stderr when it has none. */
@@ -37,7 +37,6 @@ const WORKER_URL = new URL('./worker.js', import.meta.url);
 
 export class VcpuHandle {
   readonly id: number;
-  readonly mailbox: SharedArrayBuffer;
   private readonly worker: Worker;
   private readonly control: MessagePort;
   private readonly events: MessagePort;
@@ -57,7 +56,6 @@ export class VcpuHandle {
     this.id = opts.id;
     this.vm = opts.vm;
     this.timeoutMs = opts.timeoutMs ?? 10_000;
-    this.mailbox = createMailbox();
     const control = new MessageChannel();
     const events = new MessageChannel();
     this.control = control.port1;
@@ -69,8 +67,7 @@ export class VcpuHandle {
       mmapSize: opts.mmapSize,
       memory: opts.memory,
       regions: opts.regions,
-      mailbox: this.mailbox,
-      doorbellFd: opts.doorbellFd,
+      exitHubId: opts.exitHubId,
       control: control.port2,
       events: events.port2,
       logLevel: opts.logLevel ?? logLevel(),

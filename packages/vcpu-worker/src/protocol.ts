@@ -105,10 +105,8 @@ export interface VcpuWorkerData {
   memory: SharedArrayBuffer;
   /** Where in guest-physical space each byte range of `memory` lives. */
   regions: Array<{ gpa: number; offset: number; size: number }>;
-  /** This vCPU's exit mailbox (see mailbox.ts). */
-  mailbox: SharedArrayBuffer;
-  /** eventfd the core watches; written after posting a request in the mailbox. */
-  doorbellFd: number;
+  /** The core's ExitHub (exit-server.ts); this vCPU forwards through its slot `id`. */
+  exitHubId: number;
   control: MessagePort;
   events: MessagePort;
   logLevel: LogLevel;

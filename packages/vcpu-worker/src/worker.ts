@@ -1,14 +1,15 @@
-// The vCPU worker: owns one KVM vCPU fd, loops on KVM_RUN, forwards port/MMIO exits to the core,
-// and obeys control commands. States: created -> running <-> paused -> finished.
+// The vCPU worker: owns one KVM vCPU fd, loops on KVM_RUN, forwards port/MMIO exits to the core
+// (in native code, through the core's ExitHub: no JS per exit), and obeys control commands.
+// States: created -> running <-> paused -> finished.
 // Commands reach a running vCPU because the core kicks it out of KVM_RUN after posting them;
 // the loop then drains its control port synchronously with receiveMessageOnPort.
 import diagnostics from 'node:diagnostics_channel';
 import { receiveMessageOnPort, threadId, workerData } from 'node:worker_threads';
 import { configureLogging, createLogger, RateLimitedLog, toErrorData } from '@workervisor/base';
-import { installSeccompFilter, KVM_EXIT, RUN_KICKED, RUN_STOPPED, VcpuFd } from '@workervisor/native';
+import { ExitPort, installSeccompFilter, KVM_EXIT, RUN_KICKED, RUN_STOPPED, VcpuFd } from '@workervisor/native';
 import { exitName, KVM_SYSTEM_EVENT, RunPage, type AccessSink } from './exit.js';
 import { VcpuError } from './error.js';
-import { AccessKind, MailboxClient } from './mailbox.js';
+import { AccessKind } from './access.js';
 import { restoreVcpu, saveVcpu } from './vcpu-snapshot.js';
 import type { PortHandling, VcpuCommand, VcpuEvent, VcpuReply, VcpuState, VcpuStats, VcpuWorkerData, WorkerState } from './protocol.js';
 
@@ -26,18 +27,25 @@ if (data.seccompFilter !== undefined) {
   installSeccompFilter(data.seccompFilter, { label: `vcpu${data.id}` });
   log.info('seccomp filter installed', { instructions: data.seccompFilter.length / 8 });
 }
-const mailbox = new MailboxClient(data.mailbox, data.doorbellFd);
+vcpu.attachExitHub(data.exitHubId, data.id);
+const exitPort = new ExitPort(data.exitHubId, data.id);
 
 let state: WorkerState = 'created';
 const counters = { exits: 0, ioExits: 0, mmioExits: 0 };
 /** Accesses a benchmark baseline completed in worker JS (see setPortHandling). */
 let jsBaselineAccesses = 0;
 
-/** Production: every port and MMIO access goes to the core's bus through the exit mailbox. */
-const forward: AccessSink = (kind, addr, bytes) => mailbox.call(kind, addr, bytes);
+/** An access JS decoded, to the core's bus through this vCPU's ExitHub slot. */
+const forward: AccessSink = (kind, addr, bytes) => exitPort.call(kind, addr, bytes);
+/**
+ * Production: port and MMIO exits go to the core from inside runForwarding, without returning to
+ * JS. A subscriber on workervisor:vcpu:exit sees every exit, so then they come back through JS.
+ */
+const runForwarding = (): number => (exitChannel.hasSubscribers ? vcpu.run() : vcpu.runForwarding());
 // The run loop's entry into the guest and its access sink. Only setPortHandling (a benchmark
-// baseline) replaces them, so the production path has no per-exit check for it.
-let enterGuest: () => number = () => vcpu.run();
+// baseline) replaces them, so the production path has no per-exit check for it (a forwarded exit
+// does not even return here).
+let enterGuest: () => number = runForwarding;
 let sink: AccessSink = forward;
 
 function post(event: VcpuEvent): void {
@@ -84,14 +92,19 @@ function setState(s: VcpuState): void {
 
 function stats(): VcpuStats {
   const n = vcpu.stats();
-  return { id: data.id, tid: n.tid, threadId, runs: n.runs, ...counters, baselineAccesses: jsBaselineAccesses + n.completedPortAccesses, state };
+  const exits = {
+    exits: counters.exits + n.forwardedIoExits + n.forwardedMmioExits,
+    ioExits: counters.ioExits + n.forwardedIoExits,
+    mmioExits: counters.mmioExits + n.forwardedMmioExits,
+  };
+  return { id: data.id, tid: n.tid, threadId, runs: n.runs, ...exits, baselineAccesses: jsBaselineAccesses + n.completedPortAccesses, state };
 }
 
 /** Benchmark baselines (protocol.ts PortHandling): where accesses to `port` are completed. */
 function setPortHandling(port: number, handling: PortHandling): void {
   switch (handling) {
     case 'forward':
-      enterGuest = () => vcpu.run();
+      enterGuest = runForwarding;
       sink = forward;
       return;
     case 'worker':

@@ -6,8 +6,8 @@ import { constants as bufferConstants } from 'node:buffer';
 import type { IrqTrigger } from '@workervisor/devices';
 import { createLogger, readHostFile, VmmError } from '@workervisor/base';
 import type { ErrorKind } from '@workervisor/base';
-import { EventFd, FdWatcher, Kvm, stopAllVcpus, type VmFd } from '@workervisor/native';
-import { MailboxServer, VcpuHandle, type VcpuState } from '@workervisor/vcpu-worker';
+import { EventFd, Kvm, stopAllVcpus, type VmFd } from '@workervisor/native';
+import { ExitServer, VcpuHandle, type VcpuState } from '@workervisor/vcpu-worker';
 import { createAcpiTables } from './arch/x86_64/acpi/index.js';
 import { writeBootParams } from './arch/x86_64/boot-params.js';
 import { patchCpuid } from './arch/x86_64/cpuid.js';
@@ -103,11 +103,11 @@ function virtioSlots(): () => number {
 }
 
 /** The exit path's counters, reported like a device's (vm.counters has always listed them). */
-function exitPathCounters(devices: DeviceManager, mailboxes: MailboxServer): DeviceRegistration[] {
+function exitPathCounters(devices: DeviceManager, exits: ExitServer): DeviceRegistration[] {
   return [
     { name: 'pio-bus', ranges: [], gsis: [], stateless: true, counters: () => numericFields(devices.pio.metrics) },
     { name: 'mmio-bus', ranges: [], gsis: [], stateless: true, counters: () => numericFields(devices.mmio.metrics) },
-    { name: 'exit-mailbox', ranges: [], gsis: [], stateless: true, counters: () => ({ served: mailboxes.served }) },
+    { name: 'exit-mailbox', ranges: [], gsis: [], stateless: true, counters: () => ({ served: exits.served, failures: exits.failures }) },
   ];
 }
 
@@ -163,7 +163,7 @@ interface BuildInputs {
  *   vcpus           release vCPUs blocked on a forwarded access, then stop them (sticky native stop)
  *   devices         virtio devices reset (no guest-RAM access, no tap watcher), then their host ends
  *                   (sockets, stdin, files), then the legacy devices' host ends
- *   doorbell        after the vCPUs that ring it
+ *   exit hub        after the vCPUs that forward through it
  *   irqfds          after the vCPUs and devices: a device may raise an interrupt while the stop is
  *                   awaited, and must not write to a closed, maybe reused, fd number
  *   vm, kvm
@@ -196,17 +196,11 @@ async function wire(config: MachineConfig, exit: GuestExitRequester, source: Mac
   const irqFds: EventFd[] = [];
   teardown.push('irqfds', () => irqFds.forEach((fd) => fd.close()));
 
-  // 5. The buses and the exit path: vCPUs ring one doorbell eventfd; the core serves their
-  //    mailboxes onto the buses.
+  // 5. The buses and the exit path: each vCPU forwards its port/MMIO accesses through its slot of
+  //    one native exit hub, which runs them here onto the buses.
   const devices = new DeviceManager(teardown);
-  const doorbell = new EventFd();
-  teardown.push('doorbell', () => doorbell.close());
-  const mailboxes = new MailboxServer((kind, addr, data) => devices.dispatch(kind, addr, data));
-  const doorbellWatcher = new FdWatcher(doorbell.fd, () => {
-    doorbell.read();
-    mailboxes.serve();
-  });
-  teardown.push('doorbell watcher', () => doorbellWatcher.stop());
+  const exits = new ExitServer(config.vcpus, (kind, addr, data) => devices.dispatch(kind, addr, data));
+  teardown.push('exit hub', () => exits.close());
 
   // 6. Devices, one registration each (bus ranges, GSIs, ACPI node, counters, teardown); this
   //    order is the DSDT's and vm.counters'. Virtio: disk i in slot i, then rng, console, vsock, net, balloon.
@@ -219,7 +213,7 @@ async function wire(config: MachineConfig, exit: GuestExitRequester, source: Mac
   devices.register(bootTimer());
   const ged = acpiGed(ctx);
   devices.register(ged);
-  exitPathCounters(devices, mailboxes).forEach((r) => devices.register(r));
+  exitPathCounters(devices, exits).forEach((r) => devices.register(r));
   disks.forEach((disk, i) => devices.register(blockDevice(ctx, disk, i, diskBackends[i]!)));
   if (config.rng !== undefined) devices.register(rngDevice(ctx, config.rng));
   if (config.console !== undefined) devices.register(await consoleDevice(ctx, config.console));
@@ -236,7 +230,7 @@ async function wire(config: MachineConfig, exit: GuestExitRequester, source: Mac
   //    Each creates its own vCPU fd. Their step is pushed last, so it runs first.
   const vcpus = machine.vcpus;
   teardown.push('vcpus', async () => {
-    mailboxes.close();
+    exits.close();
     await Promise.all(vcpus.map((v) => v.stop()));
   });
   const mmapSize = kvm.vcpuMmapSize();
@@ -247,13 +241,12 @@ async function wire(config: MachineConfig, exit: GuestExitRequester, source: Mac
       mmapSize,
       memory: memory.buffer,
       regions: [...memory.regions],
-      doorbellFd: doorbell.fd,
+      exitHubId: exits.hubId,
       onEvent: (e) => machine.onVcpuEvent(e),
       ...(config.logLevel === undefined ? {} : { logLevel: config.logLevel }),
       ...(config.vcpuSeccompFilter === undefined ? {} : { seccompFilter: config.vcpuSeccompFilter }),
     });
     vcpus.push(handle);
-    mailboxes.add(handle.mailbox);
   }
 
   return machine;
