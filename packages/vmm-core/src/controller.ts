@@ -265,9 +265,13 @@ export class Vmm implements ActionHandler {
     if (this.config !== undefined) throw new VmError('already-created', 'a VM is already created; vm.restore needs a VMM without one (delete it first: vm.delete)');
     if (body.zone_updates !== undefined && body.zone_updates.length > 0) throw new VmError('not-supported', 'vm.restore with zone_updates is not supported: this VMM has no memory zones', { details: { action: 'VmRestore', field: 'zone_updates' } });
     const snapshot = loadSnapshot(snapshotDirectory(body.source_url, 'source_url'));
-    const logLevel = this.options.logLevel;
+    const { logLevel, vcpuSeccompFilter } = this.options;
     const exits = machineExits();
-    const machine = await restoreMachine(snapshot, exits.requester, { prefault: body.prefault === true, ...(logLevel === undefined ? {} : { logLevel }) });
+    const machine = await restoreMachine(snapshot, exits.requester, {
+      prefault: body.prefault === true,
+      ...(logLevel === undefined ? {} : { logLevel }),
+      ...(vcpuSeccompFilter === undefined ? {} : { vcpuSeccompFilter }),
+    });
     this.config = snapshot.config;
     this.resolved = snapshot.resolved;
     this.configWithDefaults = import('@workervisor/schema').then((schema) => schema.withDefaults(snapshot.config));

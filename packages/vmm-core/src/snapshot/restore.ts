@@ -74,9 +74,19 @@ export function loadSnapshot(dir: string): LoadedSnapshot {
  * Builds the machine of a loaded snapshot, every vCPU still parked. Failures after the checks
  * (KVM refusing a state, a device refusing its state) are SnapshotError('restore-failed').
  */
-export async function restoreMachine(snapshot: LoadedSnapshot, exit: GuestExitRequester, options: { prefault: boolean; logLevel?: MachineConfig['logLevel'] }): Promise<Machine> {
+export async function restoreMachine(
+  snapshot: LoadedSnapshot,
+  exit: GuestExitRequester,
+  options: { prefault: boolean; logLevel?: MachineConfig['logLevel']; vcpuSeccompFilter?: Uint8Array },
+): Promise<Machine> {
   const { state, dir } = snapshot;
-  const config: MachineConfig = options.logLevel === undefined ? snapshot.resolved : { ...snapshot.resolved, logLevel: options.logLevel };
+  // The restored vCPU workers get the same vcpu seccomp filter as booted ones (it allows the
+  // KVM_SET_* state ioctls a restore makes).
+  const config: MachineConfig = {
+    ...snapshot.resolved,
+    ...(options.logLevel === undefined ? {} : { logLevel: options.logLevel }),
+    ...(options.vcpuSeccompFilter === undefined ? {} : { vcpuSeccompFilter: options.vcpuSeccompFilter }),
+  };
   return wireMachine(config, exit, {
     memory: () => GuestMemoryMmap.fromFile(join(dir, MEMORY_FILE), state.memoryBytes, options.prefault),
     writeTables: false,
