@@ -47,8 +47,16 @@ done_with() {
   sleep 60
 }
 fail() { done_with "error: $*"; }
+# Every CPU but CPU0 goes offline while the modules load and the KVM holder starts (below): both
+# patch static keys and static calls into running kernel code (text_poke: int3 + IPIs), which
+# under QEMU's multi-threaded TCG has left L1's CPUs stuck for good; with one CPU online there is
+# no other CPU to race with. They come back online before the job runs.
+offline=""
+for cpu in /sys/devices/system/cpu/cpu[1-9]*; do
+  [ -w "$cpu/online" ] && echo 0 > "$cpu/online" 2>/dev/null && offline="$offline $cpu"
+done
 # kvm without its vPMU: an L2 guest's PMU would make L1's KVM create perf events, whose static
-# key is patched into L1's scheduler while every CPU runs through it (see the KVM holder below).
+# key (perf_sched_events, in finish_task_switch) would then flip while the tests run.
 while read -r ko; do
   args=""
   case "$ko" in */kvm.ko) args="enable_pmu=0" ;; esac
@@ -89,7 +97,8 @@ ip link set lo up 2>/dev/null
 # the kernel patches them into running code with int3 breakpoints and IPIs. Under QEMU's TCG
 # that patching left both of L1's CPUs spinning at the patched instruction (a soft lockup, L1
 # lost; seen in about one Linux-tier run in three). With the holder, the counts never return
-# to zero, so the tests' VMs come and go without patching any code.
+# to zero, so the tests' VMs come and go without patching any code; the holder's own first
+# flips happen while CPU0 is the only CPU online (above).
 if chroot /mnt/root python3 -c 'import fcntl' 2>/dev/null; then
   chroot /mnt/root python3 -c '
 import fcntl, os, sys, time
@@ -97,13 +106,21 @@ kvm = os.open("/dev/kvm", os.O_RDWR)
 vm = fcntl.ioctl(kvm, 0xAE01, 0)  # KVM_CREATE_VM
 fcntl.ioctl(vm, 0xAE60, 0)        # KVM_CREATE_IRQCHIP
 fcntl.ioctl(vm, 0xAE41, 0)        # KVM_CREATE_VCPU 0, never run: its LAPIC stays software-disabled
+open("/run/kvm-holder-ready", "w").close()
 print("nested-init: KVM holder ready", file=sys.stderr, flush=True)
 time.sleep(10 ** 9)
 ' > /dev/console 2>&1 &
-  sleep 1
+  i=0
+  until [ -e /mnt/root/run/kvm-holder-ready ] || [ $i -ge 300 ]; do sleep 0.2; i=$((i + 1)); done
+  [ -e /mnt/root/run/kvm-holder-ready ] || say "the KVM holder did not start in 60 s"
 else
   say "no python3 in the host root: KVM holder not started"
 fi
+# Static keys settled: the other CPUs come back for the job.
+for cpu in $offline; do
+  echo 1 > "$cpu/online" || say "cannot bring $cpu back online"
+done
+say "$(grep -c ^processor /proc/cpuinfo) CPUs online"
 say "running the job"
 # Through a pipe: the job sees a pipe, as under any CI, not the hvc0 tty (vitest would redraw
 # a live status on a tty); pipefail keeps the job's own status.
