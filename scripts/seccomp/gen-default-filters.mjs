@@ -4,7 +4,7 @@
 // (scripts/seccomp/measure.sh makes one from the e2e tier). Per VMM process it takes:
 //   vmm  = every syscall of every thread after the main thread's TSYNC install (a worker runs
 //          under the vmm filter too, so its calls count here as well as in its own filter);
-//   vcpu = the calls of a thread after its own install, for threads that ran KVM_RUN, with ioctl
+//   vcpu = the calls of a thread after its own install, for threads that made a KVM ioctl (KVM_RUN, or a restore's KVM_SET_*), with ioctl
 //          restricted to the request numbers seen;
 //   api  = the same for the other thread that installed its own filter (the API worker).
 // Processes started with --seccomp-filter or --seccomp false ran other filters and are skipped.
@@ -89,7 +89,10 @@ function onCall(tid, name, rest) {
     if (m === null) throw new Error(`ioctl with an undecoded request on thread ${tid}: ${rest}`);
     if (!threadIoctls.has(tid)) threadIoctls.set(tid, new Map());
     threadIoctls.get(tid).set(Number(m[1]), m[2] ?? m[1]);
-    if (m[2] === 'KVM_RUN') kvmRunThreads.add(tid);
+    // A vCPU thread is one that touched its vCPU: KVM_RUN, or only the KVM_SET_* of a restore
+    // (a restored VMM that ends before it resumes never runs KVM_RUN). The API thread makes no
+    // KVM ioctl.
+    if (m[2]?.startsWith('KVM_') === true) kvmRunThreads.add(tid);
   }
 }
 
