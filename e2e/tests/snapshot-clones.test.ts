@@ -2,30 +2,17 @@
 // writes stay in its own copy-on-write pages), the memory file is not changed, and the pages the
 // clones did not write are one copy in the page cache, shared by all three (/proc/PID/smaps).
 import { createHash } from 'node:crypto';
-import { closeSync, mkdtempSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { launch, restore, type Vm } from '@workervisor/sdk';
 import { describeKvm, guestPath } from '../framework/index.js';
+import { COUNT_LINE, nextMultiple, PRINT_EVERY, savedCounter } from '../framework/counter-guest.js';
 
-const COUNTER_ADDR = 0x20_0004;
-const PRINT_EVERY = 20_000_000;
-const COUNT_LINE = /COUNT (\d+)[^\n]*\n/;
 const CLONES = 3;
 const MEMORY = 64 << 20;
-const nextMultiple = (n: number) => (Math.floor(n / PRINT_EVERY) + 1) * PRINT_EVERY;
 
-function counterIn(dir: string): number {
-  const fd = openSync(join(dir, 'memory.bin'), 'r');
-  try {
-    const buf = Buffer.alloc(4);
-    readSync(fd, buf, 0, 4, COUNTER_ADDR);
-    return buf.readUInt32LE(0);
-  } finally {
-    closeSync(fd);
-  }
-}
 
 /** The first COUNT line's value above `n` (lines printed before a pause may still be unread). */
 async function countAbove(vm: Vm, n: number): Promise<number> {
@@ -76,7 +63,7 @@ describeKvm('snapshot clones', () => {
     await source.kill();
     const memoryFile = join(dir, 'memory.bin');
     const hashBefore = sha256(memoryFile);
-    const saved = counterIn(dir);
+    const saved = savedCounter(dir);
 
     // prefault: every page of the file is mapped up front, so the sharing is measurable at once.
     const clones = await Promise.all(Array.from({ length: CLONES }, () => restore(dir, { prefault: true }).then(track)));
@@ -87,7 +74,7 @@ describeKvm('snapshot clones', () => {
     const countOf = async (c: Vm, name: string): Promise<number> => {
       const d = join(work, name);
       await c.snapshot(d);
-      return counterIn(d);
+      return savedCounter(d);
     };
     const others = clones.slice(1);
     await Promise.all(others.map((c) => c.pause()));
@@ -115,6 +102,6 @@ describeKvm('snapshot clones', () => {
 
     // The guests' writes never reached the file.
     expect(sha256(memoryFile)).toBe(hashBefore);
-    expect(counterIn(dir)).toBe(saved);
+    expect(savedCounter(dir)).toBe(saved);
   });
 });

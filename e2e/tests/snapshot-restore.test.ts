@@ -1,34 +1,17 @@
 // Issue 11, first milestone: a counting guest is paused, snapshotted, its VMM killed, restored into a
 // new VMM (Paused), resumed, and it counts on from where it was (no reboot); with 4 vCPUs too; a
 // running VM, a truncated state file, another format version or another CPU are refused by name.
-import { closeSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { launch, type Vm } from '@workervisor/sdk';
 import { describeKvm, guestPath } from '../framework/index.js';
+import { apCounterAddr, COUNT_LINE, COUNTER_ADDR, memoryFileU32, nextMultiple, PRINT_EVERY } from '../framework/counter-guest.js';
 
-const COUNTER_ADDR = 0x20_0004;
-/** AP k's counter (counter guest with cpus=N): COUNTER_AP_BASE + 4*k. */
-const apCounterAddr = (k: number) => 0x20_0010 + 4 * k;
-const PRINT_EVERY = 20_000_000;
-const COUNT_LINE = /COUNT (\d+)[^\n]*\n/;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** The u32 at guest-physical `gpa` of a snapshot's memory file (offset = GPA below the MMIO gap). */
-function memoryFileU32(dir: string, gpa: number): number {
-  const fd = openSync(join(dir, 'memory.bin'), 'r');
-  try {
-    const buf = Buffer.alloc(4);
-    readSync(fd, buf, 0, 4, gpa);
-    return buf.readUInt32LE(0);
-  } finally {
-    closeSync(fd);
-  }
-}
 
-/** The first multiple of PRINT_EVERY above `n`: the guest's next COUNT line after a counter of n. */
-const nextMultiple = (n: number) => (Math.floor(n / PRINT_EVERY) + 1) * PRINT_EVERY;
 
 /** The AP counters of a COUNT line (`COUNT n ap1=a ap2=b ...`), in AP order. */
 const apCounts = (line: string) => [...line.matchAll(/ ap\d+=(\d+)/g)].map((m) => Number(m[1]));

@@ -1,28 +1,15 @@
 // Issue 11 through the SDK: vm.snapshot(dir) of a launched counter guest (refused while it runs,
 // or paused and resumed around the snapshot with { pause: true }), restore(dir) and
 // launch({ restore }) giving a running Vm that counts on, and createVmm().restore(dir) in-process.
-import { closeSync, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { createVmm, launch, restore, type InProcessVmm, type Vm } from '@workervisor/sdk';
 import { describeKvm, guestPath } from '../framework/index.js';
+import { COUNT_LINE, nextMultiple, PRINT_EVERY, savedCounter } from '../framework/counter-guest.js';
 
-const COUNTER_ADDR = 0x20_0004;
-const PRINT_EVERY = 20_000_000;
-const COUNT_LINE = /COUNT (\d+)[^\n]*\n/;
-const nextMultiple = (n: number) => (Math.floor(n / PRINT_EVERY) + 1) * PRINT_EVERY;
 
-function savedCounter(dir: string): number {
-  const fd = openSync(join(dir, 'memory.bin'), 'r');
-  try {
-    const buf = Buffer.alloc(4);
-    readSync(fd, buf, 0, 4, COUNTER_ADDR);
-    return buf.readUInt32LE(0);
-  } finally {
-    closeSync(fd);
-  }
-}
 
 describeKvm('SDK snapshot and restore', () => {
   const vms: Vm[] = [];
