@@ -43,6 +43,8 @@ const struct acpi_sdt_header *acpi_fadt_dsdt(const struct acpi_sdt_header *fadt)
 /* SLP_TYPa from the first element of the \_S5_ package in the DSDT; -1 if not found. */
 int acpi_dsdt_s5_slp_typ(const struct acpi_sdt_header *dsdt);
 /* S5 through the FADT's sleep control register (or PM1a control), silently; fail()s if the VM runs on. */
+/* Writes SLP_TYP (slp_typ) + SLP_EN to the FADT sleep register `reg`; fails if still running after. */
+void __attribute__((noreturn)) acpi_sleep_s5(struct acpi_sleep_reg reg, int slp_typ);
 void __attribute__((noreturn)) acpi_poweroff(uint64_t rsdp);
 
 #endif

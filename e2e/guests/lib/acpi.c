@@ -197,14 +197,8 @@ uint64_t acpi_report_rsdp(uint64_t given)
 	return rsdp;
 }
 
-void acpi_poweroff(uint64_t rsdp)
+void acpi_sleep_s5(struct acpi_sleep_reg reg, int slp_typ)
 {
-	const struct acpi_sdt_header *fadt = acpi_find_table(rsdp, "FACP");
-	const struct acpi_sdt_header *dsdt = fadt ? acpi_fadt_dsdt(fadt) : 0;
-	struct acpi_sleep_reg reg = fadt ? acpi_fadt_sleep_reg(fadt) : (struct acpi_sleep_reg){ .kind = SLEEP_NONE };
-	int slp_typ = dsdt ? acpi_dsdt_s5_slp_typ(dsdt) : -1;
-	if (reg.kind == SLEEP_NONE || reg.space > 1 || slp_typ < 0)
-		fail("no ACPI S5 path (FADT sleep register, \\_S5_)");
 	if (reg.kind == SLEEP_CONTROL_REG) {
 		/* ACPI 6.5 4.8.3.7: SLP_TYPx bits 4:2, SLP_EN bit 5. */
 		uint8_t v = (uint8_t)(((slp_typ & 7) << 2) | (1 << 5));
@@ -218,4 +212,15 @@ void acpi_poweroff(uint64_t rsdp)
 	}
 	tsc_delay(4000000000ull);
 	fail("still running after the S5 write");
+}
+
+void acpi_poweroff(uint64_t rsdp)
+{
+	const struct acpi_sdt_header *fadt = acpi_find_table(rsdp, "FACP");
+	const struct acpi_sdt_header *dsdt = fadt ? acpi_fadt_dsdt(fadt) : 0;
+	struct acpi_sleep_reg reg = fadt ? acpi_fadt_sleep_reg(fadt) : (struct acpi_sleep_reg){ .kind = SLEEP_NONE };
+	int slp_typ = dsdt ? acpi_dsdt_s5_slp_typ(dsdt) : -1;
+	if (reg.kind == SLEEP_NONE || reg.space > 1 || slp_typ < 0)
+		fail("no ACPI S5 path (FADT sleep register, \\_S5_)");
+	acpi_sleep_s5(reg, slp_typ);
 }

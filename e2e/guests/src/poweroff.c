@@ -31,17 +31,5 @@ void guest_main(const struct hvm_start_info *si)
 	serial_putc('\n');
 	putln("DONE poweroff");
 
-	if (reg.kind == SLEEP_CONTROL_REG) {
-		/* ACPI 6.5 4.8.3.7: SLP_TYPx bits 4:2, SLP_EN bit 5. */
-		uint8_t v = (uint8_t)(((slp_typ & 7) << 2) | (1 << 5));
-		if (reg.space == 1)
-			outb((uint16_t)reg.address, v);
-		else
-			*(volatile uint8_t *)reg.address = v;
-	} else {
-		/* PM1 control: SLP_TYPx bits 12:10, SLP_EN bit 13. */
-		outw((uint16_t)reg.address, (uint16_t)(((slp_typ & 7) << 10) | (1 << 13)));
-	}
-	tsc_delay(4000000000ull);
-	fail("still running after the S5 write");
+	acpi_sleep_s5(reg, slp_typ);
 }
