@@ -6,4 +6,5 @@ export { createLogger, configureLogging, logLevel, logFileDescriptor, droppedLog
 export { HostFileError, readHostFile, openOutputFile, appendNonBlocking, fileTypeName, type HostFileErrorKind, type HostOutputFile, type ReadHostFileOptions } from './host-file.js';
 export { UnixSocketError, probeSocket, prepareSocketPath, listenPrivately, removeBoundSocket, removeBoundSocketSync, SUN_PATH_MAX, type BoundSocket, type UnixSocketErrorKind } from './unix-socket.js';
 export * as le from './le.js';
+export { memoryFence } from './fence.js';
 export { ERROR_CODES, ERR_VMM_INTERNAL, errorCode, allErrorCodes, type ErrorPrefix, type ErrorKind } from './error-codes.js';

@@ -24,6 +24,12 @@ export interface GuestMemory {
   writeU16(gpa: number, v: number): void;
   writeU32(gpa: number, v: number): void;
   writeU64(gpa: number, v: bigint): void;
+  /**
+   * A full memory barrier (@workervisor/base's memoryFence): this thread's stores before it are
+   * visible before its loads after it. Guest RAM is shared with vCPUs that write it with plain
+   * stores; see the virtqueue's notification suppression (queue.ts) for why it matters.
+   */
+  fence(): void;
 }
 
 /**

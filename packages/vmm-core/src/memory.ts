@@ -1,7 +1,7 @@
 // Guest RAM: one SharedArrayBuffer (mmap'ed by the addon) split into guest-physical regions around
 // the 32-bit MMIO gap. Every access is bounds-checked against the regions (DESIGN.md "Guest memory").
 import type { GuestMemory, MemoryDiscard } from '@workervisor/devices';
-import { VmmError } from '@workervisor/base';
+import { memoryFence, VmmError } from '@workervisor/base';
 import { allocateGuestRam, discardGuestRam, mapGuestRamFile, pageSize, releaseGuestRam } from '@workervisor/native';
 import { HIGH_RAM_START, MMIO_GAP_START } from './arch/x86_64/layout.js';
 
@@ -164,5 +164,8 @@ export class GuestMemoryMmap implements GuestMemory, MemoryDiscard {
   writeU64(gpa: number, v: bigint): void {
     const w = this.scalar(gpa, 8);
     w.view.setBigUint64(w.at, v, true);
+  }
+  fence(): void {
+    memoryFence();
   }
 }

@@ -1,7 +1,7 @@
 // An in-process GuestMemory for unit tests: RAM regions over plain ArrayBuffers with the same
 // bounds rules as the real one (guest-memory.ts): every access must lie inside one region.
 import type { GuestMemory, MemoryDiscard } from '../guest-memory.js';
-import { VmmError } from '@workervisor/base';
+import { memoryFence, VmmError } from '@workervisor/base';
 
 /**
  * Thrown by FakeGuestMemory when an access falls outside guest RAM. Mirrors the real
@@ -43,6 +43,8 @@ export class FakeGuestMemory implements GuestMemory, MemoryDiscard {
   readonly size: number;
   /** Every discard() call, in order (what a balloon gave back). */
   readonly discarded: Array<{ gpa: number; len: number }> = [];
+  /** fence() calls so far. */
+  fences = 0;
   private readonly regions: readonly Region[];
 
   constructor(layout: number | readonly FakeRegion[], options: { shared?: boolean } = {}) {
@@ -134,6 +136,12 @@ export class FakeGuestMemory implements GuestMemory, MemoryDiscard {
   writeU64(gpa: number, v: bigint): void {
     const { region, offset } = this.locate(gpa, 8);
     region.view.setBigUint64(offset, BigInt.asUintN(64, v), true);
+  }
+
+  /** A real barrier (tests may share this memory with worker threads); counted in `fences`. */
+  fence(): void {
+    this.fences++;
+    memoryFence();
   }
 
   /** Test convenience: writes bytes (or a Latin-1 string) at gpa. */

@@ -134,8 +134,12 @@ export class Queue {
       let availIdx = mem.readU16(this.availRing + 2);
       if (availIdx === this.nextAvail && this.eventIdx) {
         // Ask for a kick when the driver adds entry nextAvail, then look again so an entry
-        // added meanwhile is not missed (the avail_event protocol, 2.7.10).
+        // added meanwhile is not missed (the avail_event protocol, 2.7.10). The fence keeps the
+        // second read behind the write: the driver writes avail idx, fences (virtio_mb) and reads
+        // avail_event; if both reads passed their writes, neither side would see the other's
+        // and the driver would wait for a completion of a request the device never saw.
         mem.writeU16(this.usedRing + 4 + 8 * this.size, this.nextAvail);
+        mem.fence();
         availIdx = mem.readU16(this.availRing + 2);
       }
       const pending = (availIdx - this.nextAvail) & 0xffff;
@@ -191,6 +195,10 @@ export class Queue {
     const before = this.signalledUsed;
     this.signalledUsed = now;
     if (now === before) return false;
+    // The used index written by addUsed must be visible before used_event (or flags) is read:
+    // the driver writes used_event, fences and reads the used index (virtqueue_enable_cb), so
+    // without the fence both could read the other's old value and the interrupt is lost.
+    mem.fence();
     let wanted: boolean;
     if (this.eventIdx) {
       const usedEvent = mem.readU16(this.availRing + 4 + 2 * this.size);

@@ -48,6 +48,7 @@ class TestMemory implements GuestMemory {
   writeU64(gpa: number, v: bigint): void {
     le.writeU64(this.slice(gpa, 8), 0, v);
   }
+  fence(): void {}
 }
 
 /** The machine's nodes as the builder's devices contribute them: legacy, the GED if wanted, the virtio slots. */
