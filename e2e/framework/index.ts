@@ -16,6 +16,8 @@ export { describeWhen, describeKvm, itKvm } from './vitest.js';
 export { bootMachine, type TestMachine } from './machine.js';
 export { readGuestU32, guestRamAllocatedBytes } from './guest-ram.js';
 export { GUEST_KERNEL } from './linux.js';
+export { hybridConnect, echoRoundTrip, echoStreams, type EchoRun } from './guest-vsock.js';
+export { makeTap, guestToHost, hostToGuest, guestPingRtt, until, type Transfer } from './guest-net.js';
 export { workervisorVmm, qemuKvmVmm, qemuKvmArgs, qemuKvmStatus, type LinuxBoot, type LinuxVmm } from './linux-vmm.js';
 export {
   BOOT_TIMEOUT_MS,

@@ -46,6 +46,10 @@ if [ -f /etc/modules.order ]; then
     insmod "$ko" || echo "init: insmod $ko failed"
   done < /etc/modules.order
 fi
+# With console=hvc0 the console is virtio_console's, a module: when the kernel started /init
+# there was none, so stdio is closed. Now that hvc0 exists, take /dev/console again (tried in
+# a subshell first: a failed redirection on exec would end init).
+if ! [ -t 1 ] && (: </dev/console) 2>/dev/null; then exec </dev/console >/dev/console 2>&1; fi
 # root=DEV on the command line (and this is the initramfs): mount it and switch to it, as
 # initramfs-tools would. The ext4 image (rootfs.ext4) carries this same script as /init.
 root_dev="" root_mode=rw
@@ -80,7 +84,7 @@ dmesg -n 1
 nproc="$(nproc 2>/dev/null || grep -c ^processor /proc/cpuinfo)"
 echo "GUEST-KERNEL $(cat /proc/version)"
 echo "GUEST-READY nproc=$nproc root=$(awk '$2 == "/" { print $3 }' /proc/mounts)"
-# A shell on the console (ttyS0 with console=ttyS0): setsid + cttyhack give it a
+# A shell on the console (ttyS0 with console=ttyS0, hvc0 with console=hvc0): setsid + cttyhack give it a
 # controlling tty, so Ctrl-C and job control work. Respawn: init must never exit.
 while true; do
   setsid cttyhack /bin/sh

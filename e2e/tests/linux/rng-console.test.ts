@@ -2,14 +2,14 @@
 // guest's hwrng is virtio_rng.0 and /dev/hwrng yields bytes; a virtio console on a Unix socket,
 // next to COM1, carries `echo` from the guest's /dev/hvc0 to the socket client and a line typed
 // by the client to `head -n1 /dev/hvc0` in the guest. One boot for both, to keep boots few.
+// A second boot has console=hvc0 and no `quiet`: the kernel's whole boot log and /init's shell
+// are on the virtio console, and COM1 carries nothing of the kernel's.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
-import { describeWhen, guestCheck, guestPowerOff, linuxTest, linuxTierStatus, SerialSocketClient, waitReady } from '../../framework/index.js';
+import { describeWhen, guestCheck, guestPowerOff, LINUX_CMDLINE, linuxTest, linuxTierStatus, SerialSocketClient, until, waitReady } from '../../framework/index.js';
 
-/** Polls (once a second, up to 30 s) in the guest until `condition` holds; a subshell, so its exit 1 on timeout spares the shell. */
-const until = (condition: string): string => `(i=0; until ${condition}; do i=$((i+1)); [ $i -ge 30 ] && exit 1; sleep 1; done)`;
 
 describeWhen(linuxTierStatus(), 'Debian cloud kernel: virtio-rng and virtio-console', () => {
   linuxTest('reads /dev/hwrng from virtio_rng.0 and talks both ways over /dev/hvc0 on a console socket', async ({ spawn, vmm, defer }) => {
@@ -44,5 +44,25 @@ describeWhen(linuxTierStatus(), 'Debian cloud kernel: virtio-rng and virtio-cons
 
     expect(await guestPowerOff(vm)).toEqual({ code: 0, signal: null });
     expect(vm.serial).not.toMatch(/Kernel panic/);
+  });
+
+  linuxTest('with console=hvc0 the boot log and the shell are on the virtio console, not on COM1', async ({ spawn, vmm, defer }) => {
+    const dir = mkdtempSync(join(tmpdir(), 'workervisor-hvc-'));
+    defer(() => rmSync(dir, { recursive: true, force: true }));
+    const path = join(dir, 'hvc0.sock');
+    const cmdline = LINUX_CMDLINE.replace('console=ttyS0', 'console=hvc0').replace(' quiet', '');
+    expect(cmdline).toMatch(/console=hvc0/);
+    const vm = spawn({ consoleSocket: path, cmdline });
+    const client = await SerialSocketClient.connect(path, { vm });
+    defer(() => client.close());
+    // The kernel replays its log buffer when hvc0 registers: the first line and a driver's.
+    await client.expectSerial(/Linux version \d/, { timeoutMs: 180_000 });
+    await client.expectSerial(/virtio/i, { timeoutMs: 60_000 });
+    await waitReady(client, `${vmm.name} console=hvc0`);
+    expect(await guestCheck(client, 'cat /sys/class/tty/console/active')).toBe('hvc0');
+    expect(await guestCheck(client, 'tty'), "cttyhack opened the active console").toBe('/dev/hvc0');
+    expect(await guestCheck(client, 'echo $((6 * 7))')).toBe('42');
+    expect(vm.serial, 'COM1 is not the console').not.toMatch(/Linux version|GUEST-READY/);
+    expect(await guestPowerOff(vm, client)).toEqual({ code: 0, signal: null });
   });
 });

@@ -4,13 +4,12 @@
 // concurrent streams each carry a large payload through a guest echo server and back intact.
 // The guest's AF_VSOCK tool is e2e/linux/vsock-tool.c (busybox's nc has no vsock). One boot.
 // QEMU's vhost-vsock is not hybrid (its host side is AF_VSOCK), so this has no QEMU reference.
-import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect, createServer, type Socket } from 'node:net';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
-import { describeWhen, guestCheck, guestPowerOff, guestRun, linuxTest, linuxTierStatus, waitReady } from '../../framework/index.js';
+import { describeWhen, echoRoundTrip, echoStreams, guestCheck, guestPowerOff, guestRun, hybridConnect, linuxTest, linuxTierStatus, until, waitReady } from '../../framework/index.js';
 
 /**
  * Streams and MiB per stream of the bulk phase: 64 concurrent streams of 1 MiB by default. In the
@@ -23,71 +22,6 @@ const GUEST_CID = 3;
 const ECHO_PORT = 5000;
 const HOST_PORT = 6000;
 
-/** Polls (once a second, up to 30 s) in the guest until `condition` holds. */
-const until = (condition: string): string => `(i=0; until ${condition}; do i=$((i+1)); [ $i -ge 30 ] && exit 1; sleep 1; done)`;
-
-/**
- * Opens a hybrid connection to guest port `port`: `CONNECT <port>\n`, then `OK <host port>\n`.
- * Retries (the guest listener may not be up yet: the VMM closes the client on the guest's RST).
- */
-async function hybridConnect(socketPath: string, port: number, attempts = 60): Promise<{ socket: Socket; hostPort: number }> {
-  for (let i = 0; ; i++) {
-    const result = await new Promise<{ socket: Socket; hostPort: number } | undefined>((resolve) => {
-      const s = connect(socketPath);
-      let line = '';
-      const onData = (d: Buffer): void => {
-        line += d.toString('latin1');
-        const nl = line.indexOf('\n');
-        if (nl < 0) return;
-        s.off('data', onData);
-        s.off('close', onClose);
-        const m = /^OK (\d+)$/.exec(line.slice(0, nl));
-        if (m === null) {
-          s.destroy();
-          resolve(undefined);
-          return;
-        }
-        // Paused, so bytes past the OK line are not emitted before echoRoundTrip's reader exists.
-        s.pause();
-        if (nl + 1 < line.length) s.unshift(Buffer.from(line.slice(nl + 1), 'latin1'));
-        resolve({ socket: s, hostPort: Number(m[1]) });
-      };
-      const onClose = (): void => resolve(undefined);
-      s.on('connect', () => s.write(`CONNECT ${port}\n`));
-      s.on('data', onData);
-      s.on('close', onClose);
-      s.on('error', () => {});
-    });
-    if (result !== undefined) return result;
-    if (i + 1 >= attempts) throw new Error(`CONNECT ${port} on ${socketPath}: no OK after ${attempts} attempts`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
-
-/** Sends `block` `times` times (respecting backpressure), ends, and hashes what comes back. */
-async function echoRoundTrip(socket: Socket, block: Buffer, times: number): Promise<{ sent: string; received: string; bytes: number }> {
-  const sentHash = createHash('sha256');
-  const receivedHash = createHash('sha256');
-  let bytes = 0;
-  const done = new Promise<void>((resolve, reject) => {
-    socket.on('data', (d: Buffer) => {
-      receivedHash.update(d);
-      bytes += d.length;
-    });
-    socket.on('end', resolve);
-    socket.on('error', reject);
-    socket.on('close', resolve);
-    socket.resume(); // hybridConnect hands the socket over paused
-  });
-  for (let i = 0; i < times; i++) {
-    sentHash.update(block);
-    if (!socket.write(block)) await new Promise((r) => socket.once('drain', r));
-  }
-  socket.end();
-  await done;
-  socket.destroy();
-  return { sent: sentHash.digest('hex'), received: receivedHash.digest('hex'), bytes };
-}
 
 describeWhen(linuxTierStatus(), 'Debian cloud kernel: virtio-vsock (hybrid Unix socket)', () => {
   linuxTest(
@@ -129,18 +63,13 @@ describeWhen(linuxTierStatus(), 'Debian cloud kernel: virtio-vsock (hybrid Unix 
       expect(small.received).toBe(small.sent);
 
       // (c) Many concurrent streams, each its own random data, all back intact.
-      const blocks = Array.from({ length: STREAMS }, () => randomBytes(1 << 20));
-      const conns = await Promise.all(blocks.map(() => hybridConnect(socketPath, ECHO_PORT)));
-      expect(new Set(conns.map((c) => c.hostPort)).size).toBe(STREAMS);
-      const started = performance.now();
-      const results = await Promise.all(conns.map((c, i) => echoRoundTrip(c.socket, blocks[i] as Buffer, MIB_PER_STREAM)));
-      const seconds = (performance.now() - started) / 1000;
-      results.forEach((r, i) => {
+      const run = await echoStreams(socketPath, ECHO_PORT, STREAMS, MIB_PER_STREAM);
+      expect(run.hostPorts).toBe(STREAMS);
+      run.results.forEach((r, i) => {
         expect(r.bytes, `stream ${i} length`).toBe(MIB_PER_STREAM << 20);
         expect(r.received, `stream ${i} sha256`).toBe(r.sent);
       });
-      const mib = STREAMS * MIB_PER_STREAM;
-      console.log(`vsock: ${STREAMS} streams x ${MIB_PER_STREAM} MiB echoed in ${seconds.toFixed(1)} s (${((2 * mib) / seconds).toFixed(1)} MiB/s both ways, ${vmm.name})`);
+      console.log(`vsock: ${STREAMS} streams x ${MIB_PER_STREAM} MiB echoed in ${run.seconds.toFixed(1)} s (${run.mibPerSecond} MiB/s both ways, ${vmm.name})`);
       expect(await guestCheck(vm, 'cat /tmp/echo.err')).toBe('');
 
       expect(await guestPowerOff(vm)).toEqual({ code: 0, signal: null });
