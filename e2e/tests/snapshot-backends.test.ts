@@ -2,7 +2,7 @@
 // config. The serial file sink is opened again for appending (the restored guest's output follows
 // the old), a writable disk is reopened and locked by path (a second clone on it is refused with
 // the lock holder's pid until the first ends).
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, ftruncateSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, ftruncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
@@ -14,13 +14,16 @@ const PRINT_EVERY = 20_000_000;
 const COUNTS = /COUNT (\d+)[^\n]*\n/g;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** The file's text; empty while it does not exist yet (launch returns once the API answers, which can be before the boot opens the serial file). */
+const textOf = (file: string): string => (existsSync(file) ? readFileSync(file, 'utf8') : '');
+
 /** Waits until `file` holds more COUNT lines than `after`; returns all of them. */
-async function countsIn(file: string, after: number, timeoutMs = 30_000): Promise<number[]> {
+async function countsIn(file: string, after: number, vm: Vm, timeoutMs = 30_000): Promise<number[]> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const counts = [...readFileSync(file, 'utf8').matchAll(COUNTS)].map((m) => Number(m[1]));
+    const counts = [...textOf(file).matchAll(COUNTS)].map((m) => Number(m[1]));
     if (counts.length > after) return counts;
-    if (Date.now() > deadline) throw new Error(`no new COUNT line in ${file} after ${after}: ${readFileSync(file, 'utf8').slice(-300)}`);
+    if (Date.now() > deadline) throw new Error(`no new COUNT line in ${file} after ${after}: ${JSON.stringify(textOf(file).slice(-300))}; the VMM's stderr: ${vm.stderrText().slice(-1500)}`);
     await sleep(100);
   }
 }
@@ -45,7 +48,7 @@ describeKvm('snapshot restore reopens device backends', () => {
     closeSync(fd);
     const serialFile = join(work, 'serial.log');
     const source = track(await launch({ kernel: guestPath('counter.elf'), cmdline: `print-every=${PRINT_EVERY}`, memory: '64M', args: ['--serial', `file=${serialFile}`, '--disk', `path=${img}`] }));
-    const before = await countsIn(serialFile, 0);
+    const before = await countsIn(serialFile, 0, source);
     const dir = join(work, 'snap');
     await source.snapshot(dir, { pause: true });
     await source.kill();
@@ -54,7 +57,7 @@ describeKvm('snapshot restore reopens device backends', () => {
     expect(printed).toBeGreaterThanOrEqual(before.length);
 
     const first = track(await restore(dir));
-    const after = await countsIn(serialFile, printed);
+    const after = await countsIn(serialFile, printed, first);
     // Appended: the old lines are still there, the new ones go on from the last of them.
     expect(readFileSync(serialFile, 'utf8').startsWith(oldText)).toBe(true);
     expect(after[printed]).toBe(after[printed - 1]! + PRINT_EVERY);

@@ -109,17 +109,29 @@ const CONNECTION_HINTS: Record<ConnectionErrorKind, string> = {
 };
 
 /** The VMM's API socket could not be reached, or the connection broke mid-request. */
+/** How a launched VMM ended, when that explains a lost connection. */
+export interface VmmEnd {
+  /** e.g. `code 159` or `signal SIGKILL`. */
+  readonly exit: string;
+  /** The end of its stderr (its log lines and fatal errors). */
+  readonly stderr: string;
+}
+
 export class ConnectionError extends VmmError<'CONNECTION'> {
   readonly socketPath: string;
   readonly route: string;
-  constructor(kind: ConnectionErrorKind, socketPath: string, route: string, cause?: unknown) {
+  /** Set when the SDK launched the VMM and it had exited: how, and its stderr. */
+  readonly vmmEnd: VmmEnd | undefined;
+  constructor(kind: ConnectionErrorKind, socketPath: string, route: string, cause?: unknown, vmmEnd?: VmmEnd) {
     const errno = errnoOf(cause);
-    super('CONNECTION', kind, `cannot reach the VMM API at ${socketPath} (${route}): ${CONNECTION_HINTS[kind]}${errno === undefined ? '' : ` [${errno}]`}`, {
-      details: { socketPath, route },
+    const ended = vmmEnd === undefined ? '' : `; the VMM exited (${vmmEnd.exit}), its stderr ends: ${vmmEnd.stderr.trim().slice(-2000) || '(empty)'}`;
+    super('CONNECTION', kind, `cannot reach the VMM API at ${socketPath} (${route}): ${CONNECTION_HINTS[kind]}${errno === undefined ? '' : ` [${errno}]`}${ended}`, {
+      details: { socketPath, route, ...(vmmEnd === undefined ? {} : { vmmExit: vmmEnd.exit }) },
       ...(cause === undefined ? {} : { cause }),
     });
     this.socketPath = socketPath;
     this.route = route;
+    this.vmmEnd = vmmEnd;
   }
 }
 

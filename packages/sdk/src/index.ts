@@ -19,6 +19,7 @@ export {
   parseErrorBody,
   type ResponseErrorKind,
   type ConnectionErrorKind,
+  type VmmEnd,
   type LaunchErrorKind,
   type SerialWaitErrorKind,
   type ServerErrorBody,

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { LaunchError, SerialWaitError } from './errors.js';
+import { ConnectionError, LaunchError, SerialWaitError } from './errors.js';
 import { bootFlags, launch, resolveCliBinary, restore, spawnVmm, vmmArgs, type Vm } from './launch.js';
 import { startFakeVmm } from './testing/fake-vmm.js';
 
@@ -30,6 +30,9 @@ else {
         res.writeHead(204).end();
         process.stdout.write('restore ' + body + '\\n');
       });
+    } else if (req.url === '/api/v1/vm.pause' && argv.includes('--die-on-pause')) {
+      console.error('thread vcpu0 made syscall 999, which its seccomp filter does not allow');
+      process.exit(159);
     } else if (req.url === '/api/v1/vm.boot') {
       res.writeHead(204).end();
       process.stdout.write('Linux version fake\\nlogin: ');
@@ -152,6 +155,15 @@ describe('launch', () => {
     expect((err as LaunchError).message).toContain('code 3');
     expect((err as LaunchError).message).toContain('fatal: cannot open /nope/vmlinux');
     expect((err as LaunchError).stderr).toContain('fatal: cannot open');
+  });
+
+  it('says how the VMM ended, with its stderr, when it dies in the middle of a request', async () => {
+    const vm = await start({ args: ['--die-on-pause'] });
+    const err = await vm.pause().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConnectionError);
+    expect((err as ConnectionError).vmmEnd).toEqual({ exit: 'code 159', stderr: expect.stringContaining('syscall 999') as string });
+    expect((err as ConnectionError).message).toMatch(/\(vm\.pause\): .*; the VMM exited \(code 159\), its stderr ends: thread vcpu0 made syscall 999/);
+    await vm.close();
   });
 
   it('rejects when the API does not come up in time, and kills the child', async () => {

@@ -186,6 +186,23 @@ export class Vm extends VmmClient {
   }
 
   /**
+   * As VmmClient's, but a lost connection to a VMM that has exited (or exits within a second)
+   * says how it ended and what it printed last, instead of only "closed the connection".
+   */
+  override async request(method: Parameters<VmmClient['request']>[0], route: string, body?: unknown): Promise<unknown> {
+    try {
+      return await super.request(method, route, body);
+    } catch (err) {
+      if (!(err instanceof ConnectionError) || err.kind === 'client-closed') throw err;
+      let timer: NodeJS.Timeout | undefined;
+      const exit = await Promise.race([this.exited, new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), 1000)))]);
+      clearTimeout(timer);
+      if (exit === undefined) throw err;
+      throw new ConnectionError(err.kind, this.socketPath, route, err.cause, { exit: describeExit(exit), stderr: this.stderrText() });
+    }
+  }
+
+  /**
    * Stops the VMM: `vmm.shutdown` if it is running, then waits up to `closeTimeoutMs` for it to
    * exit, then SIGKILL. Closes the API client and removes the temporary socket directory.
    * Idempotent; how the process ended is in `exited`.
