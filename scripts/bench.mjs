@@ -9,6 +9,7 @@ import { benchGuestExits } from './bench/guest-exits.mjs';
 import { benchInProcess } from './bench/in-process.mjs';
 import { benchKick } from './bench/kick.mjs';
 import { benchLinuxBoot } from './bench/linux-boot.mjs';
+import { benchLinuxRestore } from './bench/linux-restore.mjs';
 import { benchNet } from './bench/net.mjs';
 import { benchVsock } from './bench/vsock.mjs';
 import { benchSnapshot } from './bench/snapshot.mjs';
@@ -34,6 +35,7 @@ if (!only || only === 'in-process') result.in_process = await benchInProcess(gue
 if (!only || only === 'agent') result.agent = await benchAgent();
 if (!only || only === 'snapshot') result.snapshot = await benchSnapshot(guest('counter.elf'));
 if (!only || only === 'linux-boot') result.linux_boot = await benchLinuxBoot();
+if (!only || only === 'linux-restore') result.linux_restore = await benchLinuxRestore();
 if (!only || only === 'vsock') result.vsock = await benchVsock(Number(process.env['WORKERVISOR_BENCH_VSOCK_MIB'] ?? 1));
 if (!only || only === 'net') result.net = await benchNet(Number(process.env['WORKERVISOR_BENCH_NET_MIB'] ?? 64));
 console.log(JSON.stringify(result, null, 2));

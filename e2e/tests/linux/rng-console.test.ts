@@ -2,8 +2,8 @@
 // guest's hwrng is virtio_rng.0 and /dev/hwrng yields bytes; a virtio console on a Unix socket,
 // next to COM1, carries `echo` from the guest's /dev/hvc0 to the socket client and a line typed
 // by the client to `head -n1 /dev/hvc0` in the guest. One boot for both, to keep boots few.
-// A second boot has console=hvc0 and no `quiet`: the kernel's whole boot log and /init's shell
-// are on the virtio console, and COM1 carries nothing of the kernel's.
+// A second boot has console=hvc0 and no `quiet`: the kernel's messages (from the virtio console
+// driver's load on) and /init's shell are on the virtio console, and COM1 carries none of them.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -55,10 +55,12 @@ describeWhen(linuxTierStatus(), 'Debian cloud kernel: virtio-rng and virtio-cons
     const vm = spawn({ consoleSocket: path, cmdline });
     const client = await SerialSocketClient.connect(path, { vm });
     defer(() => client.close());
-    // The kernel replays its log buffer when hvc0 registers: the first line and a driver's.
-    await client.expectSerial(/Linux version \d/, { timeoutMs: 180_000 });
-    await client.expectSerial(/virtio/i, { timeoutMs: 60_000 });
     await waitReady(client, `${vmm.name} console=hvc0`);
+    // Kernel messages print on hvc0 from the moment virtio_console (a module here) made it: the
+    // modules loaded after it log there (QEMU's virtio console shows the same). The messages from
+    // before are in the log buffer, not replayed to a console registered that late.
+    expect(client.text).toMatch(/\[\s*\d+\.\d{6}\] NET: Registered PF_VSOCK/);
+    expect(await guestCheck(client, 'dmesg | grep -c "Linux version"')).toBe('1');
     expect(await guestCheck(client, 'cat /sys/class/tty/console/active')).toBe('hvc0');
     expect(await guestCheck(client, 'tty'), "cttyhack opened the active console").toBe('/dev/hvc0');
     expect(await guestCheck(client, 'echo $((6 * 7))')).toBe('42');

@@ -2,7 +2,7 @@
 // spawnVmm / VmmProcess / ConsoleBuffer underneath it, which the e2e framework uses too).
 export { connect, VmmClient, API_PREFIX, type ConnectOptions, type HttpMethod } from './client.js';
 export { launch, restore, spawnVmm, vmmArgs, Vm, bootFlags, resolveCliBinary, type LaunchOptions, type AgentLaunchOptions, type SpawnVmmOptions, type RestoreSource } from './launch.js';
-export { snapshotUrl, type SnapshotOptions, type RestoreOptions } from './snapshot.js';
+export { snapshotUrl, snapshotViewWithVsock, type SnapshotOptions, type RestoreOptions } from './snapshot.js';
 export { findImage, ImageError, IMAGE_CMDLINE, type GuestImage, type ImageErrorKind } from './image.js';
 export { buildImage, defaultImageDir, imageCacheDir, normalisePackages, type BuildImageOptions } from './image-build.js';
 export { createVmm, InProcessVmm, type CreateVmmOptions } from './in-process.js';

@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -251,6 +252,27 @@ describe('launch({ restore })', () => {
     mkdirSync(bare, { recursive: true });
     writeFileSync(join(bare, 'config.json'), JSON.stringify({ payload: { kernel: '/k' } }));
     await expect(launch({ binary, restore: bare, agent: true })).rejects.toMatchObject({ kind: 'invalid-options', message: expect.stringContaining('has no vsock') as string });
+  });
+
+  it('with ownVsock restores a view of the snapshot whose vsock is a private socket, its memory the same file', async () => {
+    const snap = join(dir, 'clone-src');
+    mkdirSync(snap, { recursive: true });
+    writeFileSync(join(snap, 'config.json'), JSON.stringify({ payload: { kernel: '/k' }, vsock: { cid: 3, socket: '/run/v.sock' } }));
+    writeFileSync(join(snap, 'state.json'), '{}');
+    writeFileSync(join(snap, 'memory.bin'), 'RAM');
+    const clones = await Promise.all([0, 1].map(() => start({ restore: { dir: snap, ownVsock: true }, agent: true })));
+    const sockets = clones.map((vm) => vm.agent?.socketPath);
+    expect(new Set(sockets).size).toBe(2);
+    for (const vm of clones) {
+      const body = JSON.parse((await vm.waitForSerial(/restore (.*)\n/))[1]!) as { source_url: string };
+      const view = fileURLToPath(body.source_url);
+      expect(view).not.toBe(snap);
+      expect(JSON.parse(readFileSync(join(view, 'config.json'), 'utf8'))).toEqual({ payload: { kernel: '/k' }, vsock: { cid: 3, socket: vm.agent?.socketPath } });
+      expect(readlinkSync(join(view, 'memory.bin'))).toBe(join(snap, 'memory.bin'));
+      expect(readlinkSync(join(view, 'state.json'))).toBe(join(snap, 'state.json'));
+    }
+    // The original is untouched.
+    expect(JSON.parse(readFileSync(join(snap, 'config.json'), 'utf8')).vsock.socket).toBe('/run/v.sock');
   });
 });
 

@@ -12,7 +12,7 @@ import { ConnectionError, LaunchError } from './errors.js';
 import { describeExit, VmmProcess, type VmExit, type VmmProcessOptions } from './vmm-process.js';
 import { AgentUnavailableError, type AgentInfo, type AgentProcess, type ExecOptions, type ExecResult, type SpawnOptions } from '@workervisor/agent';
 import { agentFiles, GuestAgent, type GuestFiles } from './guest.js';
-import { restoreConfig, snapshotVsockSocket, type RestoreOptions } from './snapshot.js';
+import { restoreConfig, snapshotViewWithVsock, snapshotVsockSocket, type RestoreOptions } from './snapshot.js';
 
 export type { VmExit } from './vmm-process.js';
 
@@ -70,6 +70,12 @@ export interface LaunchOptions {
 /** A snapshot directory and how to restore it. */
 export interface RestoreSource extends RestoreOptions {
   dir: string;
+  /**
+   * Give the restored VM its own vsock socket (in the Vm's private directory) instead of the one
+   * in the snapshot's config, so any number of clones of one snapshot can run at once with their
+   * agents. The restore reads a private view of the snapshot (snapshotViewWithVsock). Default false.
+   */
+  ownVsock?: boolean;
 }
 
 export interface AgentLaunchOptions {
@@ -281,10 +287,18 @@ export async function launch(options: LaunchOptions = {}): Promise<Vm> {
   if (!existsSync(binary)) throw new LaunchError('no-binary', `the VMM binary ${binary} does not exist; build the CLI (npm run build) or pass launch({ binary })`);
 
   const agentOptions = options.agent === true ? {} : options.agent === false ? undefined : options.agent;
-  // A restored VM's vsock is the snapshot's: its socket is in the snapshot's config.
-  const restoredVsock = source !== undefined && agentOptions !== undefined ? restoredAgentSocket(source.dir) : undefined;
   let tempDir: string | undefined;
   const privateDir = (): string => (tempDir ??= mkdtempSync(join(tmpdir(), 'workervisor-')));
+  // A restored VM's vsock is the snapshot's (its socket is in the snapshot's config), or with
+  // ownVsock a private one, through a view of the snapshot whose config names it.
+  let restoreDir = source?.dir;
+  let restoredVsock: string | undefined;
+  if (source?.ownVsock === true) {
+    restoredVsock = join(privateDir(), 'vsock.sock');
+    restoreDir = snapshotViewWithVsock(source.dir, join(privateDir(), 'snapshot'), restoredVsock);
+  } else if (source !== undefined && agentOptions !== undefined) {
+    restoredVsock = restoredAgentSocket(source.dir);
+  }
   const socketPath = options.apiSocket ?? join(privateDir(), 'api.sock');
   let args = options.args ?? [];
   let agent: GuestAgent | undefined;
@@ -306,7 +320,7 @@ export async function launch(options: LaunchOptions = {}): Promise<Vm> {
   });
   try {
     await waitUntilReady(vm, options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS);
-    if (source !== undefined) await vm.restore({ ...restoreConfig(source.dir, source), resume: source.resume ?? true });
+    if (source !== undefined && restoreDir !== undefined) await vm.restore({ ...restoreConfig(restoreDir, source), resume: source.resume ?? true });
   } catch (err) {
     await vm.kill();
     throw err;
@@ -319,9 +333,9 @@ export async function launch(options: LaunchOptions = {}): Promise<Vm> {
  * `resume: false`, with the same Vm a boot gives. Clones: any number of VMMs may restore one
  * snapshot at once; they share its unchanged memory pages.
  */
-export function restore(dir: string, options: Omit<LaunchOptions, 'restore'> & RestoreOptions = {}): Promise<Vm> {
-  const { prefault, resume, ...rest } = options;
-  return launch({ ...rest, restore: { dir, ...(prefault === undefined ? {} : { prefault }), ...(resume === undefined ? {} : { resume }) } });
+export function restore(dir: string, options: Omit<LaunchOptions, 'restore'> & Omit<RestoreSource, 'dir'> = {}): Promise<Vm> {
+  const { prefault, resume, ownVsock, ...rest } = options;
+  return launch({ ...rest, restore: { dir, ...(prefault === undefined ? {} : { prefault }), ...(resume === undefined ? {} : { resume }), ...(ownVsock === undefined ? {} : { ownVsock }) } });
 }
 
 /** launch()'s `restore`, checked against the options a snapshot fixes. */

@@ -1,8 +1,8 @@
 // The SDK side of vm.snapshot and vm.restore: a directory becomes the `file://` URL the API takes,
 // a running VM is paused for its snapshot when the caller asks (and resumed after), and a snapshot
 // directory's config says where its guest agent listens once restored.
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { RestoreConfig, VmConfig, VmInfo, VmSnapshotConfig } from './api-types.js';
 import { LaunchError } from './errors.js';
@@ -70,6 +70,27 @@ export async function snapshotVm(vm: SnapshotTarget, target: string | VmSnapshot
  * The vsock socket of the snapshotted VM (its config.json), where a restored guest's agent is
  * reached; undefined when it had no vsock. LaunchError when the directory has no readable config.
  */
+/**
+ * A view of snapshot `dir` in the new directory `into` whose VM has its vsock on `socket`:
+ * config.json rewritten, state.json and memory.bin symlinked to the originals (so clones still
+ * map one memory file and share its unchanged pages). For clones running at once, which cannot
+ * all serve the one socket the snapshot's config names. Returns `into`.
+ */
+export function snapshotViewWithVsock(dir: string, into: string, socket: string): string {
+  const configPath = resolve(dir, 'config.json');
+  let config: VmConfig;
+  try {
+    config = JSON.parse(readFileSync(configPath, 'utf8')) as VmConfig;
+  } catch (err) {
+    throw new LaunchError('invalid-options', `cannot read the snapshot's config ${configPath}: ${(err as Error).message}`, { cause: err });
+  }
+  if (config.vsock === undefined || config.vsock === null) throw new LaunchError('invalid-options', `the VM snapshotted in ${dir} has no vsock to move to ${socket}`);
+  mkdirSync(into, { mode: 0o700 });
+  writeFileSync(join(into, 'config.json'), JSON.stringify({ ...config, vsock: { ...config.vsock, socket } }), { mode: 0o600 });
+  for (const file of ['state.json', 'memory.bin']) symlinkSync(resolve(dir, file), join(into, file));
+  return into;
+}
+
 export function snapshotVsockSocket(dir: string): string | undefined {
   const path = resolve(dir, 'config.json');
   let config: VmConfig;

@@ -1,10 +1,15 @@
 // vitest fixtures: `const test = vmTest({ ... })` gives every test that asks for `vm` a fresh VM
-// booted from a guest image with its agent, waits until the agent answers, and always tears it
-// down. A failing test gets the guest's console and its last commands in its output. Tests
-// marked `test.concurrent` share at most `maxVms` VMs per worker. (Restoring from a snapshot of a
-// booted image, once snapshots exist, goes here.)
+// with its agent, waits until the agent answers, and always tears it down. By default the first
+// test in a worker boots the image once, snapshots it at the point its agent answered, and every
+// test then gets its own clone restored from that snapshot (its own vsock socket, the memory file
+// shared copy-on-write); `fresh: 'boot'` boots every VM instead, and a snapshot that cannot be made
+// falls back to booting, with a warning. A failing test gets the guest's console and its last
+// commands in its output. Tests marked `test.concurrent` share at most `maxVms` VMs per worker.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test as base, type TestAPI } from 'vitest';
-import { findImage, IMAGE_CMDLINE, launch, type ExecOptions, type ExecResult, type Vm } from '@workervisor/sdk';
+import { findImage, IMAGE_CMDLINE, launch, type ExecOptions, type ExecResult, type LaunchOptions, type Vm } from '@workervisor/sdk';
 import { Slots } from './slots.js';
 
 export interface VmTestOptions {
@@ -23,6 +28,11 @@ export interface VmTestOptions {
   maxVms?: number;
   /** Commands remembered for a failing test's report. Default 20. */
   historySize?: number;
+  /**
+   * How each test's VM comes to be: `restore` (default) clones a snapshot of the image booted
+   * once per worker; `boot` boots every one.
+   */
+  fresh?: 'restore' | 'boot';
 }
 
 export interface VmFixtures {
@@ -37,21 +47,12 @@ export function vmTest(options: VmTestOptions = {}): TestAPI<VmFixtures> {
   const historySize = options.historySize ?? 20;
   return base.extend<VmFixtures>({
     vm: async ({ onTestFailed }, use) => {
-      const image = findImage(options.image);
       await slots.acquire();
       let vm: Vm | undefined;
       const history: string[] = [];
       try {
-        vm = await launch({
-          kernel: image.kernel,
-          initramfs: image.initramfs,
-          cmdline: options.cmdline ?? IMAGE_CMDLINE,
-          memory: options.memory ?? '512M',
-          ...(options.cpus === undefined ? {} : { cpus: options.cpus }),
-          serial: 'pipe',
-          startTimeoutMs: options.startTimeoutMs ?? 120_000,
-          agent: options.bootTimeoutMs === undefined ? true : { readyTimeoutMs: options.bootTimeoutMs },
-        });
+        const snapshot = options.fresh === 'boot' ? undefined : await bootedSnapshot(options);
+        vm = await launch(snapshot === undefined ? bootOptions(options) : { ...common(options), restore: { dir: snapshot, ownVsock: true } });
         const launched = vm;
         onTestFailed(() => console.error(failureReport(launched, history)));
         recordExecs(launched, history, historySize);
@@ -63,6 +64,60 @@ export function vmTest(options: VmTestOptions = {}): TestAPI<VmFixtures> {
       }
     },
   });
+}
+
+/** What a booted and a restored VM share: the console, the time limits, the agent. */
+function common(options: VmTestOptions): LaunchOptions {
+  return {
+    serial: 'pipe',
+    startTimeoutMs: options.startTimeoutMs ?? 120_000,
+    agent: options.bootTimeoutMs === undefined ? true : { readyTimeoutMs: options.bootTimeoutMs },
+  };
+}
+
+function bootOptions(options: VmTestOptions): LaunchOptions {
+  const image = findImage(options.image);
+  return {
+    ...common(options),
+    kernel: image.kernel,
+    initramfs: image.initramfs,
+    cmdline: options.cmdline ?? IMAGE_CMDLINE,
+    memory: options.memory ?? '512M',
+    ...(options.cpus === undefined ? {} : { cpus: options.cpus }),
+  };
+}
+
+/** Snapshots of booted images made in this process, by boot options; removed at exit. */
+const snapshots = new Map<string, Promise<string | undefined>>();
+
+/**
+ * The snapshot directory of the image booted with `options` up to its agent's ready answer,
+ * made on first use; undefined (after one warning) when it cannot be made, so tests boot.
+ */
+function bootedSnapshot(options: VmTestOptions): Promise<string | undefined> {
+  const boot = bootOptions(options);
+  const key = JSON.stringify([boot.kernel, boot.initramfs, boot.cmdline, boot.memory, boot.cpus]);
+  let made = snapshots.get(key);
+  if (made === undefined) {
+    made = (async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'workervisor-vmtest-'));
+      process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+      let vm: Vm | undefined;
+      try {
+        vm = await launch(boot);
+        await vm.waitReady();
+        await vm.snapshot(join(dir, 'snapshot'), { pause: true });
+        return join(dir, 'snapshot');
+      } catch (err) {
+        console.warn(`workervisor vmTest: cannot snapshot the booted image, every test boots its VM: ${(err as Error).message}`);
+        return undefined;
+      } finally {
+        await vm?.close();
+      }
+    })();
+    snapshots.set(key, made);
+  }
+  return made;
 }
 
 /** Wraps vm.exec so each command and its result are remembered (the last `size`). */
