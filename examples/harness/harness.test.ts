@@ -1,6 +1,5 @@
-// An integration-test suite as a Workervisor user writes one: every test gets its own VM, a clone
-// restored from a snapshot of the default guest image booted once (vmTest's default), with
-// commands and files through the guest agent. It runs in the
+// An integration-test suite as a Workervisor user writes one: every test gets its own VM, booted
+// from the default guest image, with commands and files through the guest agent. It runs in the
 // Linux tier (npm test), or on any KVM host with `npx vitest run examples/harness`.
 import { createHash, randomBytes } from 'node:crypto';
 import { expect } from 'vitest';
