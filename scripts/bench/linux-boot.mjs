@@ -5,9 +5,9 @@
 // Run by hand: `node scripts/bench/linux-boot.mjs [rounds]` prints the JSON (inside L1: via
 // `npm run nested -- node scripts/bench/linux-boot.mjs`).
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { round } from './stats.mjs';
+import { benchInNested } from './in-nested.mjs';
+import { median, round } from './stats.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 // The framework's VMM-neutral modules only: its index also loads vitest, which needs a test run.
@@ -15,7 +15,6 @@ const framework = `${root}e2e/dist/framework/linux-vmm.js`;
 const loadFramework = async () => ({
   ...(await import(framework)),
   ...(await import(`${root}e2e/dist/framework/linux.js`)),
-  ...(await import(`${root}e2e/dist/framework/nested.js`)),
 });
 const MARK = 'LINUX-BOOT-BENCH-JSON ';
 
@@ -48,10 +47,6 @@ export async function measureLinuxBoot(rounds = 2) {
     for (let i = 0; i < rounds; i++) {
       for (const vmm of [fw.workervisorVmm, fw.qemuKvmVmm]) runs[vmm.name].push(await bootOnce(fw, vmm, verbose));
     }
-    const median = (xs) => {
-      const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-      return s.length === 0 ? NaN : s[Math.floor(s.length / 2)];
-    };
     const ours = median(runs.workervisor.map((r) => r.ready_ms));
     const qemu = median(runs['qemu-kvm'].map((r) => r.ready_ms));
     result[key] = { runs, ready_ms_median: { workervisor: ours, 'qemu-kvm': qemu }, ratio_ready: round(ours / qemu, 2) };
@@ -60,22 +55,8 @@ export async function measureLinuxBoot(rounds = 2) {
 }
 
 /** `npm run bench`'s entry: directly on hardware KVM, inside the nested runner on PVM. */
-export async function benchLinuxBoot(rounds = 2) {
-  if (!existsSync(framework)) return { skipped: 'e2e is not built (npm run build)' };
-  if (!existsSync('/sys/module/kvm_pvm')) return { where: 'this host', ...(await measureLinuxBoot(rounds)) };
-  const fw = await loadFramework();
-  const ready = fw.nestedRunnerStatus();
-  if (!ready.usable) return { skipped: `nested PVM host and no nested runner: ${ready.reason}` };
-  let output = '';
-  const run = await fw.runNested({
-    command: [process.execPath, fileURLToPath(import.meta.url), String(rounds)],
-    timeoutMs: 60 * 60_000,
-    logFile: `${fw.nestedOutDir}/bench-linux-boot.log`,
-    onOutput: (chunk) => (output += chunk.toString('utf8')),
-  });
-  const line = output.split('\n').find((l) => l.startsWith(MARK));
-  if (run.kind === 'failed' || line === undefined) return { error: run.kind === 'failed' ? run.reason : `no result line; output: ${output.slice(-500)}` };
-  return { where: 'nested KVM (L1 under QEMU TCG)', ...JSON.parse(line.slice(MARK.length)) };
+export function benchLinuxBoot(rounds = 2) {
+  return benchInNested({ needs: framework, measure: () => measureLinuxBoot(rounds), file: fileURLToPath(import.meta.url), args: [rounds], mark: MARK, log: 'bench-linux-boot.log' });
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

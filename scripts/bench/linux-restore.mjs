@@ -4,12 +4,13 @@
 // alternate a boot and a restore (`vm.restore` with resume into a fresh VMM process). Needs a real
 // /dev/kvm: on a nested-PVM host benchLinuxRestore() runs this file inside the nested runner.
 // By hand: `node scripts/bench/linux-restore.mjs [rounds]`.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { round } from './stats.mjs';
+import { benchInNested } from './in-nested.mjs';
+import { median, round } from './stats.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const dist = `${root}e2e/dist/framework`;
@@ -17,7 +18,6 @@ const loadFramework = async () => ({
   ...(await import(`${dist}/linux-vmm.js`)),
   ...(await import(`${dist}/microvm.js`)),
   ...(await import(`${dist}/paths.js`)),
-  ...(await import(`${dist}/nested.js`)),
   ...(await import(`${dist}/guest-shell.js`)),
   ...(await import(`${root}packages/sdk/dist/index.js`)),
 });
@@ -86,10 +86,6 @@ async function restoreOnce(fw, dir, i) {
   }
 }
 
-const median = (xs) => {
-  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s[Math.floor(s.length / 2)];
-};
 
 /** Runs here (needs usable, non-PVM KVM). */
 export async function measureLinuxRestore(rounds = 3) {
@@ -112,22 +108,8 @@ export async function measureLinuxRestore(rounds = 3) {
 }
 
 /** `npm run bench`'s entry: directly on hardware KVM, inside the nested runner on PVM. */
-export async function benchLinuxRestore(rounds = 3) {
-  if (!existsSync(`${dist}/guest-shell.js`)) return { skipped: 'e2e is not built (npm run build)' };
-  if (!existsSync('/sys/module/kvm_pvm')) return { where: 'this host', ...(await measureLinuxRestore(rounds)) };
-  const fw = await loadFramework();
-  const ready = fw.nestedRunnerStatus();
-  if (!ready.usable) return { skipped: `nested PVM host and no nested runner: ${ready.reason}` };
-  let output = '';
-  const run = await fw.runNested({
-    command: [process.execPath, fileURLToPath(import.meta.url), String(rounds)],
-    timeoutMs: 60 * 60_000,
-    logFile: `${fw.nestedOutDir}/bench-linux-restore.log`,
-    onOutput: (chunk) => (output += chunk.toString('utf8')),
-  });
-  const line = output.split('\n').find((l) => l.startsWith(MARK));
-  if (run.kind === 'failed' || line === undefined) return { error: run.kind === 'failed' ? run.reason : `no result line; output: ${output.slice(-500)}` };
-  return { where: 'nested KVM (L1 under QEMU TCG)', ...JSON.parse(line.slice(MARK.length)) };
+export function benchLinuxRestore(rounds = 3) {
+  return benchInNested({ needs: `${dist}/guest-shell.js`, measure: () => measureLinuxRestore(rounds), file: fileURLToPath(import.meta.url), args: [rounds], mark: MARK, log: 'bench-linux-restore.log' });
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

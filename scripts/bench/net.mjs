@@ -3,9 +3,9 @@
 // same run. Needs a real /dev/kvm: on a nested-PVM host benchNet() runs this file inside the
 // nested runner and parses its JSON. By hand: `node scripts/bench/net.mjs [MiB] [rounds]`
 // (inside L1: `npm run nested -- node scripts/bench/net.mjs 64`).
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { round } from './stats.mjs';
+import { benchInNested } from './in-nested.mjs';
+import { median, round } from './stats.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 // The framework's vitest-free modules only.
@@ -13,7 +13,6 @@ const dist = `${root}e2e/dist/framework`;
 const loadFramework = async () => ({
   ...(await import(`${dist}/linux-vmm.js`)),
   ...(await import(`${dist}/linux.js`)),
-  ...(await import(`${dist}/nested.js`)),
   ...(await import(`${dist}/guest-shell.js`)),
   ...(await import(`${dist}/guest-net.js`)),
 });
@@ -45,10 +44,6 @@ async function runOnce(fw, vmm, mib) {
   }
 }
 
-const median = (xs) => {
-  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s[Math.floor(s.length / 2)];
-};
 
 /** Runs here (needs usable, non-PVM KVM); rounds alternate ours and QEMU's. */
 export async function measureNet(mib = 64, rounds = 1) {
@@ -73,22 +68,8 @@ export async function measureNet(mib = 64, rounds = 1) {
 }
 
 /** `npm run bench`'s entry: directly on hardware KVM, inside the nested runner on PVM. */
-export async function benchNet(mib = 64, rounds = 1) {
-  if (!existsSync(`${dist}/guest-net.js`)) return { skipped: 'e2e is not built (npm run build)' };
-  if (!existsSync('/sys/module/kvm_pvm')) return { where: 'this host', ...(await measureNet(mib, rounds)) };
-  const fw = await loadFramework();
-  const ready = fw.nestedRunnerStatus();
-  if (!ready.usable) return { skipped: `nested PVM host and no nested runner: ${ready.reason}` };
-  let output = '';
-  const run = await fw.runNested({
-    command: [process.execPath, fileURLToPath(import.meta.url), String(mib), String(rounds)],
-    timeoutMs: 60 * 60_000,
-    logFile: `${fw.nestedOutDir}/bench-net.log`,
-    onOutput: (chunk) => (output += chunk.toString('utf8')),
-  });
-  const line = output.split('\n').find((l) => l.startsWith(MARK));
-  if (run.kind === 'failed' || line === undefined) return { error: run.kind === 'failed' ? run.reason : `no result line; output: ${output.slice(-500)}` };
-  return { where: 'nested KVM (L1 under QEMU TCG)', ...JSON.parse(line.slice(MARK.length)) };
+export function benchNet(mib = 64, rounds = 1) {
+  return benchInNested({ needs: `${dist}/guest-net.js`, measure: () => measureNet(mib, rounds), file: fileURLToPath(import.meta.url), args: [mib, rounds], mark: MARK, log: 'bench-net.log' });
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

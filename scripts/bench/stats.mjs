@@ -15,3 +15,9 @@ export function summary(samplesUs) {
 }
 
 export const hrUs = () => Number(process.hrtime.bigint()) / 1000;
+
+/** Median of the finite values in `xs` (failed runs carry none); NaN when there are none. */
+export function median(xs) {
+  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s[Math.floor(s.length / 2)];
+}

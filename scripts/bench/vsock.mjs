@@ -3,16 +3,16 @@
 // vhost-vsock has no hybrid socket (its host side is AF_VSOCK, which Node cannot open), so there
 // is no same-harness reference. Needs a real /dev/kvm: on a nested-PVM host benchVsock() runs this
 // file inside the nested runner. By hand: `node scripts/bench/vsock.mjs [MiB per stream]`.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { benchInNested } from './in-nested.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const dist = `${root}e2e/dist/framework`;
 const loadFramework = async () => ({
   ...(await import(`${dist}/linux-vmm.js`)),
-  ...(await import(`${dist}/nested.js`)),
   ...(await import(`${dist}/guest-shell.js`)),
   ...(await import(`${dist}/guest-net.js`)),
   ...(await import(`${dist}/guest-vsock.js`)),
@@ -49,22 +49,8 @@ export async function measureVsock(mibPerStream = 1) {
 }
 
 /** `npm run bench`'s entry: directly on hardware KVM, inside the nested runner on PVM. */
-export async function benchVsock(mibPerStream = 1) {
-  if (!existsSync(`${dist}/guest-vsock.js`)) return { skipped: 'e2e is not built (npm run build)' };
-  if (!existsSync('/sys/module/kvm_pvm')) return { where: 'this host', ...(await measureVsock(mibPerStream)) };
-  const fw = await loadFramework();
-  const ready = fw.nestedRunnerStatus();
-  if (!ready.usable) return { skipped: `nested PVM host and no nested runner: ${ready.reason}` };
-  let output = '';
-  const run = await fw.runNested({
-    command: [process.execPath, fileURLToPath(import.meta.url), String(mibPerStream)],
-    timeoutMs: 60 * 60_000,
-    logFile: `${fw.nestedOutDir}/bench-vsock.log`,
-    onOutput: (chunk) => (output += chunk.toString('utf8')),
-  });
-  const line = output.split('\n').find((l) => l.startsWith(MARK));
-  if (run.kind === 'failed' || line === undefined) return { error: run.kind === 'failed' ? run.reason : `no result line; output: ${output.slice(-500)}` };
-  return { where: 'nested KVM (L1 under QEMU TCG)', ...JSON.parse(line.slice(MARK.length)) };
+export function benchVsock(mibPerStream = 1) {
+  return benchInNested({ needs: `${dist}/guest-vsock.js`, measure: () => measureVsock(mibPerStream), file: fileURLToPath(import.meta.url), args: [mibPerStream], mark: MARK, log: 'bench-vsock.log' });
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -67,23 +67,13 @@ export async function snapshotVm(vm: SnapshotTarget, target: string | VmSnapshot
 }
 
 /**
- * The vsock socket of the snapshotted VM (its config.json), where a restored guest's agent is
- * reached; undefined when it had no vsock. LaunchError when the directory has no readable config.
- */
-/**
  * A view of snapshot `dir` in the new directory `into` whose VM has its vsock on `socket`:
  * config.json rewritten, state.json and memory.bin symlinked to the originals (so clones still
  * map one memory file and share its unchanged pages). For clones running at once, which cannot
  * all serve the one socket the snapshot's config names. Returns `into`.
  */
 export function snapshotViewWithVsock(dir: string, into: string, socket: string): string {
-  const configPath = resolve(dir, 'config.json');
-  let config: VmConfig;
-  try {
-    config = JSON.parse(readFileSync(configPath, 'utf8')) as VmConfig;
-  } catch (err) {
-    throw new LaunchError('invalid-options', `cannot read the snapshot's config ${configPath}: ${(err as Error).message}`, { cause: err });
-  }
+  const config = readSnapshotConfig(dir);
   if (config.vsock === undefined || config.vsock === null) throw new LaunchError('invalid-options', `the VM snapshotted in ${dir} has no vsock to move to ${socket}`);
   mkdirSync(into, { mode: 0o700 });
   writeFileSync(join(into, 'config.json'), JSON.stringify({ ...config, vsock: { ...config.vsock, socket } }), { mode: 0o600 });
@@ -91,13 +81,20 @@ export function snapshotViewWithVsock(dir: string, into: string, socket: string)
   return into;
 }
 
+/**
+ * The vsock socket of the snapshotted VM (its config.json), where a restored guest's agent is
+ * reached; undefined when it had no vsock. LaunchError when the directory has no readable config.
+ */
 export function snapshotVsockSocket(dir: string): string | undefined {
+  return readSnapshotConfig(dir).vsock?.socket;
+}
+
+/** The VmConfig of snapshot `dir` (its config.json); LaunchError when it cannot be read. */
+function readSnapshotConfig(dir: string): VmConfig {
   const path = resolve(dir, 'config.json');
-  let config: VmConfig;
   try {
-    config = JSON.parse(readFileSync(path, 'utf8')) as VmConfig;
+    return JSON.parse(readFileSync(path, 'utf8')) as VmConfig;
   } catch (err) {
     throw new LaunchError('invalid-options', `cannot read the snapshot's config ${path}: ${(err as Error).message}`, { cause: err });
   }
-  return config.vsock?.socket;
 }
